@@ -1,0 +1,141 @@
+"""The ``kaitong`` command: ``demo | serve | worker | migrate | simulator | settle | usage | admin``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _django(settings_module: str = "kaitong.config.settings") -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    from kaitong.config.env import ConfigError, load_env
+
+    try:
+        load_env()
+    except ConfigError as exc:
+        sys.exit(str(exc))
+    import django
+
+    django.setup()
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    _django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1 if args.verbose else 0)
+    print("database is up to date")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    _django()
+    from kaitong.config.server import serve
+
+    serve(host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    _django()
+    from kaitong.outbox.actions import run_forever
+
+    print("kaitong worker: running jobs (Ctrl-C to stop)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_forever(idle_seconds=args.idle)
+
+
+def cmd_admin(args: argparse.Namespace) -> None:
+    """Django's manage.py, for what kaitong has no verb of its own (createsuperuser, shell, …)."""
+    _django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["kaitong admin", *args.rest])
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    os.environ.setdefault("KAITONG_ENV", "demo")
+    from kaitong.demo import run_demo
+
+    run_demo(reset=args.reset, host=args.host, port=args.port)
+
+
+def cmd_simulator(args: argparse.Namespace) -> None:
+    from kaitong.simulator.server import run_simulator
+
+    run_simulator(host=args.host, port=args.port)
+
+
+def cmd_settle(args: argparse.Namespace) -> None:
+    _django()
+    from kaitong.billing.commands import settle
+
+    settle(day=args.day)
+
+
+def cmd_usage(args: argparse.Namespace) -> None:
+    _django()
+    from kaitong.billing import commands
+
+    if args.usage_command == "import":
+        commands.usage_import(path=args.file)
+    else:
+        commands.usage_simulate(day=args.day)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kaitong", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run everything on one machine (SQLite, simulator, mail sink)")
+    demo.add_argument("--reset", action="store_true", help="start from an empty demo database")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000, help="vendor web port; the others follow it")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve the web app with gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=max(2, (os.cpu_count() or 1) + 1))
+    serve.add_argument("--threads", type=int, default=4)
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run outbox jobs and periodic duties")
+    worker.add_argument("--idle", type=float, default=1.0, help="seconds to sleep when nothing is due")
+    worker.set_defaults(func=cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument("-v", "--verbose", action="store_true")
+    migrate.set_defaults(func=cmd_migrate)
+
+    simulator = sub.add_parser("simulator", help="run the Alibaba Cloud Marketplace simulator alone")
+    simulator.add_argument("--host", default="127.0.0.1")
+    simulator.add_argument("--port", type=int, default=8100)
+    simulator.set_defaults(func=cmd_simulator)
+
+    settle = sub.add_parser("settle", help="close a day: daily bills and the marketplace push")
+    settle.add_argument("--day", required=True, help="YYYY-MM-DD (Asia/Shanghai)")
+    settle.set_defaults(func=cmd_settle)
+
+    usage = sub.add_parser("usage", help="usage samples")
+    usage_sub = usage.add_subparsers(dest="usage_command", required=True)
+    usage_import = usage_sub.add_parser("import", help="import samples from a JSON-lines or CSV file")
+    usage_import.add_argument("file")
+    usage_simulate = usage_sub.add_parser("simulate", help="feed plausible usage for the demo's workspaces")
+    usage_simulate.add_argument("--day", default=None, help="YYYY-MM-DD (default: today)")
+    usage.set_defaults(func=cmd_usage)
+
+    admin = sub.add_parser("admin", help="Django management commands, e.g. `kaitong admin createsuperuser`")
+    admin.add_argument("rest", nargs=argparse.REMAINDER)
+    admin.set_defaults(func=cmd_admin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

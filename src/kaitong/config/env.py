@@ -1,0 +1,148 @@
+"""The one typed configuration, read from ``KAITONG_*`` environment variables.
+
+Everything the deployment can change lives here; ``settings.py`` maps it once into Django settings.
+A bad value fails at start-up with a message naming the variable, and placeholder secrets are refused
+outside the demo and the tests, so a production process can never run on a key from the README.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Well-known demo values, refused in production by _refuse_placeholders.
+DEMO_SECRET_KEY = "demo-insecure-secret-key-never-use-in-production-0123456789"  # noqa: S105
+DEMO_ISV_KEY = "demo-isv-key-0123456789abcdef"
+DEMO_ACCESS_KEY_ID = "demo-access-key-id"
+DEMO_ACCESS_KEY_SECRET = "demo-access-key-secret-0123456789"  # noqa: S105
+DEMO_USAGE_API_TOKEN = "demo-usage-api-token-0123456789"  # noqa: S105
+
+# Values that mean "nobody configured this": refused outside demo and test.
+_PLACEHOLDERS = {"", "change-me", "changeme", "secret", "xxx", "todo"}
+
+
+class Mode(StrEnum):
+    PRODUCTION = "production"
+    DEMO = "demo"
+    TEST = "test"
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable deployment; the message says what to fix."""
+
+
+class AppEnv(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAITONG_", extra="ignore", frozen=True)
+
+    mode: Mode = Field(default=Mode.PRODUCTION, alias="KAITONG_ENV")
+    database_url: str = "sqlite:///var/kaitong.sqlite3"
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    debug: bool = False
+    allowed_hosts: str = "*"
+
+    # Alibaba Cloud Marketplace: the SPI shared key, and the Market OpenAPI we push metering to.
+    aliyun_isv_key: str = ""
+    aliyun_access_key_id: str = ""
+    aliyun_access_key_secret: str = ""
+    aliyun_market_endpoint: str = "market.aliyuncs.com"
+    aliyun_market_protocol: str = "https"
+    aliyun_product_code: str = "cmgj00053362"
+    aliyun_metering_assit: str = "cmgj00053362-Frequency-1"
+    verify_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+
+    # The site this deployment serves (one deployment, one site).
+    site_code: str = "cn1"
+    site_name: str = "中国区1（杭州）"
+    dataway_url: str = "https://openway.guance.com"
+    datakit_install_host: str = "https://static.guance.com"
+
+    # Mail: the worker sends through this SMTP server.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "观测云 <no-reply@kaitong.local>"
+    operator_email: str = "ops@kaitong.local"
+
+    usage_api_token: str = ""
+    currency_precision: Decimal = Decimal("0.01")
+
+    # The simulator: where it delivers SPI calls, and how often it retries a failed one.
+    simulator_spi_url: str = "http://127.0.0.1:8000/marketplace/aliyun/spi"
+    simulator_retry_seconds: float = Field(default=10.0, gt=0)
+    simulator_max_attempts: int = Field(default=120, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http(s):// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> AppEnv:
+        if self.mode is not Mode.PRODUCTION:
+            return self
+        problems = []
+        for name in ("secret_key", "aliyun_isv_key", "usage_api_token"):
+            value = getattr(self, name)
+            if value.strip().lower() in _PLACEHOLDERS or value.startswith("demo-"):
+                problems.append(f"KAITONG_{name.upper()} is not set (or is a placeholder)")
+            elif len(value) < 16:
+                # The SPI md5 scheme is weak; a short key makes it weaker still (reliability A.2).
+                problems.append(f"KAITONG_{name.upper()} must be at least 16 characters")
+        if problems:
+            raise ValueError("; ".join(problems) + " — set KAITONG_ENV=demo to run with demo secrets")
+        return self
+
+    @property
+    def is_https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def var_dir(self) -> Path:
+        return Path("var")
+
+
+def _demo_defaults(env: AppEnv) -> AppEnv:
+    """Fill unset secrets with the well-known demo values (never in production)."""
+    updates = {
+        "secret_key": env.secret_key or DEMO_SECRET_KEY,
+        "aliyun_isv_key": env.aliyun_isv_key or DEMO_ISV_KEY,
+        "aliyun_access_key_id": env.aliyun_access_key_id or DEMO_ACCESS_KEY_ID,
+        "aliyun_access_key_secret": env.aliyun_access_key_secret or DEMO_ACCESS_KEY_SECRET,
+        "usage_api_token": env.usage_api_token or DEMO_USAGE_API_TOKEN,
+    }
+    return env.model_copy(update=updates)
+
+
+@lru_cache(maxsize=1)
+def load_env() -> AppEnv:
+    """Read the environment once; raise ConfigError with every problem listed."""
+    try:
+        env = AppEnv()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "KAITONG_" + "_".join(str(part) for part in error["loc"]).upper()
+            if not error["loc"]:
+                name = "configuration"
+            lines.append(f"  {name}: {error['msg']}")
+        raise ConfigError("kaitong cannot start:\n" + "\n".join(lines)) from None
+    if env.mode is not Mode.PRODUCTION:
+        env = _demo_defaults(env)
+    return env

@@ -1,0 +1,45 @@
+"""Production serving: gunicorn with threads, the Django WSGI app, and no access log.
+
+The access log is off on purpose: the marketplace puts its token in the query string of every SPI
+and login-free URL, and query strings must stay out of logs (reliability A.2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.application
+
+
+def serve(*, host: str, port: int, workers: int, threads: int, wsgi: str = "kaitong.config.wsgi") -> None:
+    import importlib
+
+    app = importlib.import_module(wsgi).application
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "graceful_timeout": 20,
+        "timeout": 60,
+        "keepalive": 5,
+    }
+    print(f"kaitong serving on http://{host}:{port}/", flush=True)
+    _Gunicorn(app, options).run()

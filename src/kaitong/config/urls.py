@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from kaitong.config import views
+
+admin.site.site_header = "kaitong 运营后台"
+admin.site.site_title = "kaitong"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("ops/", admin.site.urls),
+    path("", include("kaitong.marketplace.urls")),
+]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WorkspacesConfig(AppConfig):
+    name = "kaitong.workspaces"
+    verbose_name = "工作空间 Workspaces"
+    default_auto_field = "django.db.models.BigAutoField"

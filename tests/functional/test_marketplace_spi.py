@@ -1,0 +1,180 @@
+"""The SPI endpoint, driven as the marketplace drives it: signed GETs on one URL."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from urllib.parse import urlencode
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from kaitong.marketplace.aliyun.spi import BEIJING
+from kaitong.marketplace.aliyun.token import signed
+from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall
+from tests.support.marketplace import SPI_PATH, call_spi, create_params, isv_key, spi_query
+
+pytestmark = pytest.mark.django_db
+
+
+def renew(instance_id="100001", expired_on="2030-12-31 23:59:59", order="300001"):
+    return {"action": "renewInstance", "instanceId": instance_id, "orderId": order, "expiredOn": expired_on}
+
+
+class TestCreateInstance:
+    def test_create_answers_instance_id_and_auth_url(self, client):
+        body = call_spi(client, create_params("100001", Count="2", package_version="yuncode1"))
+        assert body == {"instanceId": "100001", "appInfo": {"authUrl": "http://testserver/marketplace/aliyun/sso"}}
+        instance = MarketplaceInstance.objects.get(instance_id="100001")
+        assert (instance.state, instance.ali_uid, instance.trial) == ("active", "1234567890123456", False)
+        assert instance.extra == {"Count": "2", "package_version": "yuncode1"}
+        assert InstanceEvent.objects.filter(instance=instance, action="createInstance").count() == 1
+
+    def test_repeated_create_gives_the_same_answer_and_one_instance(self, client):
+        first = call_spi(client, create_params("100002"))
+        second = call_spi(client, create_params("100002"))
+        assert first == second
+        assert MarketplaceInstance.objects.filter(instance_id="100002").count() == 1
+        assert InstanceEvent.objects.filter(instance__instance_id="100002").count() == 1
+
+    def test_post_form_is_accepted(self, client):
+        body = urlencode(signed(create_params("100003"), isv_key()))
+        response = client.post(SPI_PATH, data=body, content_type="application/x-www-form-urlencoded")
+        assert response.json()["instanceId"] == "100003"
+
+    def test_trial_with_expiry_in_beijing_time(self, client):
+        call_spi(client, create_params("100004", trial="true", expiredOn="2026-12-31 23:59:59"))
+        instance = MarketplaceInstance.objects.get(instance_id="100004")
+        assert instance.trial is True
+        assert instance.expires_at.isoformat() == "2026-12-31T15:59:59+00:00"
+
+
+class TestLifecycleThroughTheEndpoint:
+    def test_whole_life(self, client):
+        call_spi(client, create_params("200001"))
+        assert call_spi(client, {"action": "expiredInstance", "instanceId": "200001"}) == {"success": True}
+        assert MarketplaceInstance.objects.get(instance_id="200001").state == "expired"
+        assert call_spi(client, renew("200001")) == {"success": True}
+        instance = MarketplaceInstance.objects.get(instance_id="200001")
+        assert instance.state == "active" and instance.expires_at.year == 2030
+        # A stale expiredInstance after the renew is acknowledged and changes nothing.
+        assert call_spi(client, {"action": "expiredInstance", "instanceId": "200001"}) == {"success": True}
+        assert MarketplaceInstance.objects.get(instance_id="200001").state == "active"
+        assert call_spi(
+            client, {"action": "upgradeInstance", "instanceId": "200001", "skuId": "pro", "orderId": "300002"}
+        ) == {"success": True}
+        assert MarketplaceInstance.objects.get(instance_id="200001").sku_id == "pro"
+        assert call_spi(client, {"action": "releaseInstance", "instanceId": "200001", "isRefund": "false"}) == {
+            "success": True
+        }
+        assert MarketplaceInstance.objects.get(instance_id="200001").state == "released"
+        refused = call_spi(client, renew("200001", order="300003"))
+        assert refused["success"] is False and "released" in refused["message"]
+        assert MarketplaceInstance.objects.get(instance_id="200001").state == "released"
+        assert [e.action for e in InstanceEvent.objects.filter(instance__instance_id="200001")] == [
+            "createInstance",
+            "expiredInstance",
+            "renewInstance",
+            "upgradeInstance",
+            "releaseInstance",
+        ]
+
+    def test_expiry_never_moves_backwards(self, client):
+        call_spi(client, create_params("200002"))
+        call_spi(client, renew("200002", "2031-01-01 00:00:00", order="a"))
+        call_spi(client, renew("200002", "2030-01-01 00:00:00", order="b"))
+        assert MarketplaceInstance.objects.get(instance_id="200002").expires_at == datetime(2031, 1, 1, tzinfo=BEIJING)
+
+    def test_unknown_instance_expire_and_release_are_acknowledged(self, client):
+        assert call_spi(client, {"action": "expiredInstance", "instanceId": "404"}) == {"success": True}
+        assert call_spi(client, {"action": "releaseInstance", "instanceId": "404", "isRefund": "true"}) == {
+            "success": True
+        }
+        assert not MarketplaceInstance.objects.exists()
+
+    def test_replaying_every_recorded_call_changes_nothing(self, client):
+        queries = [
+            spi_query(create_params("200003")),
+            spi_query(renew("200003")),
+            spi_query({"action": "upgradeInstance", "instanceId": "200003", "skuId": "pro", "orderId": "9"}),
+        ]
+        for query in queries:
+            client.get(SPI_PATH + "?" + query)
+        snapshot = list(MarketplaceInstance.objects.values())
+        for query in queries:
+            client.get(SPI_PATH + "?" + query)
+        assert list(MarketplaceInstance.objects.values()) == snapshot
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            (lambda: spi_query(create_params("1"), key="wrong-key"), "invalid token"),
+            (lambda: urlencode(create_params("1")), "missing token"),
+            (lambda: spi_query(create_params("1", trial="yes")), "trial must be true or false"),
+            (lambda: spi_query(create_params("1", expiredOn="2026/01/01")), "expiredOn must be"),
+            (lambda: spi_query(create_params("1", expiredOn="2026-02-30 00:00:00")), "not a real date"),
+            (lambda: spi_query({"action": "createInstance", "orderBizId": "1"}), "missing parameter"),
+            (lambda: spi_query(create_params("1")) + "&orderBizId=1", "duplicate parameter"),
+            (lambda: spi_query(create_params("1", junk="x" * 9000)), "too"),
+            (lambda: spi_query(create_params("1; DROP TABLE"), key=None), "not a valid identifier"),
+        ],
+    )
+    def test_create_failures_answer_zero_and_change_nothing(self, client, query, message):
+        response = client.get(SPI_PATH + "?" + query())
+        assert response.status_code == 200
+        body = response.json()
+        assert body["instanceId"] == "0" and body["success"] is False and message in body["message"]
+        assert not MarketplaceInstance.objects.exists()
+
+    def test_unknown_action(self, client):
+        body = call_spi(client, {"action": "dance", "instanceId": "1"})
+        assert body == {"success": False, "message": "unknown action: dance"}
+
+    def test_lifecycle_failures_answer_success_false(self, client):
+        body = call_spi(client, {"action": "renewInstance", "instanceId": "1", "orderId": "2", "expiredOn": "tomorrow"})
+        assert body["success"] is False and "expiredOn" in body["message"]
+
+    def test_other_methods_are_refused_without_a_500(self, client):
+        assert client.put(SPI_PATH).status_code == 405
+
+    def test_inbox_records_every_call_without_the_token(self, client):
+        call_spi(client, create_params("300001"))
+        client.get(SPI_PATH + "?" + spi_query(create_params("300002"), key="wrong-key"))
+        calls = list(SpiCall.objects.order_by("id"))
+        assert [c.verdict for c in calls] == ["applied", "rejected"]
+        assert all(c.params["token"] == "<redacted>" for c in calls)
+        assert calls[1].answer["instanceId"] == "0"
+
+    def test_neither_key_nor_token_reaches_the_log(self, client, caplog):
+        caplog.set_level(logging.DEBUG)
+        query = spi_query(create_params("300003"), key="wrong-key")
+        client.get(SPI_PATH + "?" + query)
+        token = query.rsplit("token=", 1)[1]
+        assert token not in caplog.text and isv_key() not in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_simultaneous_creates_make_one_instance():
+    if connection.vendor == "sqlite":
+        pytest.skip("concurrency of the unique insert is checked on PostgreSQL")
+    answers: list[dict] = []
+    barrier = threading.Barrier(20)
+    query = spi_query(create_params("400001"))
+
+    def call() -> None:
+        barrier.wait()
+        answers.append(Client().get(SPI_PATH + "?" + query).json())
+        connection.close()
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 20 and all(answer == answers[0] for answer in answers)
+    assert answers[0]["instanceId"] == "400001"
+    assert MarketplaceInstance.objects.filter(instance_id="400001").count() == 1
