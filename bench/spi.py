@@ -1,0 +1,172 @@
+"""SPI createInstance throughput and latency: kaitong's endpoint vs a bare Django view, same run.
+
+Both are served by the same gunicorn configuration (``kaitong.config.server.serve``) on this machine;
+kaitong uses PostgreSQL. wrk (Debian package ``wrk``) drives them with pre-signed URLs:
+
+- ``new``: every request is a new orderBizId (insert inbox row, insert instance, audit row);
+- ``repeat``: the same signed create again and again (the idempotent path).
+
+Prints requests/s and p50/p99 latency per scenario and concurrency, and ours ÷ bare. Each cell is
+the median of ``--runs`` runs. Usage:
+
+    .venv/bin/python bench/spi.py [--seconds 5] [--runs 3] [--database postgresql://postgres@127.0.0.1:5432/kaitong_bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "bench-isv-key-0123456789abcdef"
+LUA = """
+local paths = {}
+local n = 0
+init = function(args)
+  for line in io.lines(args[1]) do n = n + 1; paths[n] = line end
+end
+local i = 0
+request = function()
+  i = i + 1
+  if i > n then i = 1 end
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_up(url: str) -> None:
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310
+            return
+        except OSError as exc:
+            if getattr(exc, "code", None):
+                return  # an HTTP error still means the server answers
+            time.sleep(0.1)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+def signed_paths(count: int, *, start: int, repeat: bool) -> list[str]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from kaitong.marketplace.aliyun.token import signed
+
+    out = []
+    for n in range(count):
+        biz = str(start if repeat else start + n)
+        params = {
+            "action": "createInstance", "aliUid": "1234567890123456", "orderBizId": biz,
+            "orderId": "9" + biz, "productCode": "cmgj00053362", "skuId": "cmgj00053362-postpay",
+            "trial": "false",
+        }
+        out.append("/marketplace/aliyun/spi?" + urlencode(signed(params, KEY)))
+    return out
+
+
+def run_wrk(url: str, paths_file: Path, script: Path, *, connections: int, seconds: int) -> dict[str, float]:
+    threads = min(2, connections)
+    result = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url,
+         "--", str(paths_file)],
+        capture_output=True, text=True, check=True,
+    )
+    text = result.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if errors:
+        raise SystemExit(f"{errors.group(1)} error responses during the run:\n{text}")
+    return {"rps": rps, "p50": pct("50"), "p99": pct("99")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/kaitong_bench")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("bench/spi.py needs wrk: apt-get install wrk")
+
+    env = dict(os.environ, KAITONG_ENV="demo", KAITONG_DATABASE_URL=args.database, KAITONG_ALIYUN_ISV_KEY=KEY,
+               KAITONG_PUBLIC_URL="http://127.0.0.1")
+    python = sys.executable
+    if args.database.startswith("postgres"):
+        name = args.database.rsplit("/", 1)[1]
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {name}"],
+                       check=True, capture_output=True)
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"CREATE DATABASE {name}"],
+                       check=True, capture_output=True)
+    subprocess.run([python, "-m", "kaitong.cli", "migrate"], env=env, check=True, capture_output=True)
+
+    ours_port, bare_port = free_port(), free_port()
+    serve = ["--workers", str(args.workers), "--threads", str(args.threads)]
+    ours = subprocess.Popen([python, "-m", "kaitong.cli", "serve", "--port", str(ours_port), *serve], env=env,
+                            stdout=subprocess.DEVNULL)
+    bare_code = (
+        "import sys; sys.path.insert(0, 'bench'); from kaitong.config.server import serve; "
+        f"serve(host='127.0.0.1', port={bare_port}, workers={args.workers}, threads={args.threads}, wsgi='bare_app')"
+    )
+    bare = subprocess.Popen([python, "-c", bare_code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_up(f"http://127.0.0.1:{ours_port}/healthz")
+        wait_up(f"http://127.0.0.1:{bare_port}/marketplace/aliyun/spi")
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "paths.lua"
+            script.write_text(LUA)
+            rows = []
+            next_id = 1_000_000
+            for scenario in ("new", "repeat"):
+                for connections in (10, 100):
+                    cells: dict[str, list[dict[str, float]]] = {"ours": [], "bare": []}
+                    for _ in range(args.runs):
+                        # Enough distinct ids that "new" never repeats within a run (wrk would wrap).
+                        count = 1 if scenario == "repeat" else 4_000 * args.seconds
+                        paths = signed_paths(count, start=next_id, repeat=scenario == "repeat")
+                        next_id += count
+                        paths_file = Path(tmp) / "paths.txt"
+                        paths_file.write_text("\n".join(paths) + "\n")
+                        for name, port in (("bare", bare_port), ("ours", ours_port)):
+                            cells[name].append(run_wrk(f"http://127.0.0.1:{port}", paths_file, script,
+                                                       connections=connections, seconds=args.seconds))
+                    med = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+                           for name, runs in cells.items()}
+                    rows.append((scenario, connections, med))
+        print(f"\nSPI createInstance, gunicorn {args.workers} workers × {args.threads} threads, "
+              f"{args.seconds}s × {args.runs} runs (medians), db={args.database.split('://')[0]}")
+        print(f"{'scenario':<8} {'conc':>4} | {'ours rps':>9} {'p50 ms':>7} {'p99 ms':>7} | "
+              f"{'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}")
+        for scenario, connections, med in rows:
+            o, b = med["ours"], med["bare"]
+            print(f"{scenario:<8} {connections:>4} | {o['rps']:>9.0f} {o['p50']:>7.2f} {o['p99']:>7.2f} | "
+                  f"{b['rps']:>9.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {o['rps'] / b['rps']:>6.2f}")
+    finally:
+        for process in (ours, bare):
+            process.terminate()
+            process.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

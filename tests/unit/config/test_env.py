@@ -1,0 +1,73 @@
+"""The typed configuration fails fast and refuses placeholder secrets outside demo and test."""
+
+import pytest
+
+from kaitong.config import env as env_module
+from kaitong.config.env import ConfigError, load_env
+
+STRONG = {
+    "KAITONG_SECRET_KEY": "s" * 40,
+    "KAITONG_ALIYUN_ISV_KEY": "k" * 32,
+    "KAITONG_USAGE_API_TOKEN": "t" * 32,
+}
+
+
+@pytest.fixture
+def environment(monkeypatch):  # type: ignore[no-untyped-def]
+    for name in list(__import__("os").environ):
+        if name.startswith("KAITONG_"):
+            monkeypatch.delenv(name)
+    load_env.cache_clear()
+    yield monkeypatch
+    load_env.cache_clear()
+
+
+class TestLoadEnv:
+    def test_production_with_real_secrets_loads(self, environment):
+        for name, value in STRONG.items():
+            environment.setenv(name, value)
+        env = load_env()
+        assert env.mode is env_module.Mode.PRODUCTION
+        assert env.database_url.startswith("sqlite://")
+
+    def test_production_refuses_missing_and_demo_secrets(self, environment):
+        environment.setenv("KAITONG_ALIYUN_ISV_KEY", env_module.DEMO_ISV_KEY)
+        with pytest.raises(ConfigError) as error:
+            load_env()
+        message = str(error.value)
+        assert "KAITONG_SECRET_KEY is not set" in message
+        assert "KAITONG_ALIYUN_ISV_KEY is not set" in message
+
+    def test_short_isv_key_is_refused(self, environment):
+        for name, value in STRONG.items():
+            environment.setenv(name, value)
+        environment.setenv("KAITONG_ALIYUN_ISV_KEY", "short")
+        with pytest.raises(ConfigError, match="at least 16 characters"):
+            load_env()
+
+    def test_bad_values_name_the_variable(self, environment):
+        environment.setenv("KAITONG_ENV", "demo")
+        environment.setenv("KAITONG_DATABASE_URL", "mysql://x")
+        environment.setenv("KAITONG_SMTP_PORT", "not-a-port")
+        with pytest.raises(ConfigError) as error:
+            load_env()
+        assert "KAITONG_DATABASE_URL" in str(error.value) and "KAITONG_SMTP_PORT" in str(error.value)
+
+    def test_demo_fills_in_demo_secrets(self, environment):
+        environment.setenv("KAITONG_ENV", "demo")
+        env = load_env()
+        assert env.aliyun_isv_key == env_module.DEMO_ISV_KEY and env.secret_key
+
+
+def test_serve_refuses_to_start_with_placeholder_secrets(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KAITONG_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "kaitong.cli", "serve", "--port", "1"], env=clean, cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "KAITONG_SECRET_KEY is not set" in result.stderr
