@@ -54,7 +54,7 @@ def free_port() -> int:
 def wait_up(url: str) -> None:
     for _ in range(200):
         try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310
+            urllib.request.urlopen(url, timeout=1)
             return
         except OSError as exc:
             if getattr(exc, "code", None):
@@ -71,8 +71,12 @@ def signed_paths(count: int, *, start: int, repeat: bool) -> list[str]:
     for n in range(count):
         biz = str(start if repeat else start + n)
         params = {
-            "action": "createInstance", "aliUid": "1234567890123456", "orderBizId": biz,
-            "orderId": "9" + biz, "productCode": "cmgj00053362", "skuId": "cmgj00053362-postpay",
+            "action": "createInstance",
+            "aliUid": "1234567890123456",
+            "orderBizId": biz,
+            "orderId": "9" + biz,
+            "productCode": "cmgj00053362",
+            "skuId": "cmgj00053362-postpay",
             "trial": "false",
         }
         out.append("/marketplace/aliyun/spi?" + urlencode(signed(params, KEY)))
@@ -82,9 +86,21 @@ def signed_paths(count: int, *, start: int, repeat: bool) -> list[str]:
 def run_wrk(url: str, paths_file: Path, script: Path, *, connections: int, seconds: int) -> dict[str, float]:
     threads = min(2, connections)
     result = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url,
-         "--", str(paths_file)],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(paths_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     text = result.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
@@ -110,21 +126,33 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("bench/spi.py needs wrk: apt-get install wrk")
 
-    env = dict(os.environ, KAITONG_ENV="demo", KAITONG_DATABASE_URL=args.database, KAITONG_ALIYUN_ISV_KEY=KEY,
-               KAITONG_PUBLIC_URL="http://127.0.0.1")
+    env = dict(
+        os.environ,
+        KAITONG_ENV="demo",
+        KAITONG_DATABASE_URL=args.database,
+        KAITONG_ALIYUN_ISV_KEY=KEY,
+        KAITONG_PUBLIC_URL="http://127.0.0.1",
+    )
     python = sys.executable
     if args.database.startswith("postgres"):
         name = args.database.rsplit("/", 1)[1]
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {name}"],
-                       check=True, capture_output=True)
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"CREATE DATABASE {name}"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {name}"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"CREATE DATABASE {name}"],
+            check=True,
+            capture_output=True,
+        )
     subprocess.run([python, "-m", "kaitong.cli", "migrate"], env=env, check=True, capture_output=True)
 
     ours_port, bare_port = free_port(), free_port()
     serve = ["--workers", str(args.workers), "--threads", str(args.threads)]
-    ours = subprocess.Popen([python, "-m", "kaitong.cli", "serve", "--port", str(ours_port), *serve], env=env,
-                            stdout=subprocess.DEVNULL)
+    ours = subprocess.Popen(
+        [python, "-m", "kaitong.cli", "serve", "--port", str(ours_port), *serve], env=env, stdout=subprocess.DEVNULL
+    )
     bare_code = (
         "import sys; sys.path.insert(0, 'bench'); from kaitong.config.server import serve; "
         f"serve(host='127.0.0.1', port={bare_port}, workers={args.workers}, threads={args.threads}, wsgi='bare_app')"
@@ -149,19 +177,34 @@ def main() -> None:
                         paths_file = Path(tmp) / "paths.txt"
                         paths_file.write_text("\n".join(paths) + "\n")
                         for name, port in (("bare", bare_port), ("ours", ours_port)):
-                            cells[name].append(run_wrk(f"http://127.0.0.1:{port}", paths_file, script,
-                                                       connections=connections, seconds=args.seconds))
-                    med = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
-                           for name, runs in cells.items()}
+                            cells[name].append(
+                                run_wrk(
+                                    f"http://127.0.0.1:{port}",
+                                    paths_file,
+                                    script,
+                                    connections=connections,
+                                    seconds=args.seconds,
+                                )
+                            )
+                    med = {
+                        name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+                        for name, runs in cells.items()
+                    }
                     rows.append((scenario, connections, med))
-        print(f"\nSPI createInstance, gunicorn {args.workers} workers × {args.threads} threads, "
-              f"{args.seconds}s × {args.runs} runs (medians), db={args.database.split('://')[0]}")
-        print(f"{'scenario':<8} {'conc':>4} | {'ours rps':>9} {'p50 ms':>7} {'p99 ms':>7} | "
-              f"{'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}")
+        print(
+            f"\nSPI createInstance, gunicorn {args.workers} workers × {args.threads} threads, "
+            f"{args.seconds}s × {args.runs} runs (medians), db={args.database.split('://')[0]}"
+        )
+        print(
+            f"{'scenario':<8} {'conc':>4} | {'ours rps':>9} {'p50 ms':>7} {'p99 ms':>7} | "
+            f"{'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}"
+        )
         for scenario, connections, med in rows:
             o, b = med["ours"], med["bare"]
-            print(f"{scenario:<8} {connections:>4} | {o['rps']:>9.0f} {o['p50']:>7.2f} {o['p99']:>7.2f} | "
-                  f"{b['rps']:>9.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {o['rps'] / b['rps']:>6.2f}")
+            print(
+                f"{scenario:<8} {connections:>4} | {o['rps']:>9.0f} {o['p50']:>7.2f} {o['p99']:>7.2f} | "
+                f"{b['rps']:>9.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {o['rps'] / b['rps']:>6.2f}"
+            )
     finally:
         for process in (ours, bare):
             process.terminate()

@@ -66,8 +66,12 @@ def test_serve_refuses_to_start_with_placeholder_secrets(tmp_path):
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KAITONG_")}
     result = subprocess.run(
-        [sys.executable, "-m", "kaitong.cli", "serve", "--port", "1"], env=clean, cwd=tmp_path,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "kaitong.cli", "serve", "--port", "1"],
+        env=clean,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "KAITONG_SECRET_KEY is not set" in result.stderr
