@@ -5,3 +5,6 @@ class BillingConfig(AppConfig):
     name = "kaitong.billing"
     verbose_name = "计费与结算 Billing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kaitong.billing import jobs  # noqa: F401  (registers the close/push handlers and duties)

@@ -74,6 +74,12 @@ class AppEnv(BaseSettings):
     usage_api_token: str = ""
     currency_precision: Decimal = Decimal("0.01")
 
+    # Metering pushes (billing): which Market API client, its timeouts, and the ledger's claim lease.
+    metering_client: str = Field(default="sdk", pattern="^(sdk|recording)$")
+    metering_connect_timeout_ms: int = Field(default=3000, ge=100)
+    metering_read_timeout_ms: int = Field(default=10000, ge=100)
+    metering_lease_seconds: int = Field(default=120, ge=1)
+
     # The simulator: where it delivers SPI calls, and how often it retries a failed one.
     simulator_spi_url: str = "http://127.0.0.1:8000/marketplace/aliyun/spi"
     simulator_retry_seconds: float = Field(default=10.0, gt=0)

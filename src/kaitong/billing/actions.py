@@ -1,0 +1,510 @@
+"""The only writers of billing data: ingest samples, close a day, push the ledger, raise alarms.
+
+Pushing a record is split into steps that each commit before the next begins, so a process killed at
+any point leaves the ledger telling the truth:
+
+1. *claim*: the record stays ``pending`` but is leased to this process (``claimed_until``); a crash
+   here loses nothing: the lease runs out and another run pushes it.
+2. *mark sent*: committed just before the request. From here on the request may have reached the
+   marketplace, and no answer means ``unknown``: never resent blindly, an operator reconciles.
+3. *send*, then *record the answer*: accepted, rejected (reason), retry later (flow control, refused
+   connection: nothing was recorded there) or unknown (timeout, unexplained server error).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max, Min, Q, Sum
+
+from kaitong.billing import domain, queries
+from kaitong.billing.client import MeteringClient, PushAnswer
+from kaitong.billing.models import (
+    ClosedDay,
+    DailyBill,
+    DailyBillLine,
+    MeteringEvent,
+    MeteringRecord,
+    RetentionSetting,
+    UsageSample,
+)
+from kaitong.mail.actions import enqueue_email
+from kaitong.outbox.actions import enqueue
+from kaitong.workspaces.models import Workspace
+
+log = logging.getLogger(__name__)
+State = MeteringRecord.State
+PUSH_JOB = "billing.push"
+CLOSE_DAY_JOB = "billing.close_day"
+ALARM_EMAIL = "billing_alarm"
+
+Clock = Callable[[], datetime]
+Step = Callable[[str], None]
+
+
+def _no_step(name: str) -> None:
+    return None
+
+
+# --- usage in ---------------------------------------------------------------------------------------
+
+
+class SamplesRejected(Exception):
+    """The batch was refused as a whole; ``errors`` lists every problem by sample index."""
+
+    def __init__(self, errors: list[domain.SampleError]) -> None:
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = sorted(errors, key=lambda e: (e.index, e.field))
+
+
+@dataclass(frozen=True)
+class ResolvedSamples:
+    rows: list[tuple[int, str, datetime, Decimal]]
+
+
+def check_samples(*, samples: list[domain.Sample], errors: list[domain.SampleError]) -> ResolvedSamples:
+    """Resolve workspace ids/tokens and refuse samples of closed days; raise SamplesRejected on any error."""
+    errors = list(errors)
+    ids = {s.workspace.id for s in samples if s.workspace.id is not None}
+    tokens = {s.workspace.token for s in samples if s.workspace.token is not None}
+    by_id: set[int] = set()
+    by_token: dict[str, int] = {}
+    if ids:
+        by_id = set(Workspace.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if tokens:
+        by_token = dict(Workspace.objects.filter(token__in=tokens).values_list("token", "pk"))
+    days = {domain.beijing_day(s.hour) for s in samples}
+    closed = set(ClosedDay.objects.filter(day__in=days).values_list("day", flat=True)) if days else set()
+    rows = []
+    for sample in samples:
+        ref = sample.workspace
+        workspace_id = ref.id if ref.id in by_id else by_token.get(ref.token or "")
+        if workspace_id is None:
+            errors.append(domain.SampleError(sample.index, "workspace", "no such workspace"))
+            continue
+        day = domain.beijing_day(sample.hour)
+        if day in closed:
+            errors.append(domain.SampleError(sample.index, "hour", f"the day {day} (Beijing time) is already settled"))
+            continue
+        rows.append((workspace_id, sample.item, sample.hour, sample.quantity))
+    if errors:
+        raise SamplesRejected(errors)
+    return ResolvedSamples(domain.last_wins(rows))
+
+
+def do_ingest_samples(*, rows: list[tuple[int, str, datetime, Decimal]], now: datetime) -> int:
+    """Upsert samples by (workspace, item, hour): the latest value wins, so re-sending is harmless."""
+    objects = [UsageSample(workspace_id=w, item=i, hour=h, quantity=q, received_at=now) for w, i, h, q in rows]
+    with transaction.atomic():
+        UsageSample.objects.bulk_create(
+            objects,
+            update_conflicts=True,
+            unique_fields=["workspace", "item", "hour"],
+            update_fields=["quantity", "received_at"],
+            batch_size=2000,
+        )
+    return len(objects)
+
+
+def ingest_batch(*, raw: Any, now: datetime, first_index: int = 0) -> int:
+    """Parse, check as a whole, and apply one batch; raise SamplesRejected or domain.BatchTooLarge."""
+    samples, errors = domain.parse_samples(raw, known_items=queries.known_items(), now=now, first_index=first_index)
+    resolved = check_samples(samples=samples, errors=errors)
+    return do_ingest_samples(rows=resolved.rows, now=now)
+
+
+# --- closing a day ----------------------------------------------------------------------------------
+
+
+class DayNotOver(Exception):
+    """The day has not ended yet in Beijing time."""
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    day: date
+    created: bool
+    bills: int
+    records: int
+    total: Decimal
+
+
+def do_close_day(*, day: date, now: datetime) -> CloseResult:
+    """Write every workspace's bill for ``day`` and one pending ledger record per Alibaba instance.
+
+    Idempotent: a closed day is never recomputed (a second call, or a concurrent one that loses the
+    UNIQUE race, returns what the first wrote). Raises DayNotOver, queries.NoPriceList.
+    """
+    if day > domain.last_closed_day(now):
+        raise DayNotOver(f"{day} has not ended yet in Beijing time")
+    existing = ClosedDay.objects.filter(day=day).first()
+    if existing is not None:
+        return CloseResult(day, False, existing.bills, existing.records, existing.total)
+    try:
+        return _close_day(day=day, now=now)
+    except IntegrityError:
+        existing = ClosedDay.objects.get(day=day)
+        return CloseResult(day, False, existing.bills, existing.records, existing.total)
+
+
+def _close_day(*, day: date, now: datetime) -> CloseResult:
+    start, end = domain.day_window(day)
+    price_list = queries.price_list_for(day)
+    table = queries.price_table(price_list)
+    with transaction.atomic():
+        # The claim on the day comes first, so a concurrent close fails fast on the UNIQUE day.
+        closed = ClosedDay.objects.create(day=day, closed_at=now, price_list=price_list)
+        workspaces = list(
+            Workspace.objects.filter(created_at__lt=end).values_list(
+                "pk", "settlement", "cloud_account__instance__instance_id", "cloud_account__instance__product_code"
+            )
+        )
+        retention: dict[int, dict[str, int]] = defaultdict(dict)
+        for workspace_id, item, days in RetentionSetting.objects.values_list("workspace_id", "item", "retention_days"):
+            retention[workspace_id][item] = days
+        usage: dict[int, dict[str, domain.DayUsage]] = defaultdict(dict)
+        aggregates = (
+            UsageSample.objects.filter(hour__gte=start, hour__lt=end)
+            .values("workspace_id", "item")
+            .annotate(peak=Max("quantity"), total=Sum("quantity"))
+            .values_list("workspace_id", "item", "peak", "total")
+        )
+        for workspace_id, item, peak, total in aggregates:
+            usage[workspace_id][item] = domain.DayUsage(Decimal(peak), Decimal(total))
+
+        bills: list[DailyBill] = []
+        drafts: list[domain.Bill] = []
+        per_instance: dict[str, Decimal] = defaultdict(Decimal)
+        products: dict[str, str] = {}
+        for workspace_id, settlement, instance_id, product_code in workspaces:
+            draft = domain.compute_bill(usage.get(workspace_id, {}), table=table, retention=retention[workspace_id])
+            alibaba = settlement == Workspace.Settlement.ALIYUN and instance_id
+            bills.append(
+                DailyBill(
+                    workspace_id=workspace_id,
+                    day=day,
+                    total=draft.total,
+                    settlement=settlement,
+                    instance_id=instance_id if alibaba else "",
+                    price_list=price_list,
+                    created_at=now,
+                )
+            )
+            drafts.append(draft)
+            if alibaba:
+                per_instance[instance_id] += draft.total
+                products[instance_id] = product_code
+        DailyBill.objects.bulk_create(bills, batch_size=2000)
+        if not connection.features.can_return_rows_from_bulk_insert:  # pragma: no cover - both engines can
+            ids = dict(DailyBill.objects.filter(day=day).values_list("workspace_id", "pk"))
+            for bill in bills:
+                bill.pk = ids[bill.workspace_id]
+        lines = [
+            DailyBillLine(
+                bill_id=bill.pk,
+                item=line.item,
+                quantity=line.quantity,
+                units=line.units,
+                retention_days=line.retention_days,
+                price=line.price,
+                fee=line.fee,
+            )
+            for bill, draft in zip(bills, drafts, strict=True)
+            for line in draft.lines
+        ]
+        DailyBillLine.objects.bulk_create(lines, batch_size=2000)
+
+        # Amount mode: the instance's day in cents. A day with no charge pushes nothing (no record).
+        env = settings.ENV
+        records = [
+            MeteringRecord(
+                instance_id=instance_id,
+                product_code=products[instance_id] or env.aliyun_product_code,
+                day=day,
+                start_time=int(start.timestamp()),
+                end_time=int(end.timestamp()),
+                amount_cents=domain.cents(amount),
+                metering_assit=env.aliyun_metering_assit,
+                created_at=now,
+                updated_at=now,
+            )
+            for instance_id, amount in sorted(per_instance.items())
+            if domain.cents(amount) > 0
+        ]
+        MeteringRecord.objects.bulk_create(records, batch_size=2000)
+        total = sum((b.total for b in bills), Decimal("0.00"))
+        closed.bills, closed.records, closed.total = len(bills), len(records), total
+        closed.save(update_fields=["bills", "records", "total"])
+        if records:
+            enqueue(PUSH_JOB, {"day": day.isoformat()}, now=now, dedup_key=f"{PUSH_JOB}:close:{day.isoformat()}")
+    return CloseResult(day, True, len(bills), len(records), total)
+
+
+def enqueue_close_day(*, day: date, now: datetime) -> bool:
+    """Schedule the day's close (once: the dedup key makes a repeat a no-op). True if newly queued."""
+    return enqueue(CLOSE_DAY_JOB, {"day": day.isoformat()}, now=now, dedup_key=f"{CLOSE_DAY_JOB}:{day}") is not None
+
+
+# --- pushing ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PushReport:
+    requests: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    next_at: datetime | None = None  # when the earliest record still pending may go; None: nothing left
+
+
+def _events(records: Iterable[tuple[int, str]], *, to_state: str, at: datetime, detail: str = "") -> None:
+    MeteringEvent.objects.bulk_create(
+        [
+            MeteringEvent(record_id=pk, at=at, from_state=old, to_state=to_state, detail=detail[:500])
+            for pk, old in records
+        ]
+    )
+
+
+def _claim_batch(*, now: datetime, lease_seconds: int) -> tuple[str, list[MeteringRecord]]:
+    token = secrets.token_hex(8)
+    with transaction.atomic():
+        due = (
+            MeteringRecord.objects.filter(state=State.PENDING)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .order_by("product_code", "id")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        candidates = list(due.values_list("pk", "instance_id", "product_code")[:2000])
+        if not candidates:
+            return token, []
+        since = now - timedelta(seconds=domain.SECONDS_BETWEEN_REQUESTS)
+        busy = frozenset(
+            MeteringRecord.objects.filter(
+                instance_id__in={c[1] for c in candidates}, last_request_at__gt=since
+            ).values_list("instance_id", flat=True)
+        )
+        plan = domain.plan_batch((domain.Candidate(*c) for c in candidates), busy_instances=busy)
+        if not plan:
+            return token, []
+        ids = [c.record_id for c in plan]
+        MeteringRecord.objects.filter(pk__in=ids).update(
+            claimed_until=now + timedelta(seconds=lease_seconds), claim_token=token, updated_at=now
+        )
+        records = list(MeteringRecord.objects.filter(pk__in=ids).order_by("id"))
+    return token, records
+
+
+def _mark_sent(*, token: str, records: list[MeteringRecord], now: datetime) -> list[MeteringRecord]:
+    with transaction.atomic():
+        ids = [r.pk for r in records]
+        still_ours = list(
+            MeteringRecord.objects.filter(pk__in=ids, claim_token=token, state=State.PENDING).values_list(
+                "pk", flat=True
+            )
+        )
+        MeteringRecord.objects.filter(pk__in=still_ours).update(
+            state=State.SENT, sent_at=now, last_request_at=now, attempts=F("attempts") + 1, updated_at=now
+        )
+        _events(((pk, State.PENDING) for pk in still_ours), to_state=State.SENT, at=now)
+    keep = set(still_ours)
+    return [r for r in records if r.pk in keep]
+
+
+def _record_answer(*, token: str, records: list[MeteringRecord], answer: PushAnswer, now: datetime) -> None:
+    ids = [r.pk for r in records]
+    reason = f"{answer.code}: {answer.message}".strip(": ")[:500]
+    with transaction.atomic():
+        # A sweep may already have called a slow answer unknown; the answer, once it comes, is the truth.
+        mine = MeteringRecord.objects.filter(pk__in=ids, claim_token=token, state__in=[State.SENT, State.UNKNOWN])
+        before = list(mine.values_list("pk", "state"))
+        common: dict[str, Any] = {"answered_at": now, "last_request_at": now, "updated_at": now, "claimed_until": None}
+        outcome = answer.outcome
+        if outcome is domain.Outcome.ACCEPTED:
+            mine.update(state=State.ACCEPTED, reason="", request_id=answer.request_id[:128], **common)
+            to_state = State.ACCEPTED
+        elif outcome is domain.Outcome.REJECTED:
+            mine.update(state=State.REJECTED, reason=reason, request_id=answer.request_id[:128], **common)
+            to_state = State.REJECTED
+        elif outcome is domain.Outcome.RETRY:
+            not_before = now + timedelta(seconds=domain.SECONDS_BETWEEN_REQUESTS)
+            mine.update(state=State.PENDING, reason=reason, not_before=not_before, **common)
+            to_state = State.PENDING
+        else:
+            mine.update(state=State.UNKNOWN, reason=reason, **common)
+            to_state = State.UNKNOWN
+        _events(before, to_state=to_state, at=now, detail=reason)
+        if to_state in (State.REJECTED, State.UNKNOWN):
+            _raise_alarm(record_ids=[pk for pk, _ in before], now=now, why=to_state)
+
+
+def push_pending(
+    *,
+    client: MeteringClient,
+    clock: Clock,
+    lease_seconds: int,
+    step: Step = _no_step,
+    max_requests: int | None = None,
+) -> PushReport:
+    """Push every pending record that may go now, one request per batch, until none is left.
+
+    Each request holds ≤ 100 records of one product, each instance once, none pushed in the last 60 s.
+    Returns what happened and, if records remain, when the next may go. ``step`` is called at each
+    point a crash must be survivable (after_claim, after_send, before_record) — the fault tests use it.
+    """
+    report = PushReport()
+    while max_requests is None or report.requests < max_requests:
+        token, records = _claim_batch(now=clock(), lease_seconds=lease_seconds)
+        if not records:
+            break
+        step("after_claim")
+        records = _mark_sent(token=token, records=records, now=clock())
+        if not records:
+            continue
+        metering = [
+            domain.metering_entry(
+                instance_id=r.instance_id,
+                start_time=r.start_time,
+                end_time=r.end_time,
+                amount_cents=r.amount_cents,
+                metering_assit=r.metering_assit,
+            )
+            for r in records
+        ]
+        answer = client.push(metering=metering)
+        step("after_send")
+        report.requests += 1
+        report.outcomes[answer.outcome.value] += len(records)
+        step("before_record")
+        _record_answer(token=token, records=records, answer=answer, now=clock())
+    report.next_at = next_push_at(now=clock())
+    return report
+
+
+def next_push_at(*, now: datetime) -> datetime | None:
+    """When the earliest pending record may be pushed (None if nothing is pending)."""
+    pending = MeteringRecord.objects.filter(state=State.PENDING)
+    if not pending.exists():
+        return None
+    free = pending.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
+    )
+    if free.exists():
+        # Free records are held back only by the 60 s rule; the oldest recent request frees first.
+        since = now - timedelta(seconds=domain.SECONDS_BETWEEN_REQUESTS)
+        oldest = MeteringRecord.objects.filter(
+            instance_id__in=free.values("instance_id"), last_request_at__gt=since
+        ).aggregate(t=Min("last_request_at"))["t"]
+        return now if oldest is None else oldest + timedelta(seconds=domain.SECONDS_BETWEEN_REQUESTS)
+    held = pending.aggregate(lease=Min("claimed_until"), wait=Min("not_before"))
+    moments = [t for t in (held["lease"], held["wait"]) if t is not None and t > now]
+    return min(moments) if moments else now
+
+
+def do_sweep_stale_sent(*, now: datetime) -> int:
+    """A ``sent`` record whose lease ran out without an answer: its fate cannot be known → unknown + alarm."""
+    with transaction.atomic():
+        stale = MeteringRecord.objects.filter(state=State.SENT, claimed_until__lt=now)
+        before = list(stale.values_list("pk", "state"))
+        if not before:
+            return 0
+        MeteringRecord.objects.filter(pk__in=[pk for pk, _ in before]).update(
+            state=State.UNKNOWN,
+            reason="no answer recorded (the pushing process stopped): check the marketplace bill",
+            updated_at=now,
+        )
+        _events(before, to_state=State.UNKNOWN, at=now, detail="no answer recorded")
+        _raise_alarm(record_ids=[pk for pk, _ in before], now=now, why=State.UNKNOWN)
+    return len(before)
+
+
+# --- alarms -----------------------------------------------------------------------------------------
+
+
+def _raise_alarm(*, record_ids: list[int], now: datetime, why: str) -> int:
+    """Flag the records (admin) and queue one operator email listing them; records already flagged stay quiet."""
+    fresh = list(
+        MeteringRecord.objects.filter(pk__in=record_ids, alarm_at__isnull=True)
+        .order_by("day", "instance_id")
+        .values_list("pk", "instance_id", "day", "state", "amount_cents", "reason")
+    )
+    if not fresh:
+        return 0
+    MeteringRecord.objects.filter(pk__in=[row[0] for row in fresh]).update(alarm_at=now)
+    listed = [
+        {"instance_id": i, "day": d.isoformat(), "state": s, "amount": str(Decimal(c) / 100), "reason": r}
+        for _, i, d, s, c, r in fresh[:200]
+    ]
+    enqueue_email(
+        message_type=ALARM_EMAIL,
+        to=settings.ENV.operator_email,
+        language="zh-hans",
+        context={"why": why, "count": len(fresh), "records": listed, "more": max(0, len(fresh) - 200)},
+        now=now,
+    )
+    log.warning("billing alarm (%s): %d metering record(s) need an operator", why, len(fresh))
+    return len(fresh)
+
+
+def do_check_deadline(*, now: datetime) -> int:
+    """At 01:30 Beijing, every record of the day before that is not accepted raises the alarm."""
+    last = domain.last_closed_day(now)
+    cutoff = last if now >= domain.alarm_time(last) else last - timedelta(days=1)
+    late = MeteringRecord.objects.filter(day__lte=cutoff, alarm_at__isnull=True).exclude(state=State.ACCEPTED)
+    ids = list(late.values_list("pk", flat=True)[:5000])
+    if not ids:
+        return 0
+    with transaction.atomic():
+        return _raise_alarm(record_ids=ids, now=now, why="deadline")
+
+
+# --- operators --------------------------------------------------------------------------------------
+
+
+class NotRetryable(Exception):
+    """Only a rejected record (or an unknown one an operator confirmed was not received) may be pushed again."""
+
+
+def do_retry_metering_record(*, record_id: int, now: datetime, acting: str) -> None:
+    """Operator: the cause of a rejection is fixed; push the record again."""
+    _reopen(record_id=record_id, now=now, allowed={State.REJECTED}, detail=f"retry by {acting}")
+
+
+def do_resolve_unknown_record(*, record_id: int, received: bool, now: datetime, acting: str) -> None:
+    """Operator, after reconciling with the marketplace bill: it was received (accepted), or not (push again)."""
+    if received:
+        with transaction.atomic():
+            record = MeteringRecord.objects.select_for_update().get(pk=record_id)
+            if record.state != State.UNKNOWN:
+                raise NotRetryable(f"record {record_id} is {record.state}, not unknown")
+            MeteringRecord.objects.filter(pk=record_id).update(state=State.ACCEPTED, updated_at=now)
+            _events([(record_id, State.UNKNOWN)], to_state=State.ACCEPTED, at=now, detail=f"reconciled by {acting}")
+        return
+    _reopen(record_id=record_id, now=now, allowed={State.UNKNOWN}, detail=f"not received, per {acting}")
+
+
+def _reopen(*, record_id: int, now: datetime, allowed: set[str], detail: str) -> None:
+    with transaction.atomic():
+        record = MeteringRecord.objects.select_for_update().get(pk=record_id)
+        if record.state not in allowed:
+            raise NotRetryable(f"record {record_id} is {record.state}")
+        MeteringRecord.objects.filter(pk=record_id).update(
+            state=State.PENDING,
+            reason="",
+            claimed_until=None,
+            claim_token="",
+            not_before=None,
+            alarm_at=None,
+            updated_at=now,
+        )
+        _events([(record_id, record.state)], to_state=State.PENDING, at=now, detail=detail)
+        enqueue(PUSH_JOB, {}, now=now, dedup_key=f"{PUSH_JOB}:reopen:{record_id}:{record.attempts}:{now.timestamp()}")

@@ -1,0 +1,109 @@
+"""``POST /api/v1/usage/samples``: hourly usage in, authenticated by the usage service token.
+
+The body is parsed by hand (not by a schema) so that a bad batch is answered with *every* problem,
+each with the index of its sample, and nothing applied. The schemas below document the endpoint.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import NinjaAPI, Schema, Status
+from ninja.security import HttpBearer
+
+from kaitong.billing import actions, domain
+
+
+class UsageToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> str | None:
+        expected = settings.ENV.usage_api_token
+        if expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return "usage"
+        return None
+
+
+api = NinjaAPI(
+    title="kaitong usage API",
+    version="1",
+    urls_namespace="usage_api",
+    docs_url="/docs",
+)
+
+
+class SampleIn(Schema):
+    workspace: int | str
+    item: str
+    hour: str
+    quantity: Decimal
+
+
+class Accepted(Schema):
+    accepted: int
+
+
+class SampleProblem(Schema):
+    index: int
+    field: str
+    message: str
+
+
+class Rejected(Schema):
+    message: str
+    errors: list[SampleProblem]
+
+
+_BODY_SCHEMA = {
+    "description": "Up to 10,000 samples: a JSON array, or an object {samples: [...]}.",
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "array",
+                "maxItems": domain.MAX_BATCH,
+                "items": {
+                    "type": "object",
+                    "required": ["workspace", "item", "hour", "quantity"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "workspace": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+                        "item": {"type": "string"},
+                        "hour": {"type": "string", "format": "date-time", "example": "2026-11-26T08:00:00Z"},
+                        "quantity": {"type": "number", "minimum": 0},
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+def _rejected(message: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"message": message, "errors": errors}
+
+
+@api.post(
+    "/usage/samples",
+    auth=UsageToken(),
+    response={200: Accepted, 400: Rejected, 413: Rejected},
+    openapi_extra={"requestBody": _BODY_SCHEMA},
+    summary="Upsert hourly usage samples (all or nothing)",
+)
+def post_samples(request: HttpRequest) -> Status[dict[str, Any]]:
+    try:
+        raw = json.loads(request.body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        return Status(400, _rejected("the body is not JSON", []))
+    try:
+        accepted = actions.ingest_batch(raw=raw, now=timezone.now())
+    except domain.BatchTooLarge as exc:
+        return Status(413, _rejected(str(exc), []))
+    except actions.SamplesRejected as exc:
+        errors = [e.as_dict() for e in exc.errors]
+        return Status(400, _rejected("the batch was refused as a whole; nothing was applied", errors))
+    return Status(200, {"accepted": accepted})
