@@ -1,0 +1,1 @@
+"""The Alibaba Cloud Marketplace simulator: buyer console, SPI delivery, fake Market OpenAPI."""

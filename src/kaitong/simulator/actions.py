@@ -1,0 +1,369 @@
+"""Everything that changes the simulated marketplace: buyers, purchases, events, SPI delivery.
+
+A buyer's action changes the marketplace's own state at once (as Alibaba's console does) and queues an
+SPI delivery for the vendor; ``do_deliver_due`` sends due deliveries, one attempt each, and records it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db import IntegrityError, transaction
+
+from kaitong.marketplace.aliyun.spi import format_time
+from kaitong.marketplace.aliyun.token import signed
+from kaitong.simulator.domain import read_answer
+from kaitong.simulator.models import Account, Attempt, Delivery, Instance, Order
+
+PRODUCTS = {
+    "cmgj00053362": "观测云 商业版（按量付费） Guance Cloud Commercial (pay-as-you-go)",
+    "cmgj00060481": "观测云 专属版（SLS） Guance Cloud Exclusive (SLS)",
+}
+POSTPAY_SKU = "cmgj00053362-postpay"
+UPGRADE_SKU = "cmgj00053362-postpay-pro"
+TRIAL_SKU = "cmgj00053362-trial"
+TRIAL_DAYS = 14
+RENEW_DAYS = 365
+FAULTS = ("", "duplicate", "timeout_after_commit")
+
+
+class SimulatorError(Exception):
+    """A buyer or operator request the marketplace refuses; the message is shown as is."""
+
+
+class TransportError(Exception):
+    """The vendor could not be reached or did not answer in time."""
+
+
+# Sends one signed GET: (url, params, timeout) → (HTTP status, body text), or raises TransportError.
+Transport = Callable[[str, dict[str, str], float], tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    spi_url: str
+    isv_key: str
+    retry_seconds: float
+    max_attempts: int
+    timeout_seconds: float
+
+
+def _new_digits(length: int) -> str:
+    return str(secrets.randbelow(9 * 10 ** (length - 1)) + 10 ** (length - 1))
+
+
+# --- buyers ------------------------------------------------------------------------------------------
+
+
+def do_create_account(*, name: str, uid: str, is_ram: bool, main_uid: str, now: datetime) -> Account:
+    name = name.strip()
+    uid = uid.strip() or _new_digits(16)
+    main_uid = main_uid.strip()
+    if not name or len(name) > 64:
+        raise SimulatorError("请输入账号名称（不超过 64 个字符） Enter an account name (up to 64 characters).")
+    if not uid.isdigit() or not 6 <= len(uid) <= 20:
+        raise SimulatorError("UID 应为 6–20 位数字 The UID must be 6–20 digits.")
+    if is_ram:
+        if not Account.objects.filter(uid=main_uid, is_ram=False).exists():
+            raise SimulatorError("RAM 用户须属于已有的主账号 A RAM user must belong to an existing main account.")
+    else:
+        main_uid = ""
+    try:
+        with transaction.atomic():
+            return Account.objects.create(uid=uid, name=name, is_ram=is_ram, main_uid=main_uid, created_at=now)
+    except IntegrityError:
+        raise SimulatorError("该 UID 已存在 This UID already exists.") from None
+
+
+def _owner_uid(account: Account) -> str:
+    """Purchases belong to the main account; a RAM user buys and sees on its main account's behalf."""
+    return account.main_uid if account.is_ram else account.uid
+
+
+# --- purchases and events ------------------------------------------------------------------------------
+
+
+def _queue(instance: Instance | None, params: dict[str, str], *, now: datetime, fault: str, delay: float) -> Delivery:
+    if fault not in FAULTS:
+        raise SimulatorError(f"unknown fault hook: {fault[:40]}")
+    return Delivery.objects.create(
+        instance=instance,
+        action=params["action"],
+        params=params,
+        next_attempt_at=now + timedelta(seconds=delay),
+        created_at=now,
+        fault=fault,
+    )
+
+
+@transaction.atomic
+def do_purchase(
+    *,
+    account_uid: str,
+    now: datetime,
+    trial: bool = False,
+    product_code: str = "cmgj00053362",
+    extra: dict[str, str] | None = None,
+    fault: str = "",
+    delay: float = 0,
+) -> Instance:
+    """Open the pay-as-you-go service (or a trial): an instance 开通中, its order, and createInstance."""
+    account = Account.objects.filter(uid=account_uid).first()
+    if account is None:
+        raise SimulatorError("请先登录 Sign in first.")
+    if product_code not in PRODUCTS:
+        raise SimulatorError(f"unknown product {product_code[:40]}")
+    owner = _owner_uid(account)
+    sku = TRIAL_SKU if trial else POSTPAY_SKU
+    expires_at = now + timedelta(days=TRIAL_DAYS) if trial else None
+    instance = None
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                instance = Instance.objects.create(
+                    instance_id=_new_digits(8),
+                    order_id=_new_digits(15),
+                    ali_uid=owner,
+                    product_code=product_code,
+                    product_name=PRODUCTS[product_code],
+                    sku_id=sku,
+                    trial=trial,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            break
+        except IntegrityError:
+            continue
+    if instance is None:
+        raise SimulatorError("could not allocate an instance ID; try again")
+    _order(instance, "TRIAL" if trial else "NEW", now=now, order_id=instance.order_id)
+    params = {
+        "action": "createInstance",
+        "aliUid": owner,
+        "orderBizId": instance.instance_id,
+        "orderId": instance.order_id,
+        "productCode": product_code,
+        "skuId": sku,
+        "trial": "true" if trial else "false",
+        **(extra or {}),
+    }
+    if expires_at is not None:
+        params["expiredOn"] = format_time(expires_at)
+    _queue(instance, params, now=now, fault=fault, delay=delay)
+    return instance
+
+
+def _order(instance: Instance, order_type: str, *, now: datetime, order_id: str | None = None) -> Order:
+    return Order.objects.create(
+        order_id=order_id or _new_digits(15),
+        instance_id=instance.instance_id,
+        ali_uid=instance.ali_uid,
+        order_type=order_type,
+        product_code=instance.product_code,
+        product_name=instance.product_name,
+        sku_id=instance.sku_id,
+        created_at=now,
+    )
+
+
+EVENTS = ("expire", "renew", "upgrade", "release", "resume")
+
+
+@transaction.atomic
+def do_trigger_event(
+    *, instance_id: str, event: str, now: datetime, owner_uid: str | None = None, fault: str = "", delay: float = 0
+) -> Delivery:
+    """A marketplace event on an instance: overdue bill, arrears paid, upgrade, close (业务关闭).
+
+    ``owner_uid``: when a buyer (not the operator) asks, the instance must be theirs.
+    """
+    query = Instance.objects.select_for_update().filter(instance_id=instance_id)
+    if owner_uid is not None:
+        query = query.filter(ali_uid=owner_uid)
+    instance = query.first()
+    if instance is None:
+        raise SimulatorError("实例不存在 No such instance.")
+    if instance.status == Instance.Status.CLOSED:
+        raise SimulatorError("实例已关闭 The instance is closed.")
+    target = instance.vendor_instance_id or instance.instance_id
+    params: dict[str, str]
+    match event:
+        case "expire":
+            # An overdue bill: the marketplace freezes the instance and tells the vendor.
+            instance.status = Instance.Status.EXPIRED
+            params = {"action": "expiredInstance", "instanceId": target}
+        case "renew" | "resume":
+            # Arrears paid: pay-as-you-go reuses renewInstance (resumeInstance is for hybrid products).
+            order = _order(instance, "RENEW", now=now)
+            if instance.status != Instance.Status.OPENING:
+                instance.status = Instance.Status.OPENED
+            if event == "renew":
+                instance.expires_at = now + timedelta(days=RENEW_DAYS)
+                params = {
+                    "action": "renewInstance",
+                    "instanceId": target,
+                    "orderId": order.order_id,
+                    "expiredOn": format_time(instance.expires_at),
+                }
+            else:
+                params = {
+                    "action": "resumeInstance",
+                    "instanceId": target,
+                    "productCode": instance.product_code,
+                    "skuId": instance.sku_id,
+                }
+        case "upgrade":
+            instance.sku_id = UPGRADE_SKU if instance.sku_id != UPGRADE_SKU else POSTPAY_SKU
+            order = _order(instance, "UPGRADE", now=now)
+            params = {
+                "action": "upgradeInstance",
+                "instanceId": target,
+                "skuId": instance.sku_id,
+                "orderId": order.order_id,
+            }
+        case "release":
+            instance.status = Instance.Status.CLOSED
+            instance.closed_at = now
+            params = {
+                "action": "releaseInstance",
+                "instanceId": target,
+                "isRefund": "false",
+                "orderId": instance.order_id,
+            }
+        case _:
+            raise SimulatorError(f"unknown event {event[:40]}")
+    instance.save()
+    return _queue(instance, params, now=now, fault=fault, delay=delay)
+
+
+def login_free_url(*, instance_id: str, owner_uid: str, isv_key: str, now: datetime) -> str:
+    """The 免登 link: the vendor's ``authUrl`` plus a signed ``verify`` query (protocol §2)."""
+    instance = Instance.objects.filter(instance_id=instance_id, ali_uid=owner_uid).first()
+    if instance is None:
+        raise SimulatorError("实例不存在 No such instance.")
+    if instance.status in (Instance.Status.OPENING, Instance.Status.CLOSED) or not instance.auth_url:
+        raise SimulatorError(
+            "实例尚未开通或已关闭，无法免登 The instance is not open, so login-free entry is unavailable."
+        )
+    params = {
+        "action": "verify",
+        "instanceId": instance.vendor_instance_id or instance.instance_id,
+        "timeStamp": format_time(now),
+    }
+    query = urlencode(signed(params, isv_key))
+    joiner = "&" if "?" in instance.auth_url else "?"
+    return instance.auth_url + joiner + query
+
+
+# --- SPI delivery ------------------------------------------------------------------------------------
+
+
+def _record(
+    delivery: Delivery, *, now: datetime, status: int | None, ok: bool, reason: str, body: str, ms: int
+) -> None:
+    Attempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempts,
+        at=now,
+        http_status=status,
+        ok=ok,
+        reason=reason[:300],
+        response=body[:2000],
+        elapsed_ms=ms,
+    )
+
+
+def _send(transport: Transport, config: DeliveryConfig, params: dict[str, str]) -> tuple[int | None, str, str | None]:
+    """One HTTP try: (status, body, transport error or None), and how long it took is measured outside."""
+    try:
+        status, body = transport(config.spi_url, signed(params, config.isv_key), config.timeout_seconds)
+    except TransportError as exc:
+        return None, "", str(exc)
+    return status, body, None
+
+
+def _apply_success(delivery: Delivery, answer_instance_id: str, app_info: dict[str, Any], *, now: datetime) -> None:
+    delivery.state = Delivery.State.DELIVERED
+    delivery.delivered_at = now
+    delivery.last_error = ""
+    instance = delivery.instance
+    if instance is not None and delivery.action == "createInstance":
+        instance.vendor_instance_id = answer_instance_id
+        auth_url = app_info.get("authUrl")
+        instance.auth_url = str(auth_url)[:500] if isinstance(auth_url, str) else ""
+        instance.app_info = app_info
+        if instance.status == Instance.Status.OPENING:
+            instance.status = Instance.Status.OPENED
+        instance.save()
+
+
+def do_deliver_one(delivery_id: int, *, now: datetime, transport: Transport, config: DeliveryConfig) -> bool:
+    """Make one attempt of one delivery, record it, and schedule the next on failure. True when delivered."""
+    delivery = Delivery.objects.select_related("instance").get(id=delivery_id)
+    if delivery.state != Delivery.State.PENDING:
+        return delivery.state == Delivery.State.DELIVERED
+    # The HTTP call happens outside any transaction: a slow vendor must not hold the database.
+    started = time.monotonic()
+    status, body, error = _send(transport, config, delivery.params)
+    ms = int((time.monotonic() - started) * 1000)
+    with transaction.atomic():
+        delivery.attempts += 1
+        if error is not None:
+            ok, reason, vendor_id, app_info = False, error, "", {}
+        else:
+            answer = read_answer(action=delivery.action, status=status or 0, body=body)
+            ok, reason, vendor_id, app_info = answer.ok, answer.reason, answer.instance_id, answer.app_info
+        if ok and delivery.fault == "timeout_after_commit":
+            # Test hook: the vendor committed, but its answer never reached us; a retry must be harmless.
+            ok, reason, status = False, "timed out (fault hook: the vendor's answer was dropped)", None
+            delivery.fault = ""
+        _record(delivery, now=now, status=status, ok=ok, reason=reason, body=body, ms=ms)
+        if ok:
+            _apply_success(delivery, vendor_id, app_info, now=now)
+        else:
+            delivery.last_error = reason[:1000]
+            if delivery.attempts >= config.max_attempts:
+                delivery.state = Delivery.State.GAVE_UP
+            else:
+                delivery.next_attempt_at = now + timedelta(seconds=config.retry_seconds)
+        delivery.save()
+    if ok and delivery.fault == "duplicate":
+        # Test hook: the marketplace sends the same call again; the vendor must change nothing twice.
+        status, body, error = _send(transport, config, delivery.params)
+        with transaction.atomic():
+            Delivery.objects.filter(id=delivery.id).update(fault="")
+            _record(
+                delivery,
+                now=now,
+                status=status,
+                ok=error is None and status == 200,
+                reason="duplicate delivery (fault hook): " + (error or f"HTTP {status}"),
+                body=body,
+                ms=0,
+            )
+    return ok
+
+
+def do_deliver_due(*, now: datetime, transport: Transport, config: DeliveryConfig, limit: int = 50) -> int:
+    """One pass of the delivery loop: try every due delivery once, oldest due first. Returns how many."""
+    due = list(
+        Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    for delivery_id in due:
+        do_deliver_one(delivery_id, now=now, transport=transport, config=config)
+    return len(due)
+
+
+def do_reset_delivery(*, delivery_id: int, now: datetime) -> None:
+    """生产消息重试: give a delivery that ran out of tries a fresh set, due now."""
+    Delivery.objects.filter(id=delivery_id).exclude(state=Delivery.State.DELIVERED).update(
+        state=Delivery.State.PENDING, attempts=0, next_attempt_at=now
+    )

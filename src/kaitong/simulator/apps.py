@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SimulatorConfig(AppConfig):
+    name = "kaitong.simulator"
+    label = "simulator"
+    verbose_name = "云市场模拟器 Marketplace simulator"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,50 @@
+"""The demo's mailbox: messages the embedded SMTP sink stored as ``.eml`` files, newest first."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+from typing import Any
+
+MAX_MESSAGES = 100
+
+
+def _text(message: email.message.EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        return str(part.get_content())[:20000]
+    except (LookupError, ValueError):
+        return "(unreadable body)"
+
+
+def read(directory: str, *, to: str | None = None) -> list[dict[str, Any]]:
+    if not directory:
+        return []
+    folder = Path(directory)
+    if not folder.is_dir():
+        return []
+    files = sorted(folder.glob("*.eml"), key=lambda p: p.name, reverse=True)
+    messages = []
+    for path in files:
+        with path.open("rb") as handle:
+            message = email.message_from_binary_file(handle, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        recipients = str(message.get("To", ""))
+        if to and to.lower() not in recipients.lower():
+            continue
+        messages.append(
+            {
+                "id": path.stem,
+                "from": str(message.get("From", "")),
+                "to": recipients,
+                "subject": str(message.get("Subject", "")),
+                "date": str(message.get("Date", "")),
+                "body": _text(message),
+            }
+        )
+        if len(messages) >= MAX_MESSAGES:
+            break
+    return messages

@@ -1,0 +1,371 @@
+"""The fake Market OpenAPI (2015-11-01): authenticate a POP request, then run its action.
+
+Answers exactly what the gateway would: a signature check first (v1 HMAC-SHA1 or ACS3-HMAC-SHA256,
+whichever the request carries), the 15-minute timestamp window, nonce reuse, the AccessKey, then the
+action's own rules. Every request is recorded in ``ApiCall``, answered or refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.db import IntegrityError, transaction
+
+from kaitong.simulator import domain
+from kaitong.simulator.domain import PopError
+from kaitong.simulator.models import ApiCall, Instance, MeteringRecord, Order, UsedNonce
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("PushMeteringData", "DescribeInstanceForIsv", "DescribeOrderForIsv")
+MAX_PARAMETERS = 64
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    access_key_id: str
+    access_key_secret: str
+    required_assit: str | None
+    enforce_deadline: bool
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    method: str
+    path: str
+    query_string: str
+    body: bytes
+    content_type: str
+    headers: dict[str, str]  # lower-case names
+
+
+def is_api_request(*, method: str, query_params: dict[str, str] | Any, headers: dict[str, str]) -> bool:
+    """The SDK always POSTs, with ``x-acs-action`` or ``Action``; a browser GETs ``/`` with neither."""
+    return (
+        method == "POST"
+        or "Action" in query_params
+        or "x-acs-action" in headers
+        or headers.get("authorization", "").startswith(domain.V3_ALGORITHM)
+    )
+
+
+def _pairs(raw: str) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_PARAMETERS, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise PopError("InvalidParameter", "The request parameters are malformed or too many.") from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name in params:
+            raise PopError("InvalidParameter", f"The parameter {name[:40]} is repeated.")
+        params[name] = value
+    return params
+
+
+def _parameters(request: RawRequest) -> dict[str, str]:
+    params = _pairs(request.query_string)
+    if request.body and request.content_type.startswith("application/x-www-form-urlencoded"):
+        try:
+            body = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PopError("InvalidParameter", "The request body is not UTF-8.") from None
+        for name, value in _pairs(body).items():
+            if name in params:
+                raise PopError("InvalidParameter", f"The parameter {name[:40]} is repeated.")
+            params[name] = value
+    return params
+
+
+def _check_access_key(access_key_id: str, config: ApiConfig) -> None:
+    if not access_key_id:
+        raise PopError("MissingAccessKeyId", "AccessKeyId is mandatory for this action.")
+    if access_key_id != config.access_key_id:
+        raise PopError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", status=404)
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    action: str
+    version: str
+    access_key_id: str
+    method: str
+    nonce: str
+    params: dict[str, str]
+
+
+def _authenticate_v1(request: RawRequest, params: dict[str, str], *, now: datetime, config: ApiConfig) -> Authenticated:
+    for name in ("Signature", "SignatureNonce", "Timestamp", "Action", "Version"):
+        if not params.get(name):
+            raise PopError(f"Missing{name}", f"{name} is mandatory for this action.")
+    _check_access_key(params.get("AccessKeyId", ""), config)
+    if params.get("SignatureMethod", "HMAC-SHA1") != "HMAC-SHA1":
+        raise PopError("InvalidSignatureMethod", "Specified signature method is not supported.")
+    if params.get("SignatureVersion", "1.0") != "1.0":
+        raise PopError("InvalidSignatureVersion", "Specified signature version is not supported.")
+    domain.parse_pop_timestamp(params["Timestamp"], now=now)
+    expected = domain.v1_signature(secret=config.access_key_secret, method=request.method, params=params)
+    if not domain.signatures_match(expected, params["Signature"]):
+        raise PopError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.", status=400)
+    business = {k: v for k, v in params.items() if k not in _V1_COMMON}
+    return Authenticated(
+        action=params["Action"],
+        version=params["Version"],
+        access_key_id=params["AccessKeyId"],
+        method="HMAC-SHA1",
+        nonce=params["SignatureNonce"],
+        params=business,
+    )
+
+
+_V1_COMMON = {
+    "AccessKeyId",
+    "Action",
+    "Format",
+    "Signature",
+    "SignatureMethod",
+    "SignatureNonce",
+    "SignatureVersion",
+    "SignatureType",
+    "Timestamp",
+    "Version",
+    "SecurityToken",
+    "RegionId",
+}
+
+
+def _authenticate_v3(request: RawRequest, params: dict[str, str], *, now: datetime, config: ApiConfig) -> Authenticated:
+    headers = request.headers
+    auth = domain.parse_v3_authorization(headers["authorization"])
+    for header, code in (
+        ("x-acs-action", "MissingAction"),
+        ("x-acs-version", "MissingVersion"),
+        ("x-acs-date", "MissingTimestamp"),
+        ("x-acs-signature-nonce", "MissingSignatureNonce"),
+        ("x-acs-content-sha256", "MissingContentSha256"),
+    ):
+        if not headers.get(header):
+            raise PopError(code, f"The header {header} is mandatory for this action.")
+    _check_access_key(auth.access_key_id, config)
+    domain.parse_pop_timestamp(headers["x-acs-date"], now=now)
+    signed_names = {name.lower() for name in auth.signed_headers}
+    if "host" not in signed_names or not {"x-acs-date", "x-acs-signature-nonce"} <= signed_names:
+        raise PopError("IncompleteSignature", "host, x-acs-date and x-acs-signature-nonce must be signed.")
+    if headers["x-acs-content-sha256"].lower() != hashlib.sha256(request.body).hexdigest():
+        raise PopError("SignatureDoesNotMatch", "x-acs-content-sha256 does not match the request body.")
+    signed_headers = {name: headers.get(name, "") for name in signed_names}
+    canonical, _ = domain.v3_canonical_request(
+        method=request.method,
+        path=request.path,
+        query=_pairs(request.query_string),
+        headers=signed_headers,
+        payload_hash=headers["x-acs-content-sha256"].lower(),
+    )
+    expected = domain.v3_signature(secret=config.access_key_secret, canonical_request=canonical)
+    if not domain.signatures_match(expected, auth.signature):
+        raise PopError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
+    return Authenticated(
+        action=headers["x-acs-action"],
+        version=headers["x-acs-version"],
+        access_key_id=auth.access_key_id,
+        method=domain.V3_ALGORITHM,
+        nonce=headers["x-acs-signature-nonce"],
+        params={k: v for k, v in params.items() if k not in _V1_COMMON},
+    )
+
+
+def _use_nonce(nonce: str, *, now: datetime) -> None:
+    if len(nonce) > 128:
+        raise PopError("InvalidParameter", "SignatureNonce is too long.")
+    try:
+        with transaction.atomic():
+            UsedNonce.objects.create(nonce=nonce, seen_at=now)
+    except IntegrityError:
+        raise PopError("SignatureNonceUsed", "Specified signature nonce was used already.") from None
+    # A nonce outside the timestamp window can no longer be replayed: forget old ones now and then.
+    if now.second % 10 == 0:
+        UsedNonce.objects.filter(seen_at__lt=now - 2 * domain.TIMESTAMP_SKEW).delete()
+
+
+def handle(request: RawRequest, *, now: datetime, config: ApiConfig) -> tuple[int, dict[str, Any]]:
+    """Answer one OpenAPI request: (HTTP status, JSON body). Never raises for bad input."""
+    request_id = str(uuid.uuid4()).upper()
+    auth: Authenticated | None = None
+    action = request.headers.get("x-acs-action", "")
+    try:
+        params = _parameters(request)
+        action = action or params.get("Action", "")
+        if "authorization" in request.headers:
+            auth = _authenticate_v3(request, params, now=now, config=config)
+        elif "Signature" in params or "AccessKeyId" in params:
+            auth = _authenticate_v1(request, params, now=now, config=config)
+        else:
+            raise PopError("MissingSignature", "Signature is mandatory for this action.")
+        action = auth.action
+        if auth.version != domain.API_VERSION:
+            raise PopError("InvalidVersion", f"Specified parameter Version {auth.version[:20]!r} is not valid.")
+        if action not in ACTIONS:
+            raise PopError(
+                "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", status=404
+            )
+        _use_nonce(auth.nonce, now=now)
+        body = _ACTIONS[action](auth.params, now=now, config=config, request_id=request_id)
+        status, code, message = 200, "OK", ""
+    except PopError as refusal:
+        status, code, message = refusal.status, refusal.code, refusal.message
+        body = domain.pop_body(refusal, request_id=request_id)
+    except Exception:
+        log.exception("simulator OpenAPI failed")
+        unknown = PopError("UnknownError", "The request processing has failed due to some unknown error.", status=500)
+        status, code, message = unknown.status, unknown.code, unknown.message
+        body = domain.pop_body(unknown, request_id=request_id)
+    ApiCall.objects.create(
+        at=now,
+        request_id=request_id,
+        action=action[:64],
+        access_key_id=(auth.access_key_id if auth else "")[:128],
+        signature_method=auth.method if auth else "",
+        http_status=status,
+        code=code,
+        message=message[:300],
+    )
+    return status, body
+
+
+# --- actions -----------------------------------------------------------------------------------------
+
+
+def _push_metering_data(params: dict[str, str], *, now: datetime, config: ApiConfig, request_id: str) -> dict[str, Any]:
+    raw = params.get("Metering")
+    if raw is None or raw == "":
+        raise PopError("MissingMetering", "Metering is mandatory for this action.")
+    records = domain.parse_metering(raw, required_assit=config.required_assit)
+    for record in records:
+        domain.check_window(record, now=now, enforce_deadline=config.enforce_deadline)
+    with transaction.atomic():
+        ids = {record.instance_id for record in records}
+        instances = {i.instance_id: i for i in Instance.objects.filter(instance_id__in=ids)}
+        # The vendor may know the instance by the ID it returned from createInstance.
+        for instance in Instance.objects.filter(vendor_instance_id__in=ids - set(instances)):
+            instances[instance.vendor_instance_id] = instance
+        missing = sorted(ids - set(instances))
+        if missing:
+            raise PopError("Invalid.Parameter.Instance", f"Instance {missing[0][:32]} does not exist.", status=500)
+        domain.check_one_product({iid: instance.product_code for iid, instance in instances.items()})
+        for instance_id in sorted(ids):
+            last = (
+                MeteringRecord.objects.filter(instance_id=instances[instance_id].instance_id)
+                .order_by("-received_at")
+                .values_list("received_at", flat=True)
+                .first()
+            )
+            domain.check_rate(instance_id=instance_id, last_push_at=last, now=now)
+        for record in records:
+            instance = instances[record.instance_id]
+            MeteringRecord.objects.create(
+                request_id=request_id,
+                received_at=now,
+                instance_id=instance.instance_id,
+                product_code=instance.product_code,
+                start_at=datetime.fromtimestamp(record.start, tz=UTC),
+                end_at=datetime.fromtimestamp(record.end, tz=UTC),
+                entities=[{"Key": e.key, "Value": e.value, "meteringAssit": e.metering_assit} for e in record.entities],
+                cost=domain.record_cost(record, unit_price=config.unit_price),
+            )
+    return {"RequestId": request_id, "Success": True}
+
+
+def _millis(moment: datetime | None) -> int | None:
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+_STATUS = {"opening": "OPENING", "opened": "OPENED", "expired": "EXPIRED", "closed": "CLOSED"}
+
+
+def _numeric(params: dict[str, str], name: str) -> str:
+    value = params.get(name, "")
+    if not value:
+        raise PopError(f"Missing{name}", f"{name} is mandatory for this action.")
+    if not value.isdigit() or len(value) > 20:
+        raise PopError("InvalidParameter", f"The parameter {name} is not a valid Long.")
+    return value
+
+
+def _describe_instance(params: dict[str, str], *, now: datetime, config: ApiConfig, request_id: str) -> dict[str, Any]:
+    instance_id = _numeric(params, "InstanceId")
+    instance = (
+        Instance.objects.filter(instance_id=instance_id).first()
+        or Instance.objects.filter(vendor_instance_id=instance_id).first()
+    )
+    if instance is None:
+        raise PopError("InvalidParameter.InstanceId", f"Instance {instance_id} does not exist.", status=404)
+    return {
+        "RequestId": request_id,
+        "InstanceId": int(instance.instance_id),
+        "OrderId": int(instance.order_id),
+        "ProductCode": instance.product_code,
+        "ProductSkuCode": instance.sku_id,
+        "ProductName": instance.product_name,
+        "ProductType": "APP",
+        "SupplierName": "观测云 Guance Cloud",
+        "Status": _STATUS[instance.status],
+        "IsTrial": instance.trial,
+        "AutoRenewal": "false",
+        "CreatedOn": _millis(instance.created_at),
+        "BeganOn": _millis(instance.created_at),
+        "EndOn": _millis(instance.expires_at),
+        "AppJson": _json_string(instance.app_info),
+        "HostJson": "{}",
+        "ComponentJson": _json_string({"package_version": instance.sku_id}),
+        "ExtendJson": "{}",
+        "ImageJson": "{}",
+        "RelationalData": {"ServiceStatus": "NORMAL" if instance.status == "opened" else instance.status.upper()},
+    }
+
+
+def _json_string(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _describe_order(params: dict[str, str], *, now: datetime, config: ApiConfig, request_id: str) -> dict[str, Any]:
+    order_id = _numeric(params, "OrderId")
+    order = Order.objects.filter(order_id=order_id).first()
+    if order is None:
+        raise PopError("InvalidParameter.OrderId", f"Order {order_id} does not exist.", status=404)
+    return {
+        "RequestId": request_id,
+        "OrderId": int(order.order_id),
+        "AliUid": int(order.ali_uid),
+        "OrderType": order.order_type,
+        "OrderStatus": "NORMAL",
+        "PayStatus": "PAID",
+        "PeriodType": "ONCE",
+        "ProductCode": order.product_code,
+        "ProductSkuCode": order.sku_id,
+        "ProductName": order.product_name,
+        "OriginalPrice": 0.0,
+        "TotalPrice": 0.0,
+        "PaymentPrice": 0.0,
+        "CouponPrice": 0.0,
+        "Quantity": 1,
+        "AccountQuantity": 1,
+        "Components": {},
+        "InstanceIds": [order.instance_id],
+        "CreatedOn": _millis(order.created_at),
+        "PaidOn": _millis(order.created_at),
+    }
+
+
+_ACTIONS = {
+    "PushMeteringData": _push_metering_data,
+    "DescribeInstanceForIsv": _describe_instance,
+    "DescribeOrderForIsv": _describe_order,
+}

@@ -1,0 +1,132 @@
+"""Reads for the simulator's pages and test hooks: plain dicts, never querysets."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Sum
+
+from kaitong.simulator.models import Account, ApiCall, Attempt, Delivery, Instance, MeteringRecord
+
+
+def accounts() -> list[dict[str, Any]]:
+    return [
+        {"uid": a.uid, "name": a.name, "is_ram": a.is_ram, "main_uid": a.main_uid}
+        for a in Account.objects.order_by("created_at", "id")
+    ]
+
+
+def account(uid: str) -> dict[str, Any] | None:
+    a = Account.objects.filter(uid=uid).first()
+    if a is None:
+        return None
+    return {"uid": a.uid, "name": a.name, "is_ram": a.is_ram, "main_uid": a.main_uid, "owner_uid": a.main_uid or a.uid}
+
+
+def _instance(i: Instance) -> dict[str, Any]:
+    return {
+        "instance_id": i.instance_id,
+        "vendor_instance_id": i.vendor_instance_id,
+        "order_id": i.order_id,
+        "ali_uid": i.ali_uid,
+        "product_code": i.product_code,
+        "product_name": i.product_name,
+        "sku_id": i.sku_id,
+        "trial": i.trial,
+        "status": i.status,
+        "status_label": i.get_status_display(),
+        "created_at": i.created_at,
+        "expires_at": i.expires_at,
+        "auth_url": i.auth_url,
+        "can_login": i.status in ("opened", "expired") and bool(i.auth_url),
+        "can_close": i.status != "closed",
+    }
+
+
+def instances(*, owner_uid: str | None = None) -> list[dict[str, Any]]:
+    query = Instance.objects.order_by("-created_at", "-id")
+    if owner_uid is not None:
+        query = query.filter(ali_uid=owner_uid)
+    return [_instance(i) for i in query]
+
+
+def instance(instance_id: str, *, owner_uid: str | None = None) -> dict[str, Any] | None:
+    query = Instance.objects.filter(instance_id=instance_id)
+    if owner_uid is not None:
+        query = query.filter(ali_uid=owner_uid)
+    found = query.first()
+    return _instance(found) if found else None
+
+
+def deliveries(*, limit: int = 200) -> list[dict[str, Any]]:
+    rows = Delivery.objects.select_related("instance").order_by("-id")[:limit]
+    attempts: dict[int, list[dict[str, Any]]] = {}
+    for a in Attempt.objects.filter(delivery_id__in=[d.id for d in rows]).order_by("id"):
+        attempts.setdefault(a.delivery_id, []).append(
+            {
+                "number": a.number,
+                "at": a.at,
+                "http_status": a.http_status,
+                "ok": a.ok,
+                "reason": a.reason,
+                "response": a.response[:300],
+                "elapsed_ms": a.elapsed_ms,
+            }
+        )
+    return [
+        {
+            "id": d.id,
+            "instance_id": d.instance.instance_id if d.instance else "",
+            "action": d.action,
+            "params": d.params,
+            "state": d.state,
+            "state_label": d.get_state_display(),
+            "attempts": d.attempts,
+            "next_attempt_at": d.next_attempt_at,
+            "created_at": d.created_at,
+            "delivered_at": d.delivered_at,
+            "last_error": d.last_error,
+            "fault": d.fault,
+            "attempt_rows": attempts.get(d.id, []),
+        }
+        for d in rows
+    ]
+
+
+def metering(*, owner_uid: str | None = None) -> dict[str, Any]:
+    query = MeteringRecord.objects.order_by("-start_at", "-id")
+    if owner_uid is not None:
+        ids = Instance.objects.filter(ali_uid=owner_uid).values_list("instance_id", flat=True)
+        query = query.filter(instance_id__in=list(ids))
+    records = [
+        {
+            "request_id": r.request_id,
+            "received_at": r.received_at,
+            "instance_id": r.instance_id,
+            "product_code": r.product_code,
+            "start_at": r.start_at,
+            "end_at": r.end_at,
+            "entities": r.entities,
+            "cost": r.cost,
+        }
+        for r in query[:500]
+    ]
+    total = query.aggregate(total=Sum("cost"))["total"] or Decimal("0.00")
+    return {"records": records, "total": total}
+
+
+def api_calls(*, limit: int = 100) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": c.at,
+            "request_id": c.request_id,
+            "action": c.action,
+            "access_key_id": c.access_key_id,
+            "signature_method": c.signature_method,
+            "http_status": c.http_status,
+            "code": c.code,
+            "message": c.message,
+        }
+        for c in ApiCall.objects.order_by("-id")[:limit]
+    ]

@@ -1,0 +1,5 @@
+"""The simulator process's ROOT_URLCONF: everything under ``/``, in the ``simulator`` namespace."""
+
+from django.urls import include, path
+
+urlpatterns = [path("", include("kaitong.simulator.urls"))]

@@ -1,0 +1,335 @@
+"""The simulated marketplace console: product page, sign-in, 已购买的服务, bill, operator pages, hooks.
+
+Dialogs (开通按量服务, 开通申请已提交, 免登, 业务关闭) are server-rendered overlays on their page, so
+every step works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kaitong.simulator import actions, api, mailbox, queries
+from kaitong.simulator.openapi import is_api_request
+
+SESSION_UID = "sim_uid"
+EVENT_LABELS = {
+    "expire": "账单逾期 → expiredInstance",
+    "renew": "结清欠费 → renewInstance",
+    "resume": "结清欠费（混合付费）→ resumeInstance",
+    "upgrade": "升级规格 → upgradeInstance",
+}
+
+
+def _buyer(request: HttpRequest) -> dict[str, Any] | None:
+    uid = request.session.get(SESSION_UID)
+    return queries.account(uid) if uid else None
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    env = settings.ENV
+    return {
+        "buyer": _buyer(request),
+        "product_code": env.aliyun_product_code,
+        "spi_url": env.simulator_spi_url,
+        "unit_price": env.simulator_unit_price,
+        **extra,
+    }
+
+
+def signed_in(view):  # type: ignore[no-untyped-def]
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if _buyer(request) is None:
+            return HttpResponseRedirect(
+                reverse("simulator:signin") + "?" + urlencode({"next": request.get_full_path()})
+            )
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def home(request: HttpRequest) -> HttpResponse:
+    """The root answers the SDK (POST / with ``x-acs-action`` or ``Action``) or shows the product page."""
+    if is_api_request(method=request.method or "GET", query_params=request.GET, headers=api.headers_of(request)):
+        return api.market_api(request)
+    return render(request, "simulator/product.html", _context(request))
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+# --- sign-in -----------------------------------------------------------------------------------------
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+@require_http_methods(["GET", "POST"])
+def signin(request: HttpRequest) -> HttpResponse:
+    error = ""
+    next_url = _safe_next(request, reverse("simulator:console"))
+    if request.method == "POST":
+        uid = request.POST.get("uid", "")
+        if request.POST.get("create"):
+            try:
+                account = actions.do_create_account(
+                    name=request.POST.get("name", ""),
+                    uid=request.POST.get("new_uid", ""),
+                    is_ram=request.POST.get("kind") == "ram",
+                    main_uid=request.POST.get("main_uid", ""),
+                    now=timezone.now(),
+                )
+            except actions.SimulatorError as exc:
+                error = str(exc)
+            else:
+                uid = account.uid
+        if not error:
+            if queries.account(uid) is None:
+                error = "请选择一个账号 Choose an account."
+            else:
+                request.session.cycle_key()
+                request.session[SESSION_UID] = uid
+                return HttpResponseRedirect(next_url)
+    return render(
+        request,
+        "simulator/signin.html",
+        _context(request, accounts=queries.accounts(), error=error, next=next_url),
+        status=400 if error else 200,
+    )
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return HttpResponseRedirect(reverse("simulator:home"))
+
+
+# --- purchase ----------------------------------------------------------------------------------------
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def buy(request: HttpRequest) -> HttpResponse:
+    trial = request.GET.get("trial") == "1" or request.POST.get("trial") == "1"
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("agree") != "on":
+            error = "请先阅读并同意服务协议 Please read and agree to the service agreement first."
+        else:
+            buyer = _buyer(request)
+            assert buyer is not None
+            try:
+                instance = actions.do_purchase(account_uid=buyer["uid"], now=timezone.now(), trial=trial)
+            except actions.SimulatorError as exc:
+                error = str(exc)
+            else:
+                return HttpResponseRedirect(
+                    reverse("simulator:submitted") + "?" + urlencode({"instance": instance.instance_id})
+                )
+    context = _context(request, dialog="buy", trial=trial, error=error)
+    return render(request, "simulator/product.html", context, status=400 if error else 200)
+
+
+@signed_in
+@require_GET
+def submitted(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "simulator/product.html", _context(request, dialog="submitted", instance=request.GET.get("instance"))
+    )
+
+
+# --- 已购买的服务 ------------------------------------------------------------------------------------
+
+
+def _owner(request: HttpRequest) -> str:
+    buyer = _buyer(request)
+    assert buyer is not None
+    return str(buyer["owner_uid"])
+
+
+def _console(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
+    context = _context(request, instances=queries.instances(owner_uid=_owner(request)), events=EVENT_LABELS, **extra)
+    return render(request, "simulator/console.html", context, status=status)
+
+
+@signed_in
+@require_GET
+def console(request: HttpRequest) -> HttpResponse:
+    return _console(request, notice=request.GET.get("notice", "")[:200])
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def login_free(request: HttpRequest, instance_id: str) -> HttpResponse:
+    owner = _owner(request)
+    instance = queries.instance(instance_id, owner_uid=owner)
+    if instance is None:
+        return _console(request, status=404, error="实例不存在 No such instance.")
+    if request.method == "GET":
+        return _console(request, dialog="sso", target=instance)
+    try:
+        url = actions.login_free_url(
+            instance_id=instance_id, owner_uid=owner, isv_key=settings.ENV.aliyun_isv_key, now=timezone.now()
+        )
+    except actions.SimulatorError as exc:
+        return _console(request, status=409, error=str(exc))
+    return HttpResponseRedirect(url)
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def close(request: HttpRequest, instance_id: str) -> HttpResponse:
+    owner = _owner(request)
+    instance = queries.instance(instance_id, owner_uid=owner)
+    if instance is None:
+        return _console(request, status=404, error="实例不存在 No such instance.")
+    if request.method == "GET":
+        return _console(request, dialog="close", target=instance)
+    try:
+        actions.do_trigger_event(instance_id=instance_id, event="release", owner_uid=owner, now=timezone.now())
+    except actions.SimulatorError as exc:
+        return _console(request, status=409, error=str(exc))
+    return HttpResponseRedirect(reverse("simulator:console") + "?" + urlencode({"notice": "closed"}))
+
+
+@signed_in
+@require_POST
+def event(request: HttpRequest, instance_id: str) -> HttpResponse:
+    """Operator-triggered marketplace events, on the buyer's own instance."""
+    try:
+        actions.do_trigger_event(
+            instance_id=instance_id,
+            event=request.POST.get("event", ""),
+            owner_uid=_owner(request),
+            now=timezone.now(),
+            fault=request.POST.get("fault", ""),
+            delay=float(request.POST.get("delay") or 0) if request.POST.get("delay", "").isdigit() else 0,
+        )
+    except actions.SimulatorError as exc:
+        return _console(request, status=409, error=str(exc))
+    return HttpResponseRedirect(reverse("simulator:console") + "?" + urlencode({"notice": "event"}))
+
+
+@signed_in
+@require_GET
+def bill(request: HttpRequest) -> HttpResponse:
+    return render(request, "simulator/bill.html", _context(request, bill=queries.metering(owner_uid=_owner(request))))
+
+
+# --- operator pages ------------------------------------------------------------------------------------
+
+
+@require_GET
+def ops(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "simulator/ops.html",
+        _context(
+            request,
+            deliveries=queries.deliveries(),
+            api_calls=queries.api_calls(),
+            all_instances=queries.instances(),
+            max_attempts=settings.ENV.simulator_max_attempts,
+            retry_seconds=settings.ENV.simulator_retry_seconds,
+        ),
+    )
+
+
+@require_POST
+def retry_delivery(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    actions.do_reset_delivery(delivery_id=delivery_id, now=timezone.now())
+    return HttpResponseRedirect(reverse("simulator:ops"))
+
+
+@require_GET
+def mailbox_page(request: HttpRequest) -> HttpResponse:
+    to = request.GET.get("to", "").strip()[:200]
+    messages = mailbox.read(settings.ENV.simulator_mailbox_dir, to=to or None)
+    return render(request, "simulator/mailbox.html", _context(request, messages=messages, to=to))
+
+
+# --- test hooks (JSON) ----------------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def hook_instances(request: HttpRequest) -> JsonResponse:
+    """Create a buyer (if needed) and an instance without the pages: for the vendor's tests."""
+    try:
+        data = json.loads(request.body or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError
+    except ValueError:
+        return JsonResponse({"error": "the body must be a JSON object"}, status=400)
+    now = timezone.now()
+    uid = str(data.get("aliUid") or "")
+    try:
+        if not uid or queries.account(uid) is None:
+            uid = actions.do_create_account(
+                name=str(data.get("name") or "test buyer"), uid=uid, is_ram=False, main_uid="", now=now
+            ).uid
+        instance = actions.do_purchase(
+            account_uid=uid,
+            now=now,
+            trial=bool(data.get("trial")),
+            product_code=str(data.get("productCode") or "cmgj00053362"),
+            fault=str(data.get("fault") or ""),
+        )
+    except actions.SimulatorError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"instanceId": instance.instance_id, "orderId": instance.order_id, "aliUid": uid}, status=201)
+
+
+@csrf_exempt
+@require_POST
+def hook_event(request: HttpRequest, instance_id: str) -> JsonResponse:
+    try:
+        data = json.loads(request.body or b"{}")
+        delivery = actions.do_trigger_event(
+            instance_id=instance_id,
+            event=str(data.get("event") or ""),
+            now=timezone.now(),
+            fault=str(data.get("fault") or ""),
+            delay=float(data.get("delay") or 0),
+        )
+    except (ValueError, TypeError, AttributeError):
+        return JsonResponse({"error": "the body must be a JSON object with event"}, status=400)
+    except actions.SimulatorError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"delivery": delivery.id, "action": delivery.action}, status=201)
+
+
+@require_GET
+def hook_state(request: HttpRequest) -> JsonResponse:
+    """Everything the simulator holds, as JSON: instances, SPI deliveries, metering, API calls."""
+    bill = queries.metering()
+    return JsonResponse(
+        {
+            "instances": queries.instances(),
+            "deliveries": queries.deliveries(),
+            "metering": bill["records"],
+            "total": str(bill["total"]),
+            "api_calls": queries.api_calls(),
+        },
+        json_dumps_params={"ensure_ascii": False},
+    )

@@ -1,0 +1,161 @@
+"""Run the marketplace simulator as a real process for a test, and point the official SDK at it.
+
+Use the ``simulator`` fixture (import it in a conftest or test module)::
+
+    from tests.support.simulator import simulator, market_client  # noqa: F401
+
+    def test_push(simulator):
+        instance = simulator.create_instance()
+        client = market_client(simulator)              # ACS3-HMAC-SHA256, the SDK's default
+        client_v1 = market_client(simulator, signature_algorithm="v2")  # v1 HMAC-SHA1
+
+``start_simulator(...)`` is the same as a context manager, for other scopes or an SPI URL of your own.
+The simulator gets its own temporary SQLite database, a free port, and the AccessKey pair below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ACCESS_KEY_ID = "test-access-key-id"
+ACCESS_KEY_SECRET = "test-access-key-secret-0123456789"
+METERING_ASSIT = "cmgj00053362-Frequency-1"
+ISV_KEY = "test-isv-key-123"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningSimulator:
+    url: str  # http://127.0.0.1:<port>
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        """What ``KAITONG_ALIYUN_MARKET_ENDPOINT`` (and the SDK's ``Config.endpoint``) should be."""
+        return f"127.0.0.1:{self.port}"
+
+    access_key_id: str = ACCESS_KEY_ID
+    access_key_secret: str = ACCESS_KEY_SECRET
+    metering_assit: str = METERING_ASSIT
+
+    def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+    def create_instance(self, *, trial: bool = False, product_code: str = "cmgj00053362", **extra: Any) -> dict:
+        """A purchased instance (the simulator queues createInstance to its SPI URL): instanceId, orderId, aliUid."""
+        return self._json("POST", "/_sim/instances", {"trial": trial, "productCode": product_code, **extra})
+
+    def trigger(self, instance_id: str, event: str, **extra: Any) -> dict:
+        """expire | renew | resume | upgrade | release; ``fault`` and ``delay`` are test hooks."""
+        return self._json("POST", f"/_sim/instances/{instance_id}/events", {"event": event, **extra})
+
+    def state(self) -> dict:
+        """instances, deliveries (with attempts), metering (accepted records), total, api_calls."""
+        return self._json("GET", "/_sim/state")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def start_simulator(
+    directory: Path, *, spi_url: str = "http://127.0.0.1:9/unreachable", **env_overrides: str
+) -> Iterator[RunningSimulator]:
+    """Start ``kaitong simulator`` on a free port with its own database in ``directory``; stop it after.
+
+    ``env_overrides`` are extra ``KAITONG_*`` variables, e.g. ``KAITONG_SIMULATOR_ENFORCE_DEADLINE="false"``.
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        {
+            "KAITONG_ENV": "test",
+            "KAITONG_SIMULATOR_DATABASE_URL": f"sqlite:///{directory / 'simulator.sqlite3'}",
+            "KAITONG_ALIYUN_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "KAITONG_ALIYUN_ACCESS_KEY_SECRET": ACCESS_KEY_SECRET,
+            "KAITONG_ALIYUN_METERING_ASSIT": METERING_ASSIT,
+            "KAITONG_ALIYUN_ISV_KEY": ISV_KEY,
+            "KAITONG_SIMULATOR_SPI_URL": spi_url,
+            "KAITONG_SIMULATOR_RETRY_SECONDS": "0.2",
+            "KAITONG_SIMULATOR_SPI_TIMEOUT_SECONDS": "2",
+        }
+    )
+    env.update(env_overrides)
+    log_path = directory / "simulator.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kaitong.cli", "simulator", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    running = RunningSimulator(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=log_path, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the simulator exited:\n" + running.log())
+            try:
+                with urllib.request.urlopen(running.url + "/healthz", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the simulator did not start:\n" + running.log()) from None
+                time.sleep(0.1)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[RunningSimulator]:
+    """A fresh simulator for one test (SPI URL unreachable: createInstance keeps retrying, harmlessly)."""
+    with start_simulator(tmp_path) as running:
+        yield running
+
+
+def market_client(sim: RunningSimulator, *, signature_algorithm: str | None = None, secret: str | None = None) -> Any:
+    """The official Market SDK client, configured for the simulator over http, as the vendor configures it."""
+    from alibabacloud_market20151101.client import Client
+    from alibabacloud_tea_openapi.utils_models import Config
+
+    config = Config(
+        access_key_id=sim.access_key_id,
+        access_key_secret=secret or sim.access_key_secret,
+        endpoint=sim.endpoint,
+        protocol="http",
+        signature_algorithm=signature_algorithm,
+        read_timeout=10000,
+        connect_timeout=5000,
+    )
+    return Client(config)
