@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 
@@ -39,6 +40,10 @@ class BillingAccount(models.Model):
     class Meta:
         verbose_name = _("费用中心账号")
         verbose_name_plural = _("费用中心账号")
+        constraints = [
+            # Stored canonical: the UNIQUE column then compares names case-insensitively.
+            models.CheckConstraint(condition=models.Q(username=Lower("username")), name="billing_username_lower"),
+        ]
 
     def __str__(self) -> str:
         return self.username
@@ -80,3 +85,17 @@ class VerificationCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} code for {self.email}"
+
+
+class Throttle(models.Model):
+    """A counter per (key, hour window), bumped atomically; used where the answer itself leaks data."""
+
+    key = models.CharField(max_length=128)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="throttle_one_row_per_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.window_start:%Y-%m-%d %H:00} ×{self.hits}"

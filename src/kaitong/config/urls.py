@@ -15,4 +15,6 @@ urlpatterns = [
     path("", include("kaitong.marketplace.urls")),
     path("api/v1/", usage_api.urls),
     path("billing/", include("kaitong.billing.urls")),
+    path("activate/", include("kaitong.activation.urls")),
+    path("console/", include("kaitong.workspaces.urls")),
 ]

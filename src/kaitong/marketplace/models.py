@@ -92,3 +92,7 @@ class InstanceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_state}→{self.to_state}"
+
+
+# The login-free entry keeps its own table in a module of its own (see sso_models.py).
+from kaitong.marketplace.sso_models import LoginFreeUse  # noqa: E402, F401

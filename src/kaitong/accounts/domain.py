@@ -1,0 +1,156 @@
+"""Pure rules for usernames and email verification codes (DESIGN.md, reliability C.10–C.14).
+
+No Django, no I/O, no clock: callers pass ``now`` and the values read from storage, and get back a
+value or a named exception. The numbers here are the whole policy; tests read them from this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+USERNAME_MIN = 4
+USERNAME_MAX = 32
+_USERNAME = re.compile(r"^[a-z][a-z0-9_.\-]*$")
+
+CODE_DIGITS = 6
+CODE_LIFETIME = timedelta(minutes=10)
+CODE_MAX_TRIES = 5  # wrong tries on one code; the 5th burns it
+RESEND_COOLDOWN = timedelta(seconds=60)
+CODES_PER_EMAIL_PER_HOUR = 5
+CODES_PER_IP_PER_HOUR = 20
+# Wrong codes per (email, purpose) in a rolling hour, over every code issued: a new code does not
+# reset this, so resending cannot buy more guesses than this ceiling.
+FAILURES_PER_HOUR = 10
+HOUR = timedelta(hours=1)
+
+# A username-taken answer reveals that an account exists; it is unavoidable at registration, so each
+# client address gets at most this many of them an hour (reliability C.13).
+TAKEN_ANSWERS_PER_IP_PER_HOUR = 20
+
+
+class Purpose(StrEnum):
+    """What a code proves; a code issued for one purpose fails for every other."""
+
+    BIND_BILLING_ACCOUNT = "bind_billing_account"
+    BIND_WORKSPACE = "bind_workspace"
+    CREATE_WORKSPACE = "create_workspace"
+    REGISTER = "register"
+
+
+class UsernameError(ValueError):
+    """The username breaks a rule; ``reason`` is one of length, charset, start."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def canonical_username(raw: str) -> str:
+    """Return the stored form of ``raw`` (NFKC, lower-case) or raise UsernameError.
+
+    Compatibility mapping first, so look-alikes such as ``ᴮᴵᴳᴮᴵᴿᴰ`` collide with ``bigbird`` instead of
+    becoming a second account; then an ASCII allowlist. Idempotent: canonical(canonical(x)) == canonical(x).
+    """
+    value = unicodedata.normalize("NFKC", raw.strip()).lower()
+    value = unicodedata.normalize("NFKC", value)
+    if not USERNAME_MIN <= len(value) <= USERNAME_MAX:
+        raise UsernameError("length")
+    if not value.isascii() or not re.fullmatch(r"[a-z0-9_.\-]+", value):
+        raise UsernameError("charset")
+    if not _USERNAME.match(value):
+        raise UsernameError("start")
+    return value
+
+
+def new_code() -> str:
+    """Six digits from the OS's CSPRNG (about 20 bits)."""
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def code_digest(code: str, *, key: str, email: str, purpose: str) -> str:
+    """Keyed HMAC-SHA256 of the code, bound to its email and purpose; the code itself is never stored."""
+    message = f"{purpose}\x00{email.lower()}\x00{code}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def normalise_email(raw: str) -> str:
+    """Emails compare case-insensitively here; the domain part always does, the local part in practice."""
+    return raw.strip().lower()
+
+
+class IssueRefused(Exception):
+    """A new code cannot be sent now; ``retry_after`` is whole seconds to wait."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def check_issue(
+    *,
+    now: datetime,
+    last_sent_at: datetime | None,
+    sent_to_email_last_hour: list[datetime],
+    sent_from_ip_last_hour: list[datetime],
+) -> None:
+    """Raise IssueRefused(cooldown | email_cap | ip_cap) unless a code may be sent at ``now``."""
+    if last_sent_at is not None and now - last_sent_at < RESEND_COOLDOWN:
+        raise IssueRefused("cooldown", _seconds(last_sent_at + RESEND_COOLDOWN - now))
+    if len(sent_to_email_last_hour) >= CODES_PER_EMAIL_PER_HOUR:
+        raise IssueRefused("email_cap", _seconds(min(sent_to_email_last_hour) + HOUR - now))
+    if len(sent_from_ip_last_hour) >= CODES_PER_IP_PER_HOUR:
+        raise IssueRefused("ip_cap", _seconds(min(sent_from_ip_last_hour) + HOUR - now))
+
+
+def _seconds(delta: timedelta) -> int:
+    return max(1, int(delta.total_seconds() + 0.999))
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    MISSING = "missing"  # no code was ever sent for this email and purpose
+    EXPIRED = "expired"
+    USED = "used"
+    BURNED = "burned"  # too many wrong tries on this code
+    LOCKED = "locked"  # too many wrong tries on this email and purpose this hour
+    WRONG = "wrong"
+
+
+@dataclass(frozen=True)
+class StoredCode:
+    digest: str
+    expires_at: datetime
+    used_at: datetime | None
+    failures: int
+
+
+def judge_code(
+    *, stored: StoredCode | None, given: str, key: str, email: str, purpose: str, now: datetime, failures_last_hour: int
+) -> Verdict:
+    """Decide what a submitted code is worth. Only the newest code for (email, purpose) is ever passed in."""
+    if stored is None:
+        return Verdict.MISSING
+    if failures_last_hour >= FAILURES_PER_HOUR:
+        return Verdict.LOCKED
+    if stored.used_at is not None:
+        return Verdict.USED
+    if stored.failures >= CODE_MAX_TRIES:
+        return Verdict.BURNED
+    if now >= stored.expires_at:
+        return Verdict.EXPIRED
+    candidate = code_digest(given.strip(), key=key, email=email, purpose=purpose)
+    if not hmac.compare_digest(candidate, stored.digest):
+        return Verdict.WRONG
+    return Verdict.OK
+
+
+def tries_left(failures_after: int) -> int:
+    return max(0, CODE_MAX_TRIES - failures_after)

@@ -1,0 +1,59 @@
+"""Read-only questions about accounts, answered with plain values for views and templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kaitong.accounts import domain
+from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount
+
+
+@dataclass(frozen=True)
+class BillingAccountView:
+    id: int
+    username: str
+    email: str
+    cloud_accounts: tuple[tuple[str, str], ...]  # (Alibaba UID, instance ID)
+
+
+def billing_account(account_id: int | None) -> BillingAccountView | None:
+    if account_id is None:
+        return None
+    account = BillingAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return None
+    clouds = tuple(
+        CloudAccount.objects.filter(billing_account=account)
+        .order_by("created_at", "id")
+        .values_list("ali_uid", "instance__instance_id")
+    )
+    return BillingAccountView(account.pk, account.username, account.email, clouds)
+
+
+def billing_account_id_for_ali_uid(ali_uid: str) -> int | None:
+    """The billing-center account an Alibaba account already settles with (its latest binding), if any."""
+    return (
+        CloudAccount.objects.filter(ali_uid=ali_uid)
+        .order_by("-created_at", "-id")
+        .values_list("billing_account_id", flat=True)
+        .first()
+    )
+
+
+def username_is_taken(raw: str) -> bool:
+    try:
+        name = domain.canonical_username(raw)
+    except domain.UsernameError:
+        return False
+    return (
+        ConsoleAccount.objects.filter(username=name).exists() or BillingAccount.objects.filter(username=name).exists()
+    )
+
+
+def console_email(billing_account_id: int) -> str | None:
+    """Email of the console account that owns this billing-center account, if there is one."""
+    return (
+        BillingAccount.objects.filter(pk=billing_account_id, console_account__isnull=False)
+        .values_list("console_account__email", flat=True)
+        .first()
+    )

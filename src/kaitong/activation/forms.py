@@ -1,0 +1,219 @@
+"""Forms of the seed page's screens. Labels and messages are Chinese msgids, translated to English."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.core.validators import RegexValidator
+from django.utils.functional import lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from kaitong.accounts import domain as account_rules
+from kaitong.workspaces import domain as workspace_rules
+
+USERNAME_HELP = _(
+    "4–32 个字符，小写字母开头，可含小写字母、数字、下划线、点和连字符。"
+    "该用户名同时注册同名的费用中心账号，全局唯一，注册后不可修改，请谨慎填写。"
+)
+LANGUAGE_WARNING = _(
+    "工作空间语言选项会影响工作空间内事件、告警、短信等模板。若选择英文，上述对应模板将默认使用英文模板，"
+    "一旦创建，此工作空间的模版语言不可修改，请谨慎选择。"
+)
+_USERNAME_MESSAGES = {
+    "length": _("用户名长度须为 4–32 个字符"),
+    "charset": _("用户名只能包含小写字母、数字、下划线(_)、点(.)和连字符(-)"),
+    "start": _("用户名须以字母开头"),
+}
+
+
+def _please_fill(label: Any) -> str:
+    return gettext("请填写%(field)s") % {"field": label}
+
+
+_required = lazy(_please_fill, str)
+_MAX_LENGTH = _("最多 %(limit_value)d 个字符（当前 %(show_value)d 个）")
+
+
+def _text(label: Any, *, max_length: int, required: bool = True, **attrs: Any) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=max_length,
+        required=required,
+        widget=forms.TextInput(attrs={"autocomplete": "off", **attrs}),
+        error_messages={"required": _required(label), "max_length": _MAX_LENGTH},
+    )
+
+
+def _email() -> forms.EmailField:
+    return forms.EmailField(
+        label=_("邮箱"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": _("请输入邮箱")}),
+        error_messages={"required": _("请填写邮箱"), "invalid": _("请输入有效的邮箱地址"), "max_length": _MAX_LENGTH},
+    )
+
+
+def _code() -> forms.CharField:
+    return forms.CharField(
+        label=_("验证码"),
+        max_length=6,
+        validators=[RegexValidator(r"^\d{6}$", _("请输入 6 位数字验证码"))],
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "placeholder": _("6 位数字验证码")}
+        ),
+        error_messages={"required": _("请填写验证码")},
+    )
+
+
+def _language() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=_("工作空间语言"),
+        choices=[("zh", "中文"), ("en", "English")],
+        initial="zh",
+        widget=forms.RadioSelect,
+        help_text=LANGUAGE_WARNING,
+        error_messages={"required": _("请选择工作空间语言"), "invalid_choice": _("请选择工作空间语言")},
+    )
+
+
+def _workspace_name() -> forms.CharField:
+    return _text(_("工作空间名称"), max_length=workspace_rules.NAME_MAX, placeholder=_("请输入工作空间名称"))
+
+
+def _agree() -> forms.BooleanField:
+    return forms.BooleanField(
+        label=_("我已阅读并同意《观测云用户协议》和《隐私权政策》"),
+        error_messages={"required": _("请阅读并同意用户协议")},
+    )
+
+
+_PASSWORD_MESSAGES = {
+    "password_too_short": _("密码至少需要 8 个字符"),
+    "password_too_common": _("该密码过于常见，请换一个更安全的密码"),
+    "password_too_similar": _("密码与用户名或邮箱过于相似"),
+    "password_entirely_numeric": _("密码不能全为数字"),
+}
+
+
+class EmailOnlyForm(forms.Form):
+    """What 获取验证码 needs: just a valid email."""
+
+    email = _email()
+
+
+class _UsernameMixin(forms.Form):
+    def clean_username(self) -> str:
+        try:
+            return account_rules.canonical_username(self.cleaned_data["username"])
+        except account_rules.UsernameError as exc:
+            raise forms.ValidationError(_USERNAME_MESSAGES[exc.reason], code=exc.reason) from None
+
+
+class _PasswordMixin(forms.Form):
+    """Two password fields checked by Django's validators (min 8, common list, similarity)."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, second = data.get("password1"), data.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", _("两次输入的密码不一致"))
+        elif first:
+            candidate = get_user_model()(username=data.get("username", ""), email=data.get("email", ""))
+            try:
+                password_validation.validate_password(first, user=candidate)
+            except forms.ValidationError as exc:
+                # Our own words: Django's catalogue lacks Chinese for some of these in 5.2.
+                codes = [error.code for error in exc.error_list]
+                self.add_error(
+                    "password1",
+                    [
+                        _PASSWORD_MESSAGES.get(code or "", error.messages[0])
+                        for code, error in zip(codes, exc.error_list, strict=True)
+                    ],
+                )
+        return data
+
+
+def _password(label: Any) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        error_messages={"required": _required(label)},
+    )
+
+
+def _phone() -> forms.CharField:
+    return forms.CharField(
+        label=_("手机号（选填）"),
+        max_length=20,
+        required=False,
+        validators=[RegexValidator(r"^\+?[0-9 \-]{5,20}$", _("请输入有效的手机号"))],
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+
+
+class BindAccountForm(_UsernameMixin):
+    username = _text(_("用户名"), max_length=64, placeholder=_("费用中心账号用户名"))
+    email = _email()
+    code = _code()
+
+    def clean_username(self) -> str:
+        # An unknown or malformed name gets the same answer as a wrong email, after the code is proved.
+        return self.cleaned_data["username"].strip()
+
+
+class BindWorkspaceForm(forms.Form):
+    email = _email()
+    code = _code()
+
+
+class CreateWorkspaceForm(forms.Form):
+    name = _workspace_name()
+    language = _language()
+    email = _email()
+    code = _code()
+    agree = _agree()
+
+
+class RegisterWorkspaceForm(_PasswordMixin, _UsernameMixin):
+    name = _workspace_name()
+    language = _language()
+    username = _text(_("用户名"), max_length=64, placeholder=_("登录用户名"))
+    password1 = _password(_("密码"))
+    password2 = _password(_("确认密码"))
+    email = _email()
+    code = _code()
+    phone = _phone()
+    agree = _agree()
+
+    field_order = ["name", "language", "username", "password1", "password2", "email", "code", "phone", "agree"]
+
+
+class RegisterBasicForm(_PasswordMixin, _UsernameMixin):
+    username = _text(_("用户名"), max_length=64, placeholder=_("登录用户名"))
+    password1 = _password(_("密码"))
+    password2 = _password(_("确认密码"))
+    email = _email()
+    code = _code()
+    phone = _phone()
+
+    field_order = ["username", "password1", "password2", "email", "code", "phone"]
+
+
+class RegisterEnterpriseForm(forms.Form):
+    enterprise_name = _text(_("企业名称"), max_length=100, placeholder=_("请输入企业名称"))
+    agree = _agree()
+
+
+class RegisterOpenForm(forms.Form):
+    name = _workspace_name()
+    language = _language()
+
+
+for _form in (RegisterWorkspaceForm, RegisterBasicForm):
+    _form.base_fields["username"].help_text = USERNAME_HELP

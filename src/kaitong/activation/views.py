@@ -1,0 +1,514 @@
+"""The seed page's screens, after the login-free entry: chooser → register or bind → workspace → 开通成功.
+
+Views read through ``queries`` and write through ``actions``; they never touch models. The session
+(opened by the login-free entry) holds the instance and its aliUid; binding a billing-center account
+adds its id; every workspace bound or created in this session is listed on the success page.
+Every form posts with CSRF; 获取验证码 is a second submit button, so the pages work without JavaScript.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django import forms as django_forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.hashers import make_password
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from kaitong.accounts import actions as account_actions
+from kaitong.accounts import domain as account_rules
+from kaitong.accounts import queries as account_queries
+from kaitong.activation import forms
+from kaitong.marketplace.sso_views import SESSION_ALI_UID, SESSION_INSTANCE
+from kaitong.workspaces import actions as workspace_actions
+from kaitong.workspaces import domain as workspace_rules
+from kaitong.workspaces import queries as workspace_queries
+
+SESSION_BILLING = "mp_billing"
+SESSION_BOUND = "mp_bound"
+SESSION_HINT_SEEN = "mp_hint_seen"
+SESSION_REGISTRATION = "mp_registration"  # step 1 of the commercial registration, password hashed
+SESSION_OPENED = "mp_opened"
+
+View = Callable[..., HttpResponse]
+Purpose = account_rules.Purpose
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def needs_entry(view: View) -> View:
+    """Only a browser that came through the login-free entry may use these pages."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.session.get(SESSION_INSTANCE):
+            return render(request, "activation/no_entry.html", status=403)
+        response = view(request, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    return require_http_methods(["GET", "POST"])(wrapped)
+
+
+def _instance(request: HttpRequest) -> str:
+    return str(request.session[SESSION_INSTANCE])
+
+
+def _client_ip(request: HttpRequest) -> str:
+    # No proxy header is trusted: the deployment puts kaitong directly behind its own front end.
+    return str(request.META.get("REMOTE_ADDR", ""))[:64]
+
+
+def _language() -> str:
+    return "en" if translation.get_language() == "en" else "zh-hans"
+
+
+def _remember_bound(request: HttpRequest, workspace_id: int) -> None:
+    bound = list(request.session.get(SESSION_BOUND, []))
+    if workspace_id not in bound:
+        bound.append(workspace_id)
+    request.session[SESSION_BOUND] = bound
+
+
+def _code_message(exc: account_actions.CodeRefused) -> str:
+    verdict = account_rules.Verdict
+    if exc.verdict is verdict.WRONG:
+        return _("验证码错误，还可尝试 %(n)s 次") % {"n": exc.tries_left}
+    return {
+        verdict.MISSING: _("请先获取验证码"),
+        verdict.EXPIRED: _("验证码已过期，请重新获取"),
+        verdict.USED: _("验证码已使用，请重新获取"),
+        verdict.BURNED: _("验证码错误次数过多，已失效，请重新获取"),
+        verdict.LOCKED: _("验证码错误次数过多，请一小时后再试"),
+    }[exc.verdict]
+
+
+def _issue_message(exc: account_rules.IssueRefused) -> str:
+    if exc.reason == "cooldown":
+        return _("验证码发送过于频繁，请 %(s)s 秒后再试") % {"s": exc.retry_after}
+    minutes = max(1, (exc.retry_after + 59) // 60)
+    return _("获取验证码次数已达上限，请 %(m)s 分钟后再试") % {"m": minutes}
+
+
+_SECRET_FIELDS = {"password1", "password2", "code", "csrfmiddlewaretoken", "op"}
+
+
+def _send_code(
+    request: HttpRequest, form_class: type[django_forms.Form], purpose: account_rules.Purpose
+) -> dict[str, Any]:
+    """Handle 获取验证码: send a code to the form's email; return the context to show the form again
+    (inputs kept, secrets dropped) and, if the code could not be sent, why, under the email field."""
+    kept = {name: value for name, value in request.POST.items() if name not in _SECRET_FIELDS}
+    form = form_class(initial=kept)
+    email_form = forms.EmailOnlyForm(request.POST)
+    if not email_form.is_valid():
+        return {"form": form, "email_error": email_form.errors["email"][0]}
+    email = email_form.cleaned_data["email"]
+    try:
+        account_actions.do_send_verification_code(
+            email=email, purpose=purpose, ip=_client_ip(request), language=_language(), now=timezone.now()
+        )
+    except account_rules.IssueRefused as exc:
+        return {"form": form, "email_error": _issue_message(exc)}
+    # The same words whether or not an account uses this email (no enumeration).
+    messages.success(request, _("验证码已发送至 %(email)s，10 分钟内有效") % {"email": email})
+    return {"form": form}
+
+
+def _is_send_code(request: HttpRequest) -> bool:
+    return request.method == "POST" and request.POST.get("op") == "send_code"
+
+
+def _page(request: HttpRequest, template: str, *, status: int = 200, **context: Any) -> HttpResponse:
+    context.setdefault("instance_id", request.session.get(SESSION_INSTANCE, ""))
+    context.setdefault("ali_uid", request.session.get(SESSION_ALI_UID, ""))
+    context.setdefault("account", account_queries.billing_account(request.session.get(SESSION_BILLING)))
+    context.setdefault("site_name", settings.ENV.site_name)
+    return render(request, template, context, status=status)
+
+
+def _invalid(request: HttpRequest, template: str, **context: Any) -> HttpResponse:
+    """A form that was refused: 400, so scripts and tests can tell a refusal from a fresh page."""
+    return _page(request, template, status=400, **context)
+
+
+# -- chooser ----------------------------------------------------------------------------------------
+
+
+@needs_entry
+def start(request: HttpRequest) -> HttpResponse:
+    """立即注册观测云商业版 / 已有企业账号，去绑定 — unless this Alibaba account is already bound."""
+    if request.session.get(SESSION_BILLING):
+        return redirect("activation:workspaces")
+    bound = account_queries.billing_account_id_for_ali_uid(str(request.session[SESSION_ALI_UID]))
+    if bound is not None:
+        request.session[SESSION_BILLING] = bound
+        messages.info(request, _("您的阿里云账号已绑定费用中心账号，请选择要绑定的工作空间。"))
+        return redirect("activation:workspaces")
+    return _page(request, "activation/start.html")
+
+
+# -- B2: bind a billing-center account ---------------------------------------------------------------
+
+
+@needs_entry
+def bind_account(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("hint") == "ok":
+        request.session[SESSION_HINT_SEEN] = True
+        return redirect("activation:bind_account")
+    show_hint = not request.session.get(SESSION_HINT_SEEN)
+    template = "activation/bind_account.html"
+    if _is_send_code(request):
+        return _page(request, template, **_send_code(request, forms.BindAccountForm, Purpose.BIND_BILLING_ACCOUNT))
+    if request.method != "POST":
+        return _page(request, template, form=forms.BindAccountForm(), show_hint=show_hint)
+    form = forms.BindAccountForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, template, form=form)
+    data = form.cleaned_data
+    try:
+        account_id = account_actions.do_bind_billing_account(
+            username=data["username"],
+            email=data["email"],
+            code=data["code"],
+            instance_id=_instance(request),
+            now=timezone.now(),
+        )
+    except account_actions.CodeRefused as exc:
+        form.add_error("code", _code_message(exc))
+        return _invalid(request, template, form=form)
+    except account_actions.AccountMismatch:
+        form.add_error("username", _("用户名与邮箱不匹配，请检查后重试"))
+        return _invalid(request, template, form=form)
+    except account_actions.InstanceBoundElsewhere:
+        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
+        return _invalid(request, template, form=form)
+    except account_actions.InstanceNotActive:
+        return _instance_gone(request)
+    request.session[SESSION_BILLING] = account_id
+    messages.success(request, _("费用中心账号绑定成功"))
+    return redirect("activation:workspaces")
+
+
+def _instance_gone(request: HttpRequest) -> HttpResponse:
+    return _page(request, "activation/instance_gone.html", status=409)
+
+
+# -- B2: bind a workspace, three ways ------------------------------------------------------------
+
+
+def _workspace_list(request: HttpRequest) -> list[workspace_queries.WorkspaceRow]:
+    return workspace_queries.bindable_workspaces(
+        billing_account_id=int(request.session[SESSION_BILLING]), instance_id=_instance(request)
+    )
+
+
+@needs_entry
+def workspaces(request: HttpRequest) -> HttpResponse:
+    """绑定观测云工作空间: the account's workspaces, each 绑定 or 已绑定, and 确定 when one is bound."""
+    if not request.session.get(SESSION_BILLING):
+        return redirect("activation:bind_account")
+    rows = _workspace_list(request)
+    return _page(
+        request, "activation/workspaces.html", rows=rows, tab="bind", any_bound=any(r.bound_here for r in rows)
+    )
+
+
+@needs_entry
+def bind_workspace(request: HttpRequest, workspace_id: int) -> HttpResponse:
+    """The 绑定 dialog: email + code → 确认 → back to the list, the row now 已绑定."""
+    if not request.session.get(SESSION_BILLING):
+        return redirect("activation:bind_account")
+    rows = _workspace_list(request)
+    row = next((r for r in rows if r.id == workspace_id), None)
+    if row is None:
+        return _page(request, "activation/not_found.html", status=404)
+    context: dict[str, Any] = {"rows": rows, "tab": "bind", "target": row, "any_bound": any(r.bound_here for r in rows)}
+    template = "activation/workspaces.html"
+    if _is_send_code(request):
+        return _page(
+            request,
+            template,
+            **_send_code(request, forms.BindWorkspaceForm, Purpose.BIND_WORKSPACE),
+            **context,
+        )
+    if request.method != "POST":
+        return _page(request, template, form=forms.BindWorkspaceForm(), **context)
+    form = forms.BindWorkspaceForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, template, form=form, **context)
+    try:
+        workspace_actions.do_bind_workspace(
+            workspace_id=workspace_id,
+            billing_account_id=int(request.session[SESSION_BILLING]),
+            instance_id=_instance(request),
+            email=form.cleaned_data["email"],
+            code=form.cleaned_data["code"],
+            now=timezone.now(),
+        )
+    except account_actions.CodeRefused as exc:
+        form.add_error("code", _code_message(exc))
+        return _invalid(request, template, form=form, **context)
+    except workspace_actions.EmailMismatch:
+        form.add_error("email", _("请输入该工作空间所属费用中心账号或拥有者的邮箱"))
+        return _invalid(request, template, form=form, **context)
+    except workspace_actions.AlreadyBoundElsewhere:
+        form.add_error(None, _("该工作空间已由其他云市场实例结算，无法绑定。"))
+        return _invalid(request, template, form=form, **context)
+    except (workspace_actions.WorkspaceNotFound, account_actions.InstanceBoundElsewhere):
+        return _page(request, "activation/not_found.html", status=404)
+    except account_actions.InstanceNotActive:
+        return _instance_gone(request)
+    _remember_bound(request, workspace_id)
+    messages.success(request, _("工作空间「%(name)s」已绑定") % {"name": row.name})
+    return redirect("activation:workspaces")
+
+
+@needs_entry
+def create_workspace(request: HttpRequest) -> HttpResponse:
+    """创建工作空间 (has a console account): name, language, the console account's email + code."""
+    if not request.session.get(SESSION_BILLING):
+        return redirect("activation:bind_account")
+    template = "activation/workspace_create.html"
+    context: dict[str, Any] = {"tab": "create"}
+    if _is_send_code(request):
+        return _page(
+            request,
+            template,
+            **_send_code(request, forms.CreateWorkspaceForm, Purpose.CREATE_WORKSPACE),
+            **context,
+        )
+    if request.method != "POST":
+        return _page(request, template, form=forms.CreateWorkspaceForm(), **context)
+    form = forms.CreateWorkspaceForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, template, form=form, **context)
+    data = form.cleaned_data
+    try:
+        workspace_id = workspace_actions.do_create_bound_workspace(
+            billing_account_id=int(request.session[SESSION_BILLING]),
+            instance_id=_instance(request),
+            name=data["name"],
+            language=data["language"],
+            email=data["email"],
+            code=data["code"],
+            now=timezone.now(),
+        )
+    except workspace_rules.WorkspaceNameError:
+        form.add_error("name", _("请填写工作空间名称"))
+        return _invalid(request, template, form=form, **context)
+    except account_actions.CodeRefused as exc:
+        form.add_error("code", _code_message(exc))
+        return _invalid(request, template, form=form, **context)
+    except (workspace_actions.EmailMismatch, workspace_actions.NoConsoleAccount):
+        form.add_error("email", _("请输入注册观测云账号时使用的邮箱"))
+        return _invalid(request, template, form=form, **context)
+    except account_actions.InstanceBoundElsewhere:
+        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
+        return _invalid(request, template, form=form, **context)
+    except account_actions.InstanceNotActive:
+        return _instance_gone(request)
+    _remember_bound(request, workspace_id)
+    messages.success(request, _("工作空间「%(name)s」创建成功，已绑定") % {"name": data["name"]})
+    return redirect("activation:workspaces")
+
+
+def _username_taken(request: HttpRequest, form: django_forms.Form) -> None:
+    account_actions.do_count_taken_answer(ip=_client_ip(request), now=timezone.now())
+    form.add_error("username", _("该用户名已被注册，请更换用户名"))
+
+
+def _throttled(request: HttpRequest, template: str, form: django_forms.Form, **context: Any) -> HttpResponse | None:
+    try:
+        account_actions.check_taken_answers(ip=_client_ip(request), now=timezone.now())
+    except account_actions.TooManyAttempts:
+        form.add_error(None, _("尝试次数过多，请一小时后再试"))
+        response = _page(request, template, status=429, form=form, **context)
+        response["Retry-After"] = "3600"
+        return response
+    return None
+
+
+@needs_entry
+def register_workspace(request: HttpRequest) -> HttpResponse:
+    """注册观测云账号 (new user): console + same-named billing-center account + first workspace."""
+    template = "activation/workspace_register.html"
+    context: dict[str, Any] = {"tab": "register"}
+    if _is_send_code(request):
+        return _page(
+            request,
+            template,
+            **_send_code(request, forms.RegisterWorkspaceForm, Purpose.REGISTER),
+            **context,
+        )
+    if request.method != "POST":
+        return _page(request, template, form=forms.RegisterWorkspaceForm(), **context)
+    form = forms.RegisterWorkspaceForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, template, form=form, **context)
+    throttled = _throttled(request, template, form, **context)
+    if throttled is not None:
+        return throttled
+    data = form.cleaned_data
+    try:
+        account_id, workspace_id = workspace_actions.do_register_and_create_workspace(
+            instance_id=_instance(request),
+            name=data["name"],
+            language=data["language"],
+            username=data["username"],
+            password=data["password1"],
+            email=data["email"],
+            code=data["code"],
+            phone=data["phone"],
+            page_language=_language(),
+            now=timezone.now(),
+        )
+    except workspace_rules.WorkspaceNameError:
+        form.add_error("name", _("请填写工作空间名称"))
+        return _invalid(request, template, form=form, **context)
+    except account_actions.CodeRefused as exc:
+        form.add_error("code", _code_message(exc))
+        return _invalid(request, template, form=form, **context)
+    except account_actions.UsernameTaken:
+        _username_taken(request, form)
+        return _page(request, template, status=409, form=form, **context)
+    except account_actions.InstanceBoundElsewhere:
+        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
+        return _invalid(request, template, form=form, **context)
+    except account_actions.InstanceNotActive:
+        return _instance_gone(request)
+    request.session[SESSION_BILLING] = account_id
+    _remember_bound(request, workspace_id)
+    return redirect("activation:done")
+
+
+# -- B1: register the commercial edition (basic info → enterprise info → open method) -----------------
+
+
+@needs_entry
+def register_basic(request: HttpRequest) -> HttpResponse:
+    if request.session.get(SESSION_BILLING):
+        return redirect("activation:register_open")
+    template = "activation/register_basic.html"
+    if _is_send_code(request):
+        return _page(request, template, **_send_code(request, forms.RegisterBasicForm, Purpose.REGISTER))
+    if request.method != "POST":
+        return _page(request, template, form=forms.RegisterBasicForm())
+    form = forms.RegisterBasicForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, template, form=form)
+    data = form.cleaned_data
+    throttled = _throttled(request, template, form)
+    if throttled is not None:
+        return throttled
+    if account_queries.username_is_taken(data["username"]):
+        # Checked here for a kind answer; step 2's UNIQUE constraint is what decides.
+        _username_taken(request, form)
+        return _page(request, template, status=409, form=form)
+    try:
+        email = account_actions.do_verify_email(
+            email=data["email"], purpose=Purpose.REGISTER, code=data["code"], now=timezone.now()
+        )
+    except account_actions.CodeRefused as exc:
+        form.add_error("code", _code_message(exc))
+        return _invalid(request, template, form=form)
+    # The mailbox is proved; keep the rest for step 2, the password only as its Argon2 hash.
+    request.session[SESSION_REGISTRATION] = {
+        "username": data["username"],
+        "password_hash": make_password(data["password1"]),
+        "email": email,
+        "phone": data["phone"],
+    }
+    return redirect("activation:register_enterprise")
+
+
+@needs_entry
+def register_enterprise(request: HttpRequest) -> HttpResponse:
+    if request.session.get(SESSION_BILLING):
+        return redirect("activation:register_open")
+    pending = request.session.get(SESSION_REGISTRATION)
+    if not pending:
+        return redirect("activation:register_basic")
+    template = "activation/register_enterprise.html"
+    if request.method != "POST":
+        return _page(request, template, form=forms.RegisterEnterpriseForm(), pending=pending)
+    form = forms.RegisterEnterpriseForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, template, form=form, pending=pending)
+    try:
+        account = account_actions.do_register_verified_console_account(
+            username=pending["username"],
+            password_hash=pending["password_hash"],
+            email=pending["email"],
+            phone=pending["phone"],
+            enterprise_name=form.cleaned_data["enterprise_name"],
+            language=_language(),
+            now=timezone.now(),
+        )
+    except account_actions.UsernameTaken:
+        del request.session[SESSION_REGISTRATION]
+        account_actions.do_count_taken_answer(ip=_client_ip(request), now=timezone.now())
+        messages.error(request, _("该用户名已被注册，请更换用户名"))
+        return redirect("activation:register_basic")
+    del request.session[SESSION_REGISTRATION]
+    request.session[SESSION_BILLING] = account.pk
+    return redirect("activation:register_open")
+
+
+@needs_entry
+def register_open(request: HttpRequest) -> HttpResponse:
+    if not request.session.get(SESSION_BILLING):
+        return redirect("activation:register_basic")
+    if request.session.get(SESSION_OPENED):
+        messages.info(request, _("已开通，无需重复提交"))
+        return redirect("activation:done")
+    template = "activation/register_open.html"
+    if request.method != "POST":
+        return _page(request, template, form=forms.RegisterOpenForm())
+    form = forms.RegisterOpenForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, template, form=form)
+    try:
+        workspace_id = workspace_actions.do_open_commercial_workspace(
+            billing_account_id=int(request.session[SESSION_BILLING]),
+            instance_id=_instance(request),
+            name=form.cleaned_data["name"],
+            language=form.cleaned_data["language"],
+            now=timezone.now(),
+        )
+    except workspace_rules.WorkspaceNameError:
+        form.add_error("name", _("请填写工作空间名称"))
+        return _invalid(request, template, form=form)
+    except workspace_actions.NoConsoleAccount:
+        form.add_error(None, _("该费用中心账号没有控制台账号，请通过「已有企业账号，去绑定」创建工作空间。"))
+        return _invalid(request, template, form=form)
+    except account_actions.InstanceBoundElsewhere:
+        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
+        return _invalid(request, template, form=form)
+    except account_actions.InstanceNotActive:
+        return _instance_gone(request)
+    request.session[SESSION_OPENED] = True
+    _remember_bound(request, workspace_id)
+    return redirect("activation:done")
+
+
+# -- 开通成功 --------------------------------------------------------------------------------------
+
+
+@needs_entry
+def done(request: HttpRequest) -> HttpResponse:
+    bound = [int(i) for i in request.session.get(SESSION_BOUND, [])]
+    if not bound:
+        return redirect("activation:start")
+    names = workspace_queries.names_of(bound)
+    login = reverse("workspaces:login") + "?next=" + reverse("workspaces:home")
+    return _page(request, "activation/done.html", names=names, login_url=login)

@@ -1,0 +1,97 @@
+"""Branch 创建工作空间: name, language (immutable warning), the console account's email + code."""
+
+from __future__ import annotations
+
+import pytest
+
+from kaitong.workspaces.models import Workspace
+from tests.functional.test_bind_existing_branch import bind_account
+from tests.support.activation import enter, existing_account, request_code
+
+pytestmark = pytest.mark.django_db
+CREATE = "/activate/workspaces/create/"
+
+
+def form(the_code: str, **overrides: str) -> dict[str, str]:
+    data = {"name": "acme-new", "language": "en", "email": "ops@acme.example", "code": the_code, "agree": "on"}
+    data.update(overrides)
+    return data
+
+
+def test_create_workspace_returns_to_the_list_showing_bound(client):
+    account = existing_account("acme", "ops@acme.example")
+    enter(client, "600001", ali_uid="4000000000000001")
+    bind_account(client)
+    page = client.get(CREATE).content.decode()
+    assert "一旦创建，此工作空间的模版语言不可修改" in page and "English" in page
+    code = request_code(client, CREATE, "ops@acme.example")
+    response = client.post(CREATE, form(code))
+    assert response.status_code == 302 and response["Location"] == "/activate/workspaces/"
+    workspace = Workspace.objects.get()
+    assert (workspace.name, workspace.language, workspace.owner) == ("acme-new", "en", account.console_account)
+    assert workspace.settlement == "aliyun" and workspace.cloud_account.instance.instance_id == "600001"
+    listing = client.get("/activate/workspaces/").content.decode()
+    assert 'data-testid="bound"' in listing and 'href="/activate/done/"' in listing
+    done = client.get("/activate/done/").content.decode()
+    assert "成功绑定以下观测云工作空间" in done and "acme-new" in done
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message", "status"),
+    [
+        ({"name": "   "}, "请填写工作空间名称", 400),
+        ({"name": "x" * 65}, "最多 64 个字符", 400),
+        ({"language": ""}, "请选择工作空间语言", 400),
+        ({"agree": ""}, "请阅读并同意用户协议", 400),
+        ({"email": "bad@"}, "请输入有效的邮箱地址", 400),
+    ],
+)
+def test_bad_input_changes_nothing(client, overrides, message, status):
+    existing_account("acme", "ops@acme.example")
+    enter(client, "600002")
+    bind_account(client)
+    code = request_code(client, CREATE, "ops@acme.example")
+    response = client.post(CREATE, form(code, **overrides))
+    assert response.status_code == status
+    assert message in response.content.decode()
+    assert not Workspace.objects.exists()
+
+
+def test_email_must_be_the_console_accounts(client):
+    existing_account("acme", "ops@acme.example")
+    enter(client, "600003")
+    bind_account(client)
+    code = request_code(client, CREATE, "other@acme.example")
+    response = client.post(CREATE, form(code, email="other@acme.example"))
+    assert response.status_code == 400 and "请输入注册观测云账号时使用的邮箱" in response.content.decode()
+    assert not Workspace.objects.exists()
+
+
+def test_code_for_another_purpose_fails(client):
+    existing_account("acme", "ops@acme.example")
+    enter(client, "600004")
+    bind_account(client)
+    # A code issued for binding a workspace is no good for creating one.
+    from kaitong.accounts.models import VerificationCode
+
+    code = request_code(client, "/activate/workspaces/register/", "ops@acme.example")
+    assert VerificationCode.objects.filter(purpose="register").exists()
+    response = client.post(CREATE, form(code))
+    assert response.status_code == 400 and "请先获取验证码" in response.content.decode()
+
+
+def test_double_submit_creates_one_workspace(client):
+    existing_account("acme", "ops@acme.example")
+    enter(client, "600005")
+    bind_account(client)
+    code = request_code(client, CREATE, "ops@acme.example")
+    assert client.post(CREATE, form(code)).status_code == 302
+    again = client.post(CREATE, form(code))
+    assert again.status_code == 400 and "验证码已使用" in again.content.decode()
+    assert Workspace.objects.count() == 1
+
+
+def test_needs_a_bound_billing_account(client):
+    enter(client, "600006")
+    response = client.get(CREATE)
+    assert response.status_code == 302 and response["Location"] == "/activate/bind/"

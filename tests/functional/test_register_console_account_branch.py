@@ -1,0 +1,144 @@
+"""Branch 注册观测云账号: console account + same-named billing-center account + workspace, one transaction."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import authenticate
+
+from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount
+from kaitong.workspaces.models import Workspace
+from tests.support.activation import STRONG_PASSWORD, enter, existing_account, request_code
+
+pytestmark = pytest.mark.django_db
+PATH = "/activate/workspaces/register/"
+
+
+def form(the_code: str, **overrides: str) -> dict[str, str]:
+    data = {
+        "name": "生产环境",
+        "language": "en",
+        "username": "NewCo",
+        "password1": STRONG_PASSWORD,
+        "password2": STRONG_PASSWORD,
+        "email": "admin@newco.example",
+        "code": the_code,
+        "phone": "",
+        "agree": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def nothing_created() -> bool:
+    return not (ConsoleAccount.objects.exists() or BillingAccount.objects.exists() or Workspace.objects.exists())
+
+
+def test_register_creates_console_and_billing_account_and_a_bound_workspace(client):
+    enter(client, "400001", ali_uid="2000000000000001")
+    page = client.get(PATH).content.decode()
+    assert "一旦注册不能修改" in page  # the page says so before submit
+    code = request_code(client, PATH, "admin@newco.example")
+    response = client.post(PATH, form(code))
+    assert response.status_code == 302 and response["Location"] == "/activate/done/"
+    console = ConsoleAccount.objects.get()
+    billing = BillingAccount.objects.get()
+    assert console.username == billing.username == "newco"  # canonical lower-case
+    assert billing.console_account == console
+    assert console.password.startswith("argon2")
+    assert authenticate(username="newco", password=STRONG_PASSWORD) == console
+    workspace = Workspace.objects.get()
+    assert (workspace.name, workspace.language, workspace.owner) == ("生产环境", "en", console)
+    assert workspace.settlement == "aliyun"
+    assert workspace.token.startswith("tkn_") and len(workspace.token) == 36
+    cloud = CloudAccount.objects.get()
+    assert workspace.cloud_account == cloud and cloud.billing_account == billing
+    assert (cloud.ali_uid, cloud.instance.instance_id) == ("2000000000000001", "400001")
+    done = client.get("/activate/done/").content.decode()
+    assert "开通成功" in done and "成功绑定以下观测云工作空间" in done and "生产环境" in done
+    assert "2000000000000001 / 400001" in done
+
+
+def test_username_taken_case_insensitively_changes_nothing(client):
+    existing_account("newco", "someone@else.example")
+    enter(client, "400002")
+    code = request_code(client, PATH, "admin@newco.example")
+    response = client.post(PATH, form(code, username="NEWCO"))
+    assert response.status_code == 409
+    assert "该用户名已被注册" in response.content.decode()
+    assert ConsoleAccount.objects.count() == 1 and Workspace.objects.count() == 0
+    # The code was not spent by the failed attempt: a new username with it succeeds.
+    assert client.post(PATH, form(code, username="newco2")).status_code == 302
+
+
+def test_look_alike_username_collides(client):
+    existing_account("bigbird", "b@b.example")
+    enter(client, "400003")
+    code = request_code(client, PATH, "admin@newco.example")
+    response = client.post(PATH, form(code, username="ᴮᴵᴳᴮᴵᴿᴰ"))
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"username": "ab"}, "用户名长度须为 4–32 个字符"),
+        ({"username": "a" * 33}, "用户名长度须为 4–32 个字符"),
+        ({"username": "1abc"}, "用户名须以字母开头"),
+        ({"username": "ab cd"}, "用户名只能包含"),
+        ({"password2": "Other-Strong-Pass-2026"}, "两次输入的密码不一致"),
+        ({"password1": "short", "password2": "short"}, "密码至少需要 8 个字符"),
+        ({"password1": "password123", "password2": "password123"}, "该密码过于常见"),
+        ({"password1": "newco2026", "password2": "newco2026"}, "密码与用户名或邮箱过于相似"),
+        ({"email": "not-an-email"}, "请输入有效的邮箱地址"),
+        ({"name": ""}, "请填写工作空间名称"),
+        ({"name": "x" * 65}, "最多 64 个字符"),
+        ({"language": "fr"}, "请选择工作空间语言"),
+        ({"agree": ""}, "请阅读并同意用户协议"),
+        ({"code": "12ab56"}, "请输入 6 位数字验证码"),
+        ({"phone": "call me"}, "请输入有效的手机号"),
+    ],
+)
+def test_bad_input_is_answered_and_changes_nothing(client, overrides, message):
+    enter(client, "400004")
+    code = request_code(client, PATH, "admin@newco.example")
+    response = client.post(PATH, form(code, **overrides))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert nothing_created()
+
+
+def test_wrong_code_then_double_submit_and_back_button(client):
+    enter(client, "400005")
+    code = request_code(client, PATH, "admin@newco.example")
+    wrong = "000000" if code != "000000" else "111111"
+    response = client.post(PATH, form(wrong))
+    assert response.status_code == 400 and "验证码错误，还可尝试 4 次" in response.content.decode()
+    assert nothing_created()
+    assert client.post(PATH, form(code)).status_code == 302
+    # The same form again (double submit, or back and submit): the code is spent, nothing doubles.
+    again = client.post(PATH, form(code))
+    assert again.status_code == 400 and "验证码已使用，请重新获取" in again.content.decode()
+    assert ConsoleAccount.objects.count() == 1 and Workspace.objects.count() == 1
+
+
+def test_english_page_and_english_messages(client):
+    client.cookies["django_language"] = "en"
+    enter(client, "400006")
+    page = client.get(PATH).content.decode()
+    assert "Register and create workspace" in page
+    code = request_code(client, PATH, "admin@newco.example")
+    response = client.post(PATH, form(code, password2="different-Pass-2026"))
+    assert "The two passwords do not match" in response.content.decode()
+
+
+def test_username_taken_answers_are_rate_limited(client, settings):
+    from kaitong.accounts import domain
+
+    existing_account("newco", "someone@else.example")
+    enter(client, "400007")
+    code = request_code(client, PATH, "admin@newco.example")
+    for _ in range(domain.TAKEN_ANSWERS_PER_IP_PER_HOUR):
+        assert client.post(PATH, form(code)).status_code == 409
+    throttled = client.post(PATH, form(code))
+    assert throttled.status_code == 429 and throttled["Retry-After"] == "3600"
+    assert "尝试次数过多" in throttled.content.decode()

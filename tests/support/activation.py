@@ -1,0 +1,82 @@
+"""Drive the seed page the way a buyer does: SPI create, signed login-free URL, codes from email."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.core import mail
+from django.utils import timezone
+
+from kaitong.marketplace.aliyun.spi import format_time
+from kaitong.marketplace.aliyun.token import signed
+from kaitong.outbox.actions import run_once
+from tests.support.marketplace import call_spi, create_params, isv_key
+
+SSO_PATH = "/marketplace/aliyun/sso"
+STRONG_PASSWORD = "Kaitong-Strong-Pass-2026"
+
+
+def verify_params(instance_id: str, *, at: datetime | None = None) -> dict[str, str]:
+    stamp = format_time(at or timezone.now())
+    return signed({"action": "verify", "instanceId": instance_id, "timeStamp": stamp}, isv_key())
+
+
+def verify_url(instance_id: str, *, at: datetime | None = None, base: str = "") -> str:
+    return base + SSO_PATH + "?" + urlencode(verify_params(instance_id, at=at))
+
+
+def open_instance(client, instance_id: str = "100001", *, ali_uid: str = "1234567890123456") -> None:  # type: ignore[no-untyped-def]
+    call_spi(client, create_params(instance_id, ali_uid=ali_uid))
+
+
+def enter(client, instance_id: str = "100001", *, ali_uid: str = "1234567890123456"):  # type: ignore[no-untyped-def]
+    """Create the instance through the SPI endpoint, then come in through its login-free URL."""
+    open_instance(client, instance_id, ali_uid=ali_uid)
+    response = client.get(verify_url(instance_id))
+    assert response.status_code == 302, response.content
+    return response
+
+
+def deliver_mail() -> None:
+    """Run the outbox the way ``kaitong worker`` does."""
+    run_once(now=timezone.now())
+
+
+def code_sent_to(email: str) -> str:
+    """Deliver pending mail and return the newest code in the locmem outbox for ``email``."""
+    deliver_mail()
+    for message in reversed(mail.outbox):
+        if email in message.to:
+            found = re.search(r"\b(\d{6})\b", message.body)
+            assert found, message.body
+            return found.group(1)
+    raise AssertionError(f"no email to {email}")
+
+
+def request_code(client, path: str, email: str, **fields: str) -> str:  # type: ignore[no-untyped-def]
+    response = client.post(path, {"op": "send_code", "email": email, **fields})
+    assert response.status_code == 200, response.content
+    return code_sent_to(email)
+
+
+def existing_account(username: str = "acme", email: str = "ops@acme.example", workspaces: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    """A console account + same-named billing-center account registered earlier, with workspaces
+    settled by the billing-center account (as the direct commercial registration leaves them)."""
+    from django.contrib.auth.hashers import make_password
+
+    from kaitong.accounts.models import BillingAccount, ConsoleAccount
+    from kaitong.workspaces.domain import new_token
+    from kaitong.workspaces.models import Workspace
+
+    now = timezone.now()
+    console = ConsoleAccount.objects.create(
+        username=username, email=email, password=make_password(STRONG_PASSWORD), date_joined=now
+    )
+    account = BillingAccount.objects.create(username=username, email=email, console_account=console, created_at=now)
+    for name in workspaces:
+        Workspace.objects.create(
+            name=name, language="zh", token=new_token(), owner=console, billing_account=account, created_at=now
+        )
+    return account
