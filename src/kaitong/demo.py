@@ -1,64 +1,261 @@
 """``kaitong demo``: the whole system on one machine, on SQLite, with no other set-up.
 
-Starts the vendor web app and its worker as child processes, prints where to go, and stops them all
-cleanly on Ctrl-C. The data lives in ``var/demo.sqlite3`` and survives restarts; ``--reset`` wipes it.
+Starts, as child processes, the vendor web app, its worker and the marketplace simulator (its SPI URL
+pointed at the vendor, the vendor's Market endpoint pointed at it), plus an embedded SMTP server whose
+messages the simulator's ``/mailbox/`` page shows. Prints where to go and what was seeded, and stops
+everything cleanly on Ctrl-C. Data lives under ``var/`` and survives restarts; ``--reset`` wipes it.
+
+Ports: the vendor on ``--port`` (8000), the simulator on port + 100, SMTP on port + 25.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-DEMO_DB = Path("var/demo.sqlite3")
+VAR = Path("var")
+DEMO_DB = VAR / "demo.sqlite3"
+SIMULATOR_DB = VAR / "demo-simulator.sqlite3"
+MAILBOX = VAR / "demo-mail"
+
+# What the demo seeds, printed at start-up so a visitor can try every branch of the seed page.
+BUYER_UID = "1234567890123456"
+BUYER_NAME = "演示买家 Demo buyer"
+SEED_USERNAME = "demo"
+SEED_EMAIL = "demo@kaitong.local"
+SEED_PASSWORD = "Kaitong-demo-2026"  # noqa: S105 (a demo credential, printed on purpose)
+SEED_WORKSPACE = "演示工作空间 Demo workspace"
+OPERATOR_USERNAME = "operator"
+OPERATOR_PASSWORD = "Kaitong-ops-2026"  # noqa: S105
 
 
 def _step(message: str) -> None:
     print(f"  • {message}", flush=True)
 
 
-def _wait_until_up(url: str, *, seconds: float = 30) -> bool:
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_until_up(url: str, *, seconds: float = 45, children: list[subprocess.Popen[bytes]] | None = None) -> bool:
     deadline = time.monotonic() + seconds
+    dots = 0
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback URL we built)
+                if dots:
+                    print(flush=True)
                 return True
         except OSError:
+            if children and any(child.poll() is not None for child in children):
+                return False
             time.sleep(0.3)
+            dots += 1
+            if dots % 5 == 0:
+                print(".", end="", flush=True)
     return False
 
 
-def run_demo(*, reset: bool, host: str, port: int) -> None:
+# --- the mailbox ------------------------------------------------------------------------------------------
+
+
+class _MailboxHandler:
+    """aiosmtpd handler: every message is stored as one ``.eml`` file, named so that names sort by time."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._lock = threading.Lock()
+        self._count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            self._count += 1
+            name = f"{time.time_ns():020d}-{self._count:04d}.eml"
+        data = envelope.original_content or envelope.content
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        (self.folder / name).write_bytes(data)
+        return "250 Message accepted for delivery"
+
+
+def start_smtp(host: str, port: int, folder: Path) -> Any:
+    from aiosmtpd.controller import Controller
+
+    folder.mkdir(parents=True, exist_ok=True)
+    controller = Controller(_MailboxHandler(folder), hostname=host, port=port)
+    controller.start()
+    return controller
+
+
+# --- the seed ------------------------------------------------------------------------------------------
+
+
+def seed_vendor() -> None:
+    """Seed the vendor database (idempotent): a billing-center account with a workspace, an operator.
+
+    Run in a child process with the demo's environment. The billing-center account goes through the
+    accounts capability's own action; the workspace (settled by that billing-center account, so that
+    去绑定 has something to bind) and the operator are written directly here, since no action creates
+    a workspace outside the marketplace flow.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kaitong.config.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth.hashers import make_password
+    from django.db import transaction
+    from django.utils import timezone
+
+    from kaitong.accounts import actions as accounts
+    from kaitong.accounts.models import BillingAccount, ConsoleAccount
+    from kaitong.workspaces.models import Workspace
+
+    now = timezone.now()
+    with transaction.atomic():
+        account = BillingAccount.objects.filter(username=SEED_USERNAME).first()
+        if account is None:
+            account = accounts.do_register_verified_console_account(
+                username=SEED_USERNAME,
+                password_hash=make_password(SEED_PASSWORD),
+                email=SEED_EMAIL,
+                enterprise_name="演示企业 Demo Co.",
+                now=now,
+            )
+        owner = account.console_account
+        if owner is not None and not Workspace.objects.filter(billing_account=account).exists():
+            Workspace.objects.create(
+                name=SEED_WORKSPACE,
+                language="zh",
+                token="tkn_" + os.urandom(16).hex(),
+                owner=owner,
+                billing_account=account,
+                settlement="billing_account",
+                created_at=now,
+            )
+        if not ConsoleAccount.objects.filter(username=OPERATOR_USERNAME).exists():
+            ConsoleAccount.objects.create_superuser(
+                username=OPERATOR_USERNAME, email="ops@kaitong.local", password=OPERATOR_PASSWORD
+            )
+
+
+def _seed_simulator(url: str) -> None:
+    body = json.dumps({"uid": BUYER_UID, "name": BUYER_NAME}).encode()
+    request = urllib.request.Request(url + "/_sim/accounts", data=body, method="POST")  # noqa: S310
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (loopback URL we built)
+        pass
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+def _reset() -> None:
+    for db in (DEMO_DB, SIMULATOR_DB):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(MAILBOX, ignore_errors=True)
+
+
+def demo_environment(*, host: str, port: int) -> dict[str, str]:
+    """The environment every demo process runs with: each part pointed at the others."""
     public_url = f"http://{host}:{port}"
     env = dict(os.environ)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
     env.setdefault("KAITONG_ENV", "demo")
     env.setdefault("KAITONG_DATABASE_URL", f"sqlite:///{DEMO_DB}")
     env.setdefault("KAITONG_PUBLIC_URL", public_url)
+    env.setdefault("KAITONG_SIMULATOR_DATABASE_URL", f"sqlite:///{SIMULATOR_DB}")
+    env.setdefault("KAITONG_SIMULATOR_SPI_URL", public_url + "/marketplace/aliyun/spi")
+    env.setdefault("KAITONG_SIMULATOR_RETRY_SECONDS", "3")
+    env.setdefault("KAITONG_SIMULATOR_MAILBOX_DIR", str(MAILBOX.resolve()))
+    env.setdefault("KAITONG_ALIYUN_MARKET_ENDPOINT", f"{host}:{port + 100}")
+    env.setdefault("KAITONG_ALIYUN_MARKET_PROTOCOL", "http")
+    env.setdefault("KAITONG_SMTP_HOST", host)
+    env.setdefault("KAITONG_SMTP_PORT", str(port + 25))
+    return env
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo(*, reset: bool, host: str, port: int) -> None:
+    # A supervisor's SIGTERM stops the demo as cleanly as Ctrl-C does, children included.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    simulator_port, smtp_port = port + 100, port + 25
+    public_url = f"http://{host}:{port}"
+    simulator_url = f"http://{host}:{simulator_port}"
+    env = demo_environment(host=host, port=port)
     kaitong = [sys.executable, "-m", "kaitong.cli"]
 
     print("kaitong demo — starting (Ctrl-C stops everything)", flush=True)
-    if reset and DEMO_DB.exists():
-        _step("resetting the demo database")
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
-    _step("preparing the database (migrations)")
+    busy = [str(p) for p in (port, simulator_port, smtp_port) if not _port_free(host, p)]
+    if busy:
+        raise SystemExit(f"port {', '.join(busy)} on {host} is in use; stop what uses it or pass --port")
+    VAR.mkdir(exist_ok=True)
+    if reset:
+        _step("resetting the demo data (vendor, simulator, mailbox)")
+        _reset()
+    _step("preparing the vendor database (migrations)")
     subprocess.run([*kaitong, "migrate"], env=env, check=True)  # noqa: S603
+    _step(f"seeding: billing-center account '{SEED_USERNAME}' with a workspace, operator '{OPERATOR_USERNAME}'")
+    seed = "from kaitong.demo import seed_vendor; seed_vendor()"
+    subprocess.run([sys.executable, "-c", seed], env=env, check=True)  # noqa: S603
+    _step(f"starting the mail server on {host}:{smtp_port} (mailbox: {simulator_url}/mailbox/)")
+    smtp = start_smtp(host, smtp_port, MAILBOX)
 
     children: list[subprocess.Popen[bytes]] = []
     try:
-        _step(f"starting the web app on {public_url}")
+        _step(f"starting the marketplace simulator on {simulator_url}")
+        children.append(
+            subprocess.Popen([*kaitong, "simulator", "--host", host, "--port", str(simulator_port)], env=env)  # noqa: S603
+        )
+        _step(f"starting the vendor web app on {public_url}")
         children.append(
             subprocess.Popen([*kaitong, "serve", "--host", host, "--port", str(port), "--workers", "2"], env=env)  # noqa: S603
         )
-        _step("starting the worker")
+        _step("starting the vendor worker (mail, metering pushes)")
         children.append(subprocess.Popen([*kaitong, "worker"], env=env))  # noqa: S603
-        if not _wait_until_up(public_url + "/healthz"):
-            raise SystemExit("the web app did not come up; see the messages above")
-        print(f"\nkaitong is up:\n  vendor site      {public_url}/\n  operator console {public_url}/ops/\n", flush=True)
+        _step("waiting for the web app and the simulator to answer")
+        for url in (public_url + "/healthz", simulator_url + "/healthz"):
+            if not _wait_until_up(url, children=children):
+                raise SystemExit(f"{url} did not come up; see the messages above")
+        _seed_simulator(simulator_url)
+        print(
+            f"""
+kaitong demo is up. Start at the first link.
+
+  1. 云市场（模拟器）Marketplace   {simulator_url}/          ← 立即开通 (open now)
+     已购买的服务 Purchased       {simulator_url}/console/
+     邮箱 Mailbox (codes)         {simulator_url}/mailbox/
+     SPI 投递 Deliveries          {simulator_url}/ops/
+  2. 观测云 Vendor site           {public_url}/
+     运营后台 Operator console    {public_url}/ops/
+
+Seeded:
+  Alibaba Cloud account (simulator sign-in): {BUYER_NAME}, UID {BUYER_UID} (or create your own)
+  billing-center account for 去绑定: username {SEED_USERNAME}, email {SEED_EMAIL}, password {SEED_PASSWORD}
+      with workspace {SEED_WORKSPACE}; verification codes arrive in the mailbox
+  operator console: {OPERATOR_USERNAME} / {OPERATOR_PASSWORD}
+""",
+            flush=True,
+        )
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         raise SystemExit("a demo process stopped unexpectedly; see the messages above")
@@ -73,3 +270,5 @@ def run_demo(*, reset: bool, host: str, port: int) -> None:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+        smtp.stop()
+        print("stopped; the data is kept in var/ (kaitong demo --reset starts afresh)", flush=True)

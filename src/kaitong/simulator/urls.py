@@ -18,6 +18,7 @@ urlpatterns = [
     path("ops/", views.ops, name="ops"),
     path("ops/deliveries/<int:delivery_id>/retry/", views.retry_delivery, name="retry"),
     path("mailbox/", views.mailbox_page, name="mailbox"),
+    path("_sim/accounts", views.hook_account, name="hook-accounts"),
     path("_sim/instances", views.hook_instances, name="hook-instances"),
     path("_sim/instances/<str:instance_id>/events", views.hook_event, name="hook-event"),
     path("_sim/state", views.hook_state, name="hook-state"),

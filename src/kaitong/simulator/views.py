@@ -302,6 +302,24 @@ def hook_instances(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 @require_POST
+def hook_account(request: HttpRequest) -> JsonResponse:
+    """Create a simulated Alibaba Cloud account unless its UID exists (the demo seeds one)."""
+    try:
+        data = json.loads(request.body or b"{}")
+        uid, name = str(data.get("uid") or ""), str(data.get("name") or "")
+    except (ValueError, AttributeError):
+        return JsonResponse({"error": "the body must be a JSON object with uid and name"}, status=400)
+    if queries.account(uid) is not None:
+        return JsonResponse({"uid": uid, "created": False})
+    try:
+        actions.do_create_account(name=name, uid=uid, is_ram=False, main_uid="", now=timezone.now())
+    except actions.SimulatorError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"uid": uid, "created": True}, status=201)
+
+
+@csrf_exempt
+@require_POST
 def hook_event(request: HttpRequest, instance_id: str) -> JsonResponse:
     try:
         data = json.loads(request.body or b"{}")
