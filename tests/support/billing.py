@@ -49,9 +49,16 @@ def _instance_fields() -> dict[str, object]:
 
 
 def workspaces(
-    count: int, *, alibaba: bool = True, product_code: str = "cmgj00053362", prefix: str = "9", user=None
+    count: int,
+    *,
+    alibaba: bool = True,
+    product_code: str = "cmgj00053362",
+    prefix: str = "9",
+    user=None,
+    instance_ids: list[str] | None = None,
 ) -> list[Workspace]:
-    """``count`` workspaces; with ``alibaba`` each is settled by its own active marketplace instance."""
+    """``count`` workspaces; with ``alibaba`` each is settled by its own active marketplace instance
+    (named ``instance_ids``, e.g. the simulator's, or made up from ``prefix``)."""
     user = user or owner()
     account = billing_account(user)
     extra = _instance_fields()
@@ -60,7 +67,7 @@ def workspaces(
         instances = MarketplaceInstance.objects.bulk_create(
             [
                 MarketplaceInstance(
-                    instance_id=f"{prefix}{n:07d}",
+                    instance_id=instance_ids[n] if instance_ids else f"{prefix}{n:07d}",
                     ali_uid="1234567890123456",
                     order_id=f"8{n:09d}",
                     product_code=product_code,

@@ -69,12 +69,15 @@ def settle(*, day: str, wait: bool = True) -> None:
         if report.requests:
             outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
             print(f"pushed {report.requests} request(s): {outcomes}")
-        if report.next_at is None or not wait:
+        # Records sent by a process that stopped before recording the answer: once their lease ends,
+        # the sweep in push_now() calls them unknown (and raises the alarm). Wait for that too.
+        moments = [t for t in (report.next_at, queries.in_flight_until()) if t is not None]
+        if not moments or not wait:
             break
-        pause = (report.next_at - timezone.now()).total_seconds()
+        pause = (min(moments) - timezone.now()).total_seconds()
         if pause > 0:
-            print(f"waiting {pause:.0f} s (one request per instance per 60 s, or another worker's claim)")
-            time.sleep(min(pause, 65))
+            print(f"waiting {pause:.0f} s (one request per instance per 60 s, or a claim to run out)")
+            time.sleep(min(pause + 0.05, 65))
     summary = queries.ledger_summary(day=parsed)
     print("ledger: " + (", ".join(f"{k} {v}" for k, v in sorted(summary.items())) or "nothing to push"))
     if summary.get("rejected") or summary.get("unknown"):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 
 from kaitong.billing import domain
 from kaitong.billing.models import DailyBill, DailyBillLine, MeteringRecord, PriceItem, PriceList
@@ -187,3 +187,8 @@ def all_workspace_ids() -> list[int]:
     from kaitong.workspaces.models import Workspace
 
     return list(Workspace.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def in_flight_until() -> datetime | None:
+    """The latest lease of a record marked sent without an answer yet (None: nothing in flight)."""
+    return MeteringRecord.objects.filter(state=MeteringRecord.State.SENT).aggregate(t=Max("claimed_until"))["t"]
