@@ -39,14 +39,14 @@ def enter(client, instance_id: str = "100001", *, ali_uid: str = "12345678901234
     return response
 
 
-def deliver_mail() -> None:
+def deliver_mail(at: datetime | None = None) -> None:
     """Run the outbox the way ``kaitong worker`` does."""
-    run_once(now=timezone.now())
+    run_once(now=at or timezone.now())
 
 
-def code_sent_to(email: str) -> str:
+def code_sent_to(email: str, *, at: datetime | None = None) -> str:
     """Deliver pending mail and return the newest code in the locmem outbox for ``email``."""
-    deliver_mail()
+    deliver_mail(at)
     for message in reversed(mail.outbox):
         if email in message.to:
             found = re.search(r"\b(\d{6})\b", message.body)

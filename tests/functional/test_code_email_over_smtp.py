@@ -1,0 +1,24 @@
+"""The worker sends the code over real SMTP (an aiosmtpd sink on loopback), in the page's language."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.activation import deliver_mail, enter
+from tests.support.smtp import smtp_sink  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("language", "subject"), [("zh-hans", "观测云验证码"), ("en", "Guance Cloud verification code")]
+)
+def test_code_email_arrives_over_smtp(client, smtp_sink, language, subject):  # noqa: F811
+    client.cookies["django_language"] = language
+    enter(client, "910001")
+    client.post("/activate/workspaces/register/", {"op": "send_code", "email": "smtp@sink.example"})
+    deliver_mail()
+    (message,) = smtp_sink.messages
+    assert message["To"] == "smtp@sink.example"
+    assert subject in message["Subject"]
+    assert smtp_sink.code_for("smtp@sink.example").isdigit()

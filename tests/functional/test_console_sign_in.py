@@ -1,0 +1,49 @@
+"""After 开通成功: console sign-in, workspace home, DataKit commands carrying this workspace's token."""
+
+from __future__ import annotations
+
+import pytest
+
+from kaitong.workspaces.models import Workspace
+from tests.support.activation import STRONG_PASSWORD, existing_account
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sign_in_with_any_case_and_see_datakit_commands(client, settings):
+    account = existing_account("acme", "ops@acme.example", workspaces=("acme-prod",))
+    workspace = Workspace.objects.get()
+    page = client.get("/console/login/")
+    assert page.status_code == 200 and "登录观测云控制台" in page.content.decode()
+    response = client.post("/console/login/", {"username": "ACME", "password": STRONG_PASSWORD})
+    assert response.status_code == 302
+    home = client.get("/console/", follow=True)
+    body = home.content.decode()
+    assert home.redirect_chain[-1][0] == f"/console/workspaces/{workspace.pk}/"
+    assert "从安装 DataKit 开始" in body
+    dataway = f"{settings.ENV.dataway_url}?token={workspace.token}"
+    assert f"DK_DATAWAY=&quot;{dataway}&quot; bash -c" in body
+    assert f"$env:DK_DATAWAY=&quot;{dataway}&quot;;" in body
+    assert "install.ps1" in body and 'data-testid="copy-linux"' in body
+    assert account.console_account.password.startswith("argon2")
+
+
+def test_wrong_password_is_a_clear_message(client):
+    existing_account("acme", "ops@acme.example")
+    response = client.post("/console/login/", {"username": "acme", "password": "wrong-password-1"})
+    assert response.status_code == 200
+    assert "用户名或密码错误" in response.content.decode()
+
+
+def test_another_owners_workspace_is_not_found(client):
+    existing_account("acme", "ops@acme.example", workspaces=("acme-prod",))
+    existing_account("globex", "it@globex.example", workspaces=("globex-prod",))
+    client.post("/console/login/", {"username": "acme", "password": STRONG_PASSWORD})
+    other = Workspace.objects.get(name="globex-prod")
+    response = client.get(f"/console/workspaces/{other.pk}/")
+    assert response.status_code == 404 and other.token not in response.content.decode()
+
+
+def test_console_needs_sign_in(client):
+    response = client.get("/console/")
+    assert response.status_code == 302 and response["Location"].startswith("/console/login/")

@@ -1,0 +1,46 @@
+"""A released instance settles nothing more: its workspaces fall back to billing-center settlement."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from kaitong.accounts.models import CloudAccount
+from kaitong.workspaces.models import Workspace
+from tests.functional.test_bind_existing_branch import bind_account
+from tests.support.activation import deliver_mail, enter, existing_account, request_code
+from tests.support.marketplace import call_spi
+
+pytestmark = pytest.mark.django_db
+
+
+def bound_workspace(client):  # type: ignore[no-untyped-def]
+    existing_account("acme", "ops@acme.example", workspaces=("acme-prod",))
+    enter(client, "900001")
+    bind_account(client)
+    workspace = Workspace.objects.get()
+    path = f"/activate/workspaces/{workspace.pk}/bind/"
+    code = request_code(client, path, "ops@acme.example")
+    client.post(path, {"email": "ops@acme.example", "code": code})
+    workspace.refresh_from_db()
+    assert workspace.settlement == "aliyun"
+    return workspace
+
+
+def test_release_falls_back_and_tells_the_account_holder(client):
+    workspace = bound_workspace(client)
+    mail.outbox.clear()
+    call_spi(client, {"action": "releaseInstance", "instanceId": "900001", "isRefund": "false"})
+    workspace.refresh_from_db()
+    assert (workspace.settlement, workspace.cloud_account) == ("billing_account", None)
+    assert CloudAccount.objects.count() == 1  # the cloud account stays listed, as history
+    deliver_mail()
+    (message,) = [m for m in mail.outbox if "900001" in m.subject]
+    assert message.to == ["ops@acme.example"] and "acme-prod" in message.body
+
+
+def test_expiry_keeps_the_binding(client):
+    workspace = bound_workspace(client)
+    call_spi(client, {"action": "expiredInstance", "instanceId": "900001"})
+    workspace.refresh_from_db()
+    assert workspace.settlement == "aliyun"

@@ -1,0 +1,158 @@
+"""Email codes end to end: hashed, bound, 10 minutes, 5 tries, cooldown, caps, mail in the page's language."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from kaitong.accounts import actions, domain
+from kaitong.accounts.models import VerificationCode
+from kaitong.outbox.models import Job
+from tests.support.activation import code_sent_to, deliver_mail, enter
+
+pytestmark = pytest.mark.django_db
+EMAIL = "dev@code.example"
+REG = domain.Purpose.REGISTER
+
+
+def send(now, *, email=EMAIL, ip="10.0.0.1", purpose=REG, language="zh-hans"):  # type: ignore[no-untyped-def]
+    actions.do_send_verification_code(email=email, purpose=purpose, ip=ip, language=language, now=now)
+
+
+def check(code, now, *, email=EMAIL, purpose=REG):  # type: ignore[no-untyped-def]
+    return actions.do_verify_email(email=email, purpose=purpose, code=code, now=now)
+
+
+def test_code_is_stored_as_hmac_and_never_in_a_log(caplog):
+    now = timezone.now()
+    send(now)
+    code = code_sent_to(EMAIL)
+    row = VerificationCode.objects.get()
+    assert code not in row.code_hmac and len(row.code_hmac) == 64
+    assert code not in caplog.text
+
+
+def test_valid_for_ten_minutes():
+    now = timezone.now()
+    send(now)
+    code = code_sent_to(EMAIL)
+    with pytest.raises(actions.CodeRefused) as caught:
+        check(code, now + timedelta(minutes=10, seconds=1))
+    assert caught.value.verdict is domain.Verdict.EXPIRED
+    assert check(code, now + timedelta(minutes=9, seconds=59)) == EMAIL
+
+
+def test_single_use():
+    now = timezone.now()
+    send(now)
+    code = code_sent_to(EMAIL)
+    check(code, now)
+    with pytest.raises(actions.CodeRefused) as caught:
+        check(code, now)
+    assert caught.value.verdict is domain.Verdict.USED
+
+
+def test_five_wrong_tries_burn_the_code():
+    now = timezone.now()
+    send(now)
+    code = code_sent_to(EMAIL)
+    wrong = "000000" if code != "000000" else "111111"
+    lefts = []
+    for _ in range(5):
+        with pytest.raises(actions.CodeRefused) as caught:
+            check(wrong, now)
+        lefts.append(caught.value.tries_left)
+    assert lefts == [4, 3, 2, 1, 0]
+    assert caught.value.verdict is domain.Verdict.BURNED
+    with pytest.raises(actions.CodeRefused) as caught:
+        check(code, now)  # the 6th try fails even with the right code
+    assert caught.value.verdict is domain.Verdict.BURNED
+
+
+def test_a_new_code_does_not_reset_the_failure_count():
+    now = timezone.now()
+    wrong_tries = 0
+    for round_ in range(3):
+        at = now + timedelta(minutes=2 * round_)
+        send(at)
+        code = code_sent_to(EMAIL, at=at)
+        wrong = "000000" if code != "000000" else "111111"
+        for _ in range(4 if round_ < 2 else 2):
+            if wrong_tries >= domain.FAILURES_PER_HOUR:
+                break
+            with pytest.raises(actions.CodeRefused):
+                check(wrong, at)
+            wrong_tries += 1
+    assert wrong_tries == domain.FAILURES_PER_HOUR
+    # Ten wrong tries over three codes: the newest code, though fresh and right, is locked for the hour.
+    with pytest.raises(actions.CodeRefused) as caught:
+        check(code, now + timedelta(minutes=4))
+    assert caught.value.verdict is domain.Verdict.LOCKED
+
+
+def test_only_the_newest_code_counts():
+    now = timezone.now()
+    send(now)
+    first = code_sent_to(EMAIL)
+    send(now + timedelta(seconds=61))
+    second = code_sent_to(EMAIL, at=now + timedelta(seconds=61))
+    if first != second:
+        with pytest.raises(actions.CodeRefused):
+            check(first, now + timedelta(seconds=62))
+    assert check(second, now + timedelta(seconds=62)) == EMAIL
+
+
+def test_bound_to_purpose():
+    now = timezone.now()
+    send(now, purpose=domain.Purpose.BIND_WORKSPACE)
+    code = code_sent_to(EMAIL)
+    with pytest.raises(actions.CodeRefused) as caught:
+        check(code, now)
+    assert caught.value.verdict is domain.Verdict.MISSING
+
+
+def test_resend_cooldown_and_hourly_caps():
+    now = timezone.now()
+    send(now)
+    with pytest.raises(domain.IssueRefused) as caught:
+        send(now + timedelta(seconds=59))
+    assert caught.value.reason == "cooldown"
+    for i in range(1, domain.CODES_PER_EMAIL_PER_HOUR):
+        send(now + timedelta(minutes=2 * i))
+    with pytest.raises(domain.IssueRefused) as caught:
+        send(now + timedelta(minutes=20))
+    assert caught.value.reason == "email_cap"
+    assert VerificationCode.objects.count() == domain.CODES_PER_EMAIL_PER_HOUR
+    for i in range(domain.CODES_PER_IP_PER_HOUR - domain.CODES_PER_EMAIL_PER_HOUR):
+        send(now, email=f"user{i}@ip.example")
+    with pytest.raises(domain.IssueRefused) as caught:
+        send(now, email="one-more@ip.example")
+    assert caught.value.reason == "ip_cap"
+
+
+def test_page_says_cooldown_and_bad_email_clearly(client):
+    enter(client, "800001")
+    path = "/activate/workspaces/register/"
+    first = client.post(path, {"op": "send_code", "email": EMAIL})
+    assert "验证码已发送至 dev@code.example" in first.content.decode()
+    second = client.post(path, {"op": "send_code", "email": EMAIL})
+    assert "验证码发送过于频繁，请" in second.content.decode()
+    bad = client.post(path, {"op": "send_code", "email": "nope"})
+    assert "请输入有效的邮箱地址" in bad.content.decode()
+    assert VerificationCode.objects.count() == 1
+
+
+def test_email_goes_out_through_the_outbox_in_the_page_language(client):
+    client.cookies["django_language"] = "en"
+    enter(client, "800002")
+    client.post("/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
+    assert len(mail.outbox) == 0  # queued, not sent inline
+    assert Job.objects.filter(kind="mail.send", status="pending").count() == 1
+    deliver_mail()
+    message = mail.outbox[-1]
+    assert message.to == [EMAIL]
+    assert message.subject.startswith("Guance Cloud verification code")
+    assert "valid for 10 minutes" in message.body
