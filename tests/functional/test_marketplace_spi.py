@@ -178,3 +178,11 @@ def test_twenty_simultaneous_creates_make_one_instance():
     assert len(answers) == 20 and all(answer == answers[0] for answer in answers)
     assert answers[0]["instanceId"] == "400001"
     assert MarketplaceInstance.objects.filter(instance_id="400001").count() == 1
+
+
+def test_repeated_create_with_another_uid_keeps_the_first(client):
+    call_spi(client, create_params("600001", ali_uid="1111111111111111"))
+    body = call_spi(client, create_params("600001", ali_uid="2222222222222222"))
+    assert body["instanceId"] == "600001"
+    assert MarketplaceInstance.objects.get(instance_id="600001").ali_uid == "1111111111111111"
+    assert SpiCall.objects.order_by("-id").first().message.startswith("duplicate create with a different aliUid")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 
 from kaitong.marketplace import domain
 from kaitong.marketplace.aliyun import spi
@@ -48,14 +48,12 @@ def do_receive_spi_call(
         params = spi.collect_parameters(raw_sources)
     except spi.BadCall as exc:
         # Even an unparseable call is recorded, so an operator can see what arrived.
-        inbox = SpiCall.objects.create(
-            received_at=now, action="", params={}, remote_addr=remote_addr[:64], message=str(exc)[:255]
-        )
-        return _finish_rejected(inbox, "", str(exc))
+        inbox = SpiCall(received_at=now, action="", params={}, remote_addr=remote_addr[:64])
+        return _rejected(inbox, "", str(exc))
 
     request = spi.SpiRequest(params=params)
     action = request.action[:64]
-    inbox = SpiCall.objects.create(
+    inbox = SpiCall(
         received_at=now,
         action=action,
         instance_id=(params.get("instanceId") or params.get("orderBizId") or "")[:64],
@@ -69,63 +67,173 @@ def do_receive_spi_call(
             return _create(inbox, spi.parse_create(request), now=now, auth_url=auth_url)
         instance_id, call = spi.parse_lifecycle(request, parsed_action)
     except spi.BadCall as exc:
-        return _finish_rejected(inbox, action, str(exc))
+        return _rejected(inbox, action, str(exc))
     return _lifecycle(inbox, instance_id, call, now=now)
 
 
-def _finish_rejected(inbox: SpiCall, action: str, message: str) -> SpiAnswer:
-    log.warning("SPI call %s rejected: %s", inbox.pk, message)
+def _rejected(inbox: SpiCall, action: str, message: str) -> SpiAnswer:
+    log.warning("SPI call %s rejected: %s", action or "(unparsed)", message)
     answer = SpiAnswer(_failure(action, message), Verdict.REJECTED, message)
-    _record(inbox, answer)
+    _store(inbox, answer)
     return answer
 
 
-def _record(inbox: SpiCall, answer: SpiAnswer) -> None:
-    SpiCall.objects.filter(pk=inbox.pk).update(verdict=answer.verdict, answer=answer.body, message=answer.message[:255])
+def _store(inbox: SpiCall, answer: SpiAnswer) -> SpiCall:
+    """Write the inbox row with its verdict. Valid calls do this inside the transaction that applies
+    them, as its first write, so the call, the state change and its audit row commit together."""
+    inbox.verdict = answer.verdict
+    inbox.answer = answer.body
+    inbox.message = answer.message[:255]
+    inbox.save(force_insert=True)
+    return inbox
+
+
+def _columns(model: type[models.Model], values: dict[str, Any]) -> tuple[str, str, list[Any]]:
+    """(quoted column list, placeholders, database-ready parameters) for inserting ``values``."""
+    fields = [model._meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)  # type: ignore[union-attr]
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]  # type: ignore[union-attr]
+    return columns, ", ".join(["%s"] * len(fields)), params
+
+
+def _new_instance_values(call: spi.CreateCall, *, now: datetime) -> dict[str, Any]:
+    return {
+        "instance_id": call.instance_id,
+        "ali_uid": call.ali_uid,
+        "order_id": call.order_id,
+        "product_code": call.product_code,
+        "sku_id": call.sku_id,
+        "trial": call.trial,
+        "state": domain.State.ACTIVE.value,
+        "expires_at": call.expires_at,
+        "refunded": False,
+        "applied_orders": [],
+        "extra": call.extra,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _create_event_detail(call: spi.CreateCall) -> dict[str, Any]:
+    return {"aliUid": call.ali_uid, "skuId": call.sku_id, "trial": call.trial}
+
+
+DUPLICATE = "duplicate create; same instance"
+DUPLICATE_OTHER_UID = "duplicate create with a different aliUid; the first one stands"
 
 
 def _create(inbox: SpiCall, call: spi.CreateCall, *, now: datetime, auth_url: str) -> SpiAnswer:
+    # instanceId = orderBizId (protocol §1.3), so the answer is known before the write.
+    body = {"instanceId": call.instance_id, "appInfo": {"authUrl": auth_url}}
+    if connection.vendor == "postgresql":
+        verdict, message = _create_in_one_statement(inbox, call, now=now, body=body)
+    else:
+        verdict, message = _create_in_a_transaction(inbox, call, now=now, body=body)
+    if message == DUPLICATE_OTHER_UID:
+        log.warning("createInstance %s repeated with a different aliUid", call.instance_id)
+    return SpiAnswer(body, verdict, message)
+
+
+def _create_in_a_transaction(
+    inbox: SpiCall, call: spi.CreateCall, *, now: datetime, body: dict[str, Any]
+) -> tuple[str, str]:
+    """INSERT … ON CONFLICT (instance_id) DO NOTHING RETURNING id, then the inbox and audit rows.
+
+    The UNIQUE constraint decides between concurrent identical creates; nobody checks first and inserts
+    after. (Django's bulk_create(ignore_conflicts=True) cannot tell whether it inserted.)"""
+    meta = MarketplaceInstance._meta
+    quote = connection.ops.quote_name
+    columns, placeholders, params = _columns(MarketplaceInstance, _new_instance_values(call, now=now))
+    # Identifiers come from the model's metadata; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({quote('instance_id')}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
     with transaction.atomic():
-        # INSERT … ON CONFLICT DO NOTHING, then read: concurrent identical creates all end up reading
-        # the one row the constraint let in; nobody checks first and inserts after.
-        MarketplaceInstance.objects.bulk_create(
-            [
-                MarketplaceInstance(
-                    instance_id=call.instance_id,
-                    ali_uid=call.ali_uid,
-                    order_id=call.order_id,
-                    product_code=call.product_code,
-                    sku_id=call.sku_id,
-                    trial=call.trial,
-                    expires_at=call.expires_at,
-                    extra=call.extra,
-                    created_by_call=inbox,
-                    created_at=now,
-                    updated_at=now,
-                )
-            ],
-            ignore_conflicts=True,
-        )
-        instance = MarketplaceInstance.objects.get(instance_id=call.instance_id)
-        body = {"instanceId": instance.instance_id, "appInfo": {"authUrl": auth_url}}
-        if instance.created_by_call_id == inbox.pk:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is not None:
+            _store(inbox, SpiAnswer(body, Verdict.APPLIED))
             InstanceEvent.objects.create(
-                instance=instance,
+                instance_id=row[0],
                 spi_call=inbox,
                 action=domain.Action.CREATE,
-                to_state=instance.state,
+                to_state=domain.State.ACTIVE,
                 at=now,
-                detail={"aliUid": call.ali_uid, "skuId": call.sku_id, "trial": call.trial},
+                detail=_create_event_detail(call),
             )
-            answer = SpiAnswer(body, Verdict.APPLIED)
-        else:
-            message = "duplicate create; same instance"
-            if instance.ali_uid != call.ali_uid:
-                message = "duplicate create with a different aliUid; the first one stands"
-                log.warning("createInstance %s repeated with a different aliUid", call.instance_id)
-            answer = SpiAnswer(body, Verdict.UNCHANGED, message)
-        _record(inbox, answer)
-    return answer
+            return Verdict.APPLIED, ""
+        first_uid = MarketplaceInstance.objects.values_list("ali_uid", flat=True).get(instance_id=call.instance_id)
+        message = DUPLICATE if first_uid == call.ali_uid else DUPLICATE_OTHER_UID
+        _store(inbox, SpiAnswer(body, Verdict.UNCHANGED, message))
+    return Verdict.UNCHANGED, message
+
+
+def _create_in_one_statement(
+    inbox: SpiCall, call: spi.CreateCall, *, now: datetime, body: dict[str, Any]
+) -> tuple[str, str]:
+    """The same three writes as ``_create_in_a_transaction``, as one PostgreSQL statement.
+
+    createInstance is the call the marketplace retries and the hot path of bench/spi.py: data-modifying
+    CTEs make it one round trip, atomic on its own, instead of BEGIN + four statements + COMMIT. ``first``
+    reads the snapshot from before the statement: it sees an earlier create's aliUid, but may miss a
+    concurrent one that committed meanwhile, so only a uid positively seen to differ is reported.
+    """
+    quote = connection.ops.quote_name
+    tables = {m.__name__: quote(m._meta.db_table) for m in (MarketplaceInstance, SpiCall, InstanceEvent)}
+    instance_columns, instance_values, instance_params = _columns(
+        MarketplaceInstance, _new_instance_values(call, now=now)
+    )
+    inbox_columns, inbox_values, inbox_params = _columns(
+        SpiCall,
+        {
+            "received_at": inbox.received_at,
+            "action": inbox.action,
+            "instance_id": inbox.instance_id,
+            "params": inbox.params,
+            "answer": body,
+            "remote_addr": inbox.remote_addr,
+        },
+    )
+    event_detail = SpiCall._meta.get_field("params").get_db_prep_save(_create_event_detail(call), connection)
+    # Identifiers come from the model's metadata; every value is a bound parameter.
+    sql = f"""
+        WITH new_instance AS (
+            INSERT INTO {tables["MarketplaceInstance"]} ({instance_columns}) VALUES ({instance_values})
+            ON CONFLICT (instance_id) DO NOTHING RETURNING id
+        ), first AS (
+            SELECT ali_uid FROM {tables["MarketplaceInstance"]} WHERE instance_id = %s
+        ), outcome AS (
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM new_instance) THEN 'applied' ELSE 'unchanged' END AS verdict,
+                   CASE WHEN EXISTS (SELECT 1 FROM new_instance) THEN ''
+                        WHEN (SELECT ali_uid FROM first) <> %s THEN %s ELSE %s END AS message
+        ), inbox AS (
+            INSERT INTO {tables["SpiCall"]} ({inbox_columns}, verdict, message)
+            SELECT {inbox_values}, outcome.verdict, outcome.message FROM outcome RETURNING id
+        ), event AS (
+            INSERT INTO {tables["InstanceEvent"]} (instance_id, spi_call_id, action, from_state, to_state, detail, at)
+            SELECT new_instance.id, inbox.id, %s, '', %s, %s, %s FROM new_instance, inbox RETURNING id
+        )
+        SELECT verdict, message FROM outcome
+    """  # noqa: S608
+    params = [
+        *instance_params,
+        call.instance_id,
+        call.ali_uid,
+        DUPLICATE_OTHER_UID,
+        DUPLICATE,
+        *inbox_params,
+        domain.Action.CREATE.value,
+        domain.State.ACTIVE.value,
+        event_detail,
+        now,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        verdict, message = cursor.fetchone()
+    return verdict, message
 
 
 def _lifecycle(inbox: SpiCall, instance_id: str, call: domain.Call, *, now: datetime) -> SpiAnswer:
@@ -137,10 +245,11 @@ def _lifecycle(inbox: SpiCall, instance_id: str, call: domain.Call, *, now: date
         elif outcome.instance is None:
             answer = SpiAnswer({"success": True}, Verdict.UNCHANGED, outcome.message)
         else:
+            answer = SpiAnswer({"success": True}, Verdict.APPLIED)
+        _store(inbox, answer)
+        if outcome.instance is not None:
             assert instance is not None
             _apply(instance, outcome.instance, inbox, call, now=now)
-            answer = SpiAnswer({"success": True}, Verdict.APPLIED)
-        _record(inbox, answer)
     return answer
 
 

@@ -26,7 +26,6 @@ class MarketplaceInstance(models.Model):
     refunded = models.BooleanField(default=False)
     applied_orders = models.JSONField(default=list, blank=True, help_text="renew/upgrade orders applied")
     extra = models.JSONField(default=dict, blank=True, help_text="parameters beyond the documented ones")
-    created_by_call = models.ForeignKey("SpiCall", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
