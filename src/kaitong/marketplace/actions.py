@@ -91,9 +91,10 @@ def _store(inbox: SpiCall, answer: SpiAnswer) -> SpiCall:
 def _columns(model: type[models.Model], values: dict[str, Any]) -> tuple[str, str, list[Any]]:
     """(quoted column list, placeholders, database-ready parameters) for inserting ``values``."""
     fields = [model._meta.get_field(name) for name in values]
+    concrete = [field for field in fields if isinstance(field, models.Field)]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)  # type: ignore[union-attr]
-    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]  # type: ignore[union-attr]
+    columns = ", ".join(quote(field.column) for field in concrete)
+    params = [field.get_db_prep_save(values[field.name], connection) for field in concrete]
     return columns, ", ".join(["%s"] * len(fields)), params
 
 
