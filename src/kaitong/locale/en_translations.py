@@ -1,4 +1,4 @@
-# ruff: noqa: E501, RUF001
+# ruff: noqa: E501
 """English for every Chinese msgid (the source of src/kaitong/locale/en/LC_MESSAGES/django.po).
 
 Regenerate the catalogue after adding strings: see README (i18n). Wording follows the English

@@ -95,7 +95,7 @@ def _columns(model: type[models.Model], values: dict[str, Any]) -> tuple[str, st
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in concrete)
     params = [field.get_db_prep_save(values[field.name], connection) for field in concrete]
-    return columns, ", ".join(["%s"] * len(fields)), params
+    return columns, ", ".join(["%s"] * len(concrete)), params
 
 
 def _new_instance_values(call: spi.CreateCall, *, now: datetime) -> dict[str, Any]:
