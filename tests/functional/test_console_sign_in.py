@@ -47,3 +47,10 @@ def test_another_owners_workspace_is_not_found(client):
 def test_console_needs_sign_in(client):
     response = client.get("/console/")
     assert response.status_code == 302 and response["Location"].startswith("/console/login/")
+
+
+def test_the_stylesheet_is_served(client):
+    page = client.get("/console/login/").content.decode()
+    assert '/static/kaitong/kaitong.css"' in page
+    css = client.get("/static/kaitong/kaitong.css")
+    assert css.status_code == 200 and b".stepper" in b"".join(css.streaming_content)

@@ -106,6 +106,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+# The site-wide stylesheet lives in the package, not in an app: the finders must be told.
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = ENV.var_dir / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
