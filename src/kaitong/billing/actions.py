@@ -102,7 +102,17 @@ def check_samples(*, samples: list[domain.Sample], errors: list[domain.SampleErr
 
 
 def do_ingest_samples(*, rows: list[tuple[int, str, datetime, Decimal]], now: datetime) -> int:
-    """Upsert samples by (workspace, item, hour): the latest value wins, so re-sending is harmless."""
+    """Upsert samples by (workspace, item, hour): the latest value wins, so re-sending is harmless.
+
+    ``rows`` hold each key once (``domain.last_wins``). On PostgreSQL the rows are COPied into a
+    temporary table and upserted with one INSERT … ON CONFLICT (several times faster than an
+    INSERT with a VALUES list per 2,000 rows); elsewhere Django's bulk upsert does the same.
+    """
+    if not rows:
+        return 0
+    if connection.vendor == "postgresql":
+        _copy_upsert(rows, now=now)
+        return len(rows)
     objects = [UsageSample(workspace_id=w, item=i, hour=h, quantity=q, received_at=now) for w, i, h, q in rows]
     with transaction.atomic():
         UsageSample.objects.bulk_create(
@@ -113,6 +123,26 @@ def do_ingest_samples(*, rows: list[tuple[int, str, datetime, Decimal]], now: da
             batch_size=2000,
         )
     return len(objects)
+
+
+def _copy_upsert(rows: list[tuple[int, str, datetime, Decimal]], *, now: datetime) -> None:
+    table = UsageSample._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS billing_usage_in "
+            "(workspace_id bigint, item varchar(32), hour timestamptz, quantity numeric(24, 6))"
+        )
+        cursor.execute("TRUNCATE billing_usage_in")
+        with cursor.cursor.copy("COPY billing_usage_in (workspace_id, item, hour, quantity) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} (workspace_id, item, hour, quantity, received_at) "  # noqa: S608 - model table name
+            "SELECT workspace_id, item, hour, quantity, %s FROM billing_usage_in "
+            "ON CONFLICT (workspace_id, item, hour) DO UPDATE "
+            "SET quantity = EXCLUDED.quantity, received_at = EXCLUDED.received_at",
+            [now],
+        )
 
 
 def ingest_batch(*, raw: Any, now: datetime, first_index: int = 0) -> int:
