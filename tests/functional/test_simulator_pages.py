@@ -140,3 +140,46 @@ class TestMailbox:
         page = Client().get("/mailbox/?to=a@example.com").content.decode()
         assert "验证码" in page and "123456" in page
         assert "123456" not in Client().get("/mailbox/?to=b@example.com").content.decode()
+
+
+class TestBill:
+    def test_the_bill_shows_what_the_vendor_pushed(self, buyer_client, settings):
+        import json
+        import time
+        import uuid
+        from datetime import UTC, datetime
+        from urllib.parse import urlencode
+
+        from kaitong.simulator.domain import v1_signature
+
+        env = settings.ENV
+        instance = opened_instance(buyer_client)
+        end = int(time.time()) // 3600 * 3600
+        metering = [
+            {
+                "InstanceId": instance.instance_id,
+                "StartTime": str(end - 3600),
+                "EndTime": str(end),
+                "Entities": [{"Key": "Frequency", "Value": "12345", "meteringAssit": env.aliyun_metering_assit}],
+            }
+        ]
+        query = {
+            "AccessKeyId": env.aliyun_access_key_id,
+            "Action": "PushMeteringData",
+            "Format": "json",
+            "Metering": json.dumps(metering),
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureNonce": uuid.uuid4().hex,
+            "SignatureVersion": "1.0",
+            "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Version": "2015-11-01",
+        }
+        query["Signature"] = v1_signature(secret=env.aliyun_access_key_secret, method="POST", params=query)
+        response = Client().post("/?" + urlencode(query))
+        assert response.status_code == 200 and response.json()["Success"] is True
+        page = buyer_client.get("/console/bill/").content.decode()
+        assert "¥123.45" in page and instance.instance_id in page and "Frequency=12345" in page
+        # Someone else's bill does not show it.
+        other = Client()
+        other.post("/signin/", {"create": "1", "name": "other", "kind": "main"})
+        assert "¥0.00" in other.get("/console/bill/").content.decode()
