@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo_walk import _demo_port
+from tests.e2e.test_demo_walk import _demo_port, _free
 
 pytestmark = pytest.mark.e2e
 
@@ -53,24 +53,13 @@ def buy(port: int) -> str:
         return str(json.load(response)["instanceId"])
 
 
-def port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def test_stop_keep_and_reset(tmp_path: Path) -> None:
     port = _demo_port()
     demo = start(tmp_path, port)
     bought = buy(port)
     output = stop(demo)
     assert demo.returncode == 0 and "stopped" in output
-    assert all(port_free(p) for p in (port, port + 25, port + 100)), "a demo process outlived Ctrl-C"
+    assert all(_free(p) for p in (port, port + 25, port + 100)), "a demo process outlived Ctrl-C"
 
     demo = start(tmp_path, port)
     assert bought in instances(port)
