@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 from alibabacloud_tea_openapi.utils import Utils
 from darabonba.request import DaraRequest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kaitong.simulator import domain
 from kaitong.simulator.domain import PopError, Record
@@ -217,3 +219,33 @@ class TestReadAnswer:
             action="createInstance", status=200, body='{"instanceId":7,"appInfo":{"authUrl":"http://v/sso"}}'
         )
         assert answer.instance_id == "7" and answer.app_info == {"authUrl": "http://v/sso"}
+
+
+values = st.text(max_size=40)
+names = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12)
+
+
+class TestAgainstTheSdkForAnyInput:
+    """Whatever the vendor puts in a parameter, the simulator computes the signature the SDK computed."""
+
+    @given(params=st.dictionaries(names, values, max_size=6))
+    @settings(max_examples=200, deadline=None)
+    def test_v1(self, params):
+        assert domain.v1_signature(secret="sk", method="POST", params=params) == Utils.get_rpcsignature(
+            params, "POST", "sk"
+        )
+
+    @given(query=st.dictionaries(names, values, max_size=4), nonce=st.text(min_size=1, max_size=20).map(str.strip))
+    @settings(max_examples=200, deadline=None)
+    def test_v3(self, query, nonce):
+        request = DaraRequest()
+        request.method = "POST"
+        request.pathname = "/"
+        request.query = query
+        payload = hashlib.sha256(b"").hexdigest()
+        request.headers = {"host": "h:1", "x-acs-date": "2025-06-01T03:00:00Z", "x-acs-signature-nonce": nonce}
+        auth = domain.parse_v3_authorization(Utils.get_authorization(request, domain.V3_ALGORITHM, payload, "ak", "sk"))
+        canonical, _ = domain.v3_canonical_request(
+            method="POST", path="/", query=query, headers=request.headers, payload_hash=payload
+        )
+        assert domain.v3_signature(secret="sk", canonical_request=canonical) == auth.signature
