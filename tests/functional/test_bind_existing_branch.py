@@ -122,13 +122,14 @@ def test_bind_workspace_email_must_belong_to_the_account(client):
     assert prod.settlement == "billing_account"
 
 
-def test_released_instance_cannot_bind(client):
+def test_instance_released_mid_flow_cannot_bind(client):
     existing_account("acme", "ops@acme.example", workspaces=("acme-prod",))
     enter(client, "500009")
+    code = request_code(client, BIND, "ops@acme.example", username="acme")
     from tests.support.marketplace import call_spi
 
     call_spi(client, {"action": "releaseInstance", "instanceId": "500009", "isRefund": "true"})
-    response = bind_account(client)
+    response = client.post(BIND, {"username": "acme", "email": "ops@acme.example", "code": code})
     assert response.status_code == 409 and "云市场实例已不可用" in response.content.decode()
     assert not CloudAccount.objects.exists()
 

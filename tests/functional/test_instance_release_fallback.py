@@ -44,3 +44,16 @@ def test_expiry_keeps_the_binding(client):
     call_spi(client, {"action": "expiredInstance", "instanceId": "900001"})
     workspace.refresh_from_db()
     assert workspace.settlement == "aliyun"
+
+
+def test_a_released_instance_cannot_settle_a_new_workspace(client):
+    from django.utils import timezone
+
+    from kaitong.accounts import actions
+
+    account = existing_account("acme", "ops@acme.example")
+    enter(client, "900002")
+    call_spi(client, {"action": "releaseInstance", "instanceId": "900002", "isRefund": "false"})
+    with pytest.raises(actions.InstanceNotActive):
+        actions.ensure_cloud_account(billing_account=account, instance_id="900002", now=timezone.now())
+    assert not CloudAccount.objects.exists()

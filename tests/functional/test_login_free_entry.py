@@ -134,3 +134,12 @@ def test_a_new_entry_drops_the_previous_instance_state(client):
     client.get(verify_url("300011"))
     assert client.session["mp_instance"] == "300011"
     assert "mp_billing" not in client.session
+
+
+def test_expiry_after_entry_ends_what_the_session_can_do(client):
+    open_instance(client, "300012")
+    client.get(verify_url("300012"))
+    assert client.get("/activate/").status_code == 200
+    call_spi(client, {"action": "expiredInstance", "instanceId": "300012"})
+    response = client.get("/activate/")
+    assert response.status_code == 409 and "云市场实例已不可用" in response.content.decode()

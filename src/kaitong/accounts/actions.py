@@ -195,34 +195,6 @@ def do_count_taken_answer(*, ip: str, now: datetime) -> None:
 # -- accounts ------------------------------------------------------------------------------------------
 
 
-def _create_console_and_billing(
-    *, username: str, password_hash: str, email: str, phone: str, enterprise_name: str, language: str, now: datetime
-) -> BillingAccount:
-    """Console account + the same-named billing-center account; UsernameTaken if either name exists."""
-    username = domain.canonical_username(username)
-    try:
-        with transaction.atomic():
-            console = ConsoleAccount.objects.create(
-                username=username,
-                password=password_hash,
-                email=domain.normalise_email(email),
-                phone=phone,
-                language=language,
-                date_joined=now,
-            )
-            return BillingAccount.objects.create(
-                username=username,
-                email=domain.normalise_email(email),
-                phone=phone,
-                enterprise_name=enterprise_name,
-                console_account=console,
-                created_at=now,
-            )
-    except IntegrityError:
-        # Both usernames are UNIQUE: the database decides, also between two racing registrations.
-        raise UsernameTaken from None
-
-
 def do_register_console_account(
     *,
     username: str,
@@ -233,7 +205,7 @@ def do_register_console_account(
     enterprise_name: str = "",
     language: str = "zh-hans",
     now: datetime,
-    then: Callable[[BillingAccount], T] | None = None,
+    then: Callable[[BillingAccount], object] | None = None,
 ) -> BillingAccount:
     """Register a console account and its same-named billing-center account, proving the email by code.
 
@@ -245,7 +217,7 @@ def do_register_console_account(
     password_hash = make_password(password)
 
     def work() -> BillingAccount:
-        account = _create_console_and_billing(
+        account = do_register_verified_console_account(
             username=username,
             password_hash=password_hash,
             email=email,
@@ -272,16 +244,29 @@ def do_register_verified_console_account(
     now: datetime,
 ) -> BillingAccount:
     """As do_register_console_account, for a caller that already consumed a REGISTER code for ``email``
-    in this session (the two-step commercial registration); ``password_hash`` is already hashed."""
-    return _create_console_and_billing(
-        username=username,
-        password_hash=password_hash,
-        email=email,
-        phone=phone,
-        enterprise_name=enterprise_name,
-        language=language,
-        now=now,
-    )
+    in this session (the two-step commercial registration); ``password_hash`` is already hashed.
+    UsernameTaken if either name exists: the UNIQUE constraints decide, also between racing requests."""
+    username = domain.canonical_username(username)
+    try:
+        with transaction.atomic():
+            console = ConsoleAccount.objects.create(
+                username=username,
+                password=password_hash,
+                email=domain.normalise_email(email),
+                phone=phone,
+                language=language,
+                date_joined=now,
+            )
+            return BillingAccount.objects.create(
+                username=username,
+                email=domain.normalise_email(email),
+                phone=phone,
+                enterprise_name=enterprise_name,
+                console_account=console,
+                created_at=now,
+            )
+    except IntegrityError:
+        raise UsernameTaken from None
 
 
 def active_instance_for_update(instance_id: str) -> MarketplaceInstance:

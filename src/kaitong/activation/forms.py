@@ -180,29 +180,27 @@ class CreateWorkspaceForm(forms.Form):
     agree = _agree()
 
 
-class RegisterWorkspaceForm(_PasswordMixin, _UsernameMixin):
-    name = _workspace_name()
-    language = _language()
+class _AccountFields(_PasswordMixin, _UsernameMixin):
+    """A new console account (and its same-named billing-center account), email proved by a code."""
+
     username = _text(_("用户名"), max_length=64, placeholder=_("登录用户名"))
     password1 = _password(_("密码"))
     password2 = _password(_("确认密码"))
     email = _email()
     code = _code()
     phone = _phone()
+
+
+class RegisterWorkspaceForm(_AccountFields):
+    name = _workspace_name()
+    language = _language()
     agree = _agree()
 
     field_order = ["name", "language", "username", "password1", "password2", "email", "code", "phone", "agree"]
 
 
-class RegisterBasicForm(_PasswordMixin, _UsernameMixin):
-    username = _text(_("用户名"), max_length=64, placeholder=_("登录用户名"))
-    password1 = _password(_("密码"))
-    password2 = _password(_("确认密码"))
-    email = _email()
-    code = _code()
-    phone = _phone()
-
-    field_order = ["username", "password1", "password2", "email", "code", "phone"]
+class RegisterBasicForm(_AccountFields):
+    pass
 
 
 class RegisterEnterpriseForm(forms.Form):

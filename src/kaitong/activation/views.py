@@ -27,6 +27,7 @@ from kaitong.accounts import actions as account_actions
 from kaitong.accounts import domain as account_rules
 from kaitong.accounts import queries as account_queries
 from kaitong.activation import forms
+from kaitong.marketplace import sso
 from kaitong.marketplace.sso_views import SESSION_ALI_UID, SESSION_INSTANCE
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
@@ -50,8 +51,12 @@ def needs_entry(view: View) -> View:
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.session.get(SESSION_INSTANCE):
+        instance_id = request.session.get(SESSION_INSTANCE)
+        if not instance_id:
             return render(request, "activation/no_entry.html", status=403)
+        if not sso.instance_is_active(str(instance_id)):
+            # Expired or released since the entry: the session can no longer bind anything.
+            return _instance_gone(request)
         response = view(request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         return response
@@ -128,17 +133,88 @@ def _is_send_code(request: HttpRequest) -> bool:
     return request.method == "POST" and request.POST.get("op") == "send_code"
 
 
+# English names of the sites the docs list (guance-domain §2); the configured name is Chinese.
+_SITE_NAMES_EN = {
+    "cn1": "China 1 (Hangzhou)",
+    "cn2": "China 2 (Ningxia)",
+    "cn3": "China 3 (Zhangjiakou)",
+    "cn4": "China 4 (Guangzhou)",
+    "cn6": "China 6 (Hong Kong)",
+    "us1": "Americas 1 (Oregon)",
+    "eu1": "Europe 1 (Frankfurt)",
+    "ap1": "Asia-Pacific 1 (Singapore)",
+}
+
+
+def _site_name() -> str:
+    env = settings.ENV
+    if _language() == "en":
+        return _SITE_NAMES_EN.get(env.site_code, env.site_name)
+    return env.site_name
+
+
 def _page(request: HttpRequest, template: str, *, status: int = 200, **context: Any) -> HttpResponse:
     context.setdefault("instance_id", request.session.get(SESSION_INSTANCE, ""))
     context.setdefault("ali_uid", request.session.get(SESSION_ALI_UID, ""))
     context.setdefault("account", account_queries.billing_account(request.session.get(SESSION_BILLING)))
-    context.setdefault("site_name", settings.ENV.site_name)
+    context.setdefault("site_name", _site_name())
     return render(request, template, context, status=status)
 
 
 def _invalid(request: HttpRequest, template: str, **context: Any) -> HttpResponse:
     """A form that was refused: 400, so scripts and tests can tell a refusal from a fresh page."""
     return _page(request, template, status=400, **context)
+
+
+# Every failure an action can announce; views catch this tuple and let _refused answer it.
+REFUSALS: tuple[type[Exception], ...] = (
+    account_actions.CodeRefused,
+    account_actions.AccountMismatch,
+    account_actions.UsernameTaken,
+    account_actions.InstanceBoundElsewhere,
+    account_actions.InstanceNotActive,
+    workspace_rules.WorkspaceNameError,
+    workspace_actions.WorkspaceNotFound,
+    workspace_actions.AlreadyBoundElsewhere,
+    workspace_actions.EmailMismatch,
+    workspace_actions.NoConsoleAccount,
+)
+
+
+def _refused(
+    request: HttpRequest,
+    template: str,
+    form: django_forms.Form,
+    exc: Exception,
+    *,
+    email_message: str = "",
+    **context: Any,
+) -> HttpResponse:
+    """Answer an action's refusal: the message on the field it concerns, the form kept, nothing changed."""
+    if isinstance(exc, account_actions.InstanceNotActive):
+        return _instance_gone(request)
+    if isinstance(exc, workspace_actions.WorkspaceNotFound):
+        return _page(request, "activation/not_found.html", status=404)
+    status = 400
+    if isinstance(exc, account_actions.CodeRefused):
+        form.add_error("code", _code_message(exc))
+    elif isinstance(exc, account_actions.UsernameTaken):
+        account_actions.do_count_taken_answer(ip=_client_ip(request), now=timezone.now())
+        form.add_error("username", _("该用户名已被注册，请更换用户名"))
+        status = 409
+    elif isinstance(exc, account_actions.AccountMismatch):
+        form.add_error("username", _("用户名与邮箱不匹配，请检查后重试"))
+    elif isinstance(exc, workspace_rules.WorkspaceNameError):
+        form.add_error("name", _("请填写工作空间名称"))
+    elif isinstance(exc, workspace_actions.EmailMismatch | workspace_actions.NoConsoleAccount) and email_message:
+        form.add_error("email", email_message)
+    elif isinstance(exc, workspace_actions.AlreadyBoundElsewhere):
+        form.add_error(None, _("该工作空间已由其他云市场实例结算，无法绑定。"))
+    elif isinstance(exc, workspace_actions.NoConsoleAccount):
+        form.add_error(None, _("该费用中心账号没有控制台账号，请通过「已有企业账号，去绑定」创建工作空间。"))
+    else:
+        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
+    return _page(request, template, status=status, form=form, **context)
 
 
 # -- chooser ----------------------------------------------------------------------------------------
@@ -183,17 +259,8 @@ def bind_account(request: HttpRequest) -> HttpResponse:
             instance_id=_instance(request),
             now=timezone.now(),
         )
-    except account_actions.CodeRefused as exc:
-        form.add_error("code", _code_message(exc))
-        return _invalid(request, template, form=form)
-    except account_actions.AccountMismatch:
-        form.add_error("username", _("用户名与邮箱不匹配，请检查后重试"))
-        return _invalid(request, template, form=form)
-    except account_actions.InstanceBoundElsewhere:
-        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
-        return _invalid(request, template, form=form)
-    except account_actions.InstanceNotActive:
-        return _instance_gone(request)
+    except REFUSALS as exc:
+        return _refused(request, template, form, exc)
     request.session[SESSION_BILLING] = account_id
     messages.success(request, _("费用中心账号绑定成功"))
     return redirect("activation:workspaces")
@@ -255,19 +322,9 @@ def bind_workspace(request: HttpRequest, workspace_id: int) -> HttpResponse:
             code=form.cleaned_data["code"],
             now=timezone.now(),
         )
-    except account_actions.CodeRefused as exc:
-        form.add_error("code", _code_message(exc))
-        return _invalid(request, template, form=form, **context)
-    except workspace_actions.EmailMismatch:
-        form.add_error("email", _("请输入该工作空间所属费用中心账号或拥有者的邮箱"))
-        return _invalid(request, template, form=form, **context)
-    except workspace_actions.AlreadyBoundElsewhere:
-        form.add_error(None, _("该工作空间已由其他云市场实例结算，无法绑定。"))
-        return _invalid(request, template, form=form, **context)
-    except (workspace_actions.WorkspaceNotFound, account_actions.InstanceBoundElsewhere):
-        return _page(request, "activation/not_found.html", status=404)
-    except account_actions.InstanceNotActive:
-        return _instance_gone(request)
+    except REFUSALS as exc:
+        message = _("请输入该工作空间所属费用中心账号或拥有者的邮箱")
+        return _refused(request, template, form, exc, email_message=message, **context)
     _remember_bound(request, workspace_id)
     messages.success(request, _("工作空间「%(name)s」已绑定") % {"name": row.name})
     return redirect("activation:workspaces")
@@ -303,28 +360,12 @@ def create_workspace(request: HttpRequest) -> HttpResponse:
             code=data["code"],
             now=timezone.now(),
         )
-    except workspace_rules.WorkspaceNameError:
-        form.add_error("name", _("请填写工作空间名称"))
-        return _invalid(request, template, form=form, **context)
-    except account_actions.CodeRefused as exc:
-        form.add_error("code", _code_message(exc))
-        return _invalid(request, template, form=form, **context)
-    except (workspace_actions.EmailMismatch, workspace_actions.NoConsoleAccount):
-        form.add_error("email", _("请输入注册观测云账号时使用的邮箱"))
-        return _invalid(request, template, form=form, **context)
-    except account_actions.InstanceBoundElsewhere:
-        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
-        return _invalid(request, template, form=form, **context)
-    except account_actions.InstanceNotActive:
-        return _instance_gone(request)
+    except REFUSALS as exc:
+        message = _("请输入注册观测云账号时使用的邮箱")
+        return _refused(request, template, form, exc, email_message=message, **context)
     _remember_bound(request, workspace_id)
     messages.success(request, _("工作空间「%(name)s」创建成功，已绑定") % {"name": data["name"]})
     return redirect("activation:workspaces")
-
-
-def _username_taken(request: HttpRequest, form: django_forms.Form) -> None:
-    account_actions.do_count_taken_answer(ip=_client_ip(request), now=timezone.now())
-    form.add_error("username", _("该用户名已被注册，请更换用户名"))
 
 
 def _throttled(request: HttpRequest, template: str, form: django_forms.Form, **context: Any) -> HttpResponse | None:
@@ -372,20 +413,8 @@ def register_workspace(request: HttpRequest) -> HttpResponse:
             page_language=_language(),
             now=timezone.now(),
         )
-    except workspace_rules.WorkspaceNameError:
-        form.add_error("name", _("请填写工作空间名称"))
-        return _invalid(request, template, form=form, **context)
-    except account_actions.CodeRefused as exc:
-        form.add_error("code", _code_message(exc))
-        return _invalid(request, template, form=form, **context)
-    except account_actions.UsernameTaken:
-        _username_taken(request, form)
-        return _page(request, template, status=409, form=form, **context)
-    except account_actions.InstanceBoundElsewhere:
-        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
-        return _invalid(request, template, form=form, **context)
-    except account_actions.InstanceNotActive:
-        return _instance_gone(request)
+    except REFUSALS as exc:
+        return _refused(request, template, form, exc, **context)
     request.session[SESSION_BILLING] = account_id
     _remember_bound(request, workspace_id)
     return redirect("activation:done")
@@ -412,15 +441,13 @@ def register_basic(request: HttpRequest) -> HttpResponse:
         return throttled
     if account_queries.username_is_taken(data["username"]):
         # Checked here for a kind answer; step 2's UNIQUE constraint is what decides.
-        _username_taken(request, form)
-        return _page(request, template, status=409, form=form)
+        return _refused(request, template, form, account_actions.UsernameTaken())
     try:
         email = account_actions.do_verify_email(
             email=data["email"], purpose=Purpose.REGISTER, code=data["code"], now=timezone.now()
         )
-    except account_actions.CodeRefused as exc:
-        form.add_error("code", _code_message(exc))
-        return _invalid(request, template, form=form)
+    except REFUSALS as exc:
+        return _refused(request, template, form, exc)
     # The mailbox is proved; keep the rest for step 2, the password only as its Argon2 hash.
     request.session[SESSION_REGISTRATION] = {
         "username": data["username"],
@@ -485,17 +512,8 @@ def register_open(request: HttpRequest) -> HttpResponse:
             language=form.cleaned_data["language"],
             now=timezone.now(),
         )
-    except workspace_rules.WorkspaceNameError:
-        form.add_error("name", _("请填写工作空间名称"))
-        return _invalid(request, template, form=form)
-    except workspace_actions.NoConsoleAccount:
-        form.add_error(None, _("该费用中心账号没有控制台账号，请通过「已有企业账号，去绑定」创建工作空间。"))
-        return _invalid(request, template, form=form)
-    except account_actions.InstanceBoundElsewhere:
-        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
-        return _invalid(request, template, form=form)
-    except account_actions.InstanceNotActive:
-        return _instance_gone(request)
+    except REFUSALS as exc:
+        return _refused(request, template, form, exc)
     request.session[SESSION_OPENED] = True
     _remember_bound(request, workspace_id)
     return redirect("activation:done")

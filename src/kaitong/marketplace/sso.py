@@ -85,3 +85,8 @@ def do_enter_login_free(*, raw_sources: Iterable[str], isv_key: str, tolerance_s
     except IntegrityError:
         raise EntryRefused(Refusal.REPLAYED, instance_id) from None
     return Entry(instance_id=instance.instance_id, ali_uid=instance.ali_uid)
+
+
+def instance_is_active(instance_id: str) -> bool:
+    """Whether a session's instance may still be used (an expiry or release after entry ends it)."""
+    return MarketplaceInstance.objects.filter(instance_id=instance_id, state=State.ACTIVE).exists()

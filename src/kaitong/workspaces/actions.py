@@ -39,21 +39,23 @@ class NoConsoleAccount(Exception):
     """The billing-center account has no console account to own a new workspace."""
 
 
-def _create(
-    *, name: str, language: str, owner_id: int, billing_account: BillingAccount, cloud_account_id: int, now: datetime
-) -> Workspace:
+def _create(*, name: str, language: str, billing_account: BillingAccount, instance_id: str, now: datetime) -> int:
+    """A workspace owned by the account's console account and settled by the instance; its id."""
     if language not in domain.LANGUAGES:
         raise ValueError(f"unknown workspace language {language!r}")
+    if billing_account.console_account_id is None:
+        raise NoConsoleAccount
+    cloud_account_id = _settle_by_instance(billing_account, instance_id, now)
     return Workspace.objects.create(
         name=domain.clean_name(name),
         language=language,
         token=domain.new_token(),
-        owner_id=owner_id,
+        owner_id=billing_account.console_account_id,
         billing_account=billing_account,
         settlement=Settlement.ALIYUN,
         cloud_account_id=cloud_account_id,
         created_at=now,
-    )
+    ).pk
 
 
 def _settle_by_instance(billing_account: BillingAccount, instance_id: str, now: datetime) -> int:
@@ -106,15 +108,7 @@ def do_create_bound_workspace(
             raise NoConsoleAccount
         if account_rules.normalise_email(account.console_account.email) != account_rules.normalise_email(email):
             raise EmailMismatch
-        cloud_id = _settle_by_instance(account, instance_id, now)
-        return _create(
-            name=name,
-            language=language,
-            owner_id=account.console_account.pk,
-            billing_account=account,
-            cloud_account_id=cloud_id,
-            now=now,
-        ).pk
+        return _create(name=name, language=language, billing_account=account, instance_id=instance_id, now=now)
 
     return accounts.with_code(
         email=email, purpose=account_rules.Purpose.CREATE_WORKSPACE, code=code, now=now, work=work
@@ -140,18 +134,7 @@ def do_register_and_create_workspace(
     created: list[int] = []
 
     def then(account: BillingAccount) -> None:
-        assert account.console_account_id is not None
-        cloud_id = _settle_by_instance(account, instance_id, now)
-        created.append(
-            _create(
-                name=name,
-                language=language,
-                owner_id=account.console_account_id,
-                billing_account=account,
-                cloud_account_id=cloud_id,
-                now=now,
-            ).pk
-        )
+        created.append(_create(name=name, language=language, billing_account=account, instance_id=instance_id, now=now))
 
     account = accounts.do_register_console_account(
         username=username,
@@ -173,17 +156,7 @@ def do_open_commercial_workspace(
     first workspace, settled by the instance (open method 阿里云账号结算). Return the workspace id."""
     with transaction.atomic():
         account = BillingAccount.objects.get(pk=billing_account_id)
-        if account.console_account_id is None:
-            raise NoConsoleAccount
-        cloud_id = _settle_by_instance(account, instance_id, now)
-        return _create(
-            name=name,
-            language=language,
-            owner_id=account.console_account_id,
-            billing_account=account,
-            cloud_account_id=cloud_id,
-            now=now,
-        ).pk
+        return _create(name=name, language=language, billing_account=account, instance_id=instance_id, now=now)
 
 
 @on_instance_state_change
