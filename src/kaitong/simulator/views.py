@@ -212,6 +212,11 @@ def close(request: HttpRequest, instance_id: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("simulator:console") + "?" + urlencode({"notice": "closed"}))
 
 
+def _seconds(value: str) -> float:
+    """A delay typed into the operator form: whole seconds, 0 to one day; anything else is 0."""
+    return float(min(int(value), 86400)) if value.strip().isdigit() else 0.0
+
+
 @signed_in
 @require_POST
 def event(request: HttpRequest, instance_id: str) -> HttpResponse:
@@ -223,7 +228,7 @@ def event(request: HttpRequest, instance_id: str) -> HttpResponse:
             owner_uid=_owner(request),
             now=timezone.now(),
             fault=request.POST.get("fault", ""),
-            delay=float(request.POST.get("delay") or 0) if request.POST.get("delay", "").isdigit() else 0,
+            delay=_seconds(request.POST.get("delay", "")),
         )
     except actions.SimulatorError as exc:
         return _console(request, status=409, error=str(exc))
