@@ -73,7 +73,7 @@ def do_bind_workspace(
 
     def work() -> None:
         workspace = (
-            Workspace.objects.select_for_update()
+            Workspace.objects.select_for_update(of=("self",))
             .select_related("owner", "billing_account", "cloud_account")
             .filter(pk=workspace_id, billing_account_id=billing_account_id)
             .first()
