@@ -142,3 +142,12 @@ def test_username_taken_answers_are_rate_limited(client, settings):
     throttled = client.post(PATH, form(code))
     assert throttled.status_code == 429 and throttled["Retry-After"] == "3600"
     assert "尝试次数过多" in throttled.content.decode()
+
+
+def test_an_email_code_never_signs_anyone_in(client):
+    """Registration proves a mailbox; signing in to the console still takes the password."""
+    enter(client, "400008")
+    code = request_code(client, PATH, "admin@newco.example")
+    assert client.post(PATH, form(code)).status_code == 302
+    assert "_auth_user_id" not in client.session
+    assert client.get("/console/").status_code == 302  # to the sign-in page

@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from kaitong.accounts import actions as account_actions
@@ -61,7 +62,9 @@ def needs_entry(view: View) -> View:
         response["Cache-Control"] = "no-store"
         return response
 
-    return require_http_methods(["GET", "POST"])(wrapped)
+    # Passwords and codes never reach an error report or a log.
+    hidden = sensitive_post_parameters("password1", "password2", "code")
+    return require_http_methods(["GET", "POST"])(hidden(wrapped))
 
 
 def _instance(request: HttpRequest) -> str:
