@@ -120,6 +120,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = ENV.is_https
 CSRF_COOKIE_SECURE = ENV.is_https
+if ENV.is_https:
+    # __Host- cookies are Secure, host-only and path=/ by browser rule: no subdomain can plant or
+    # overwrite them (reliability B.9). Browsers drop them over plain http, hence https only.
+    SESSION_COOKIE_NAME = "__Host-kaitong-session"
+    CSRF_COOKIE_NAME = "__Host-kaitong-csrf"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 8 * 3600
 LANGUAGE_COOKIE_SAMESITE = "Lax"

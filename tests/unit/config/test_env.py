@@ -75,3 +75,24 @@ def test_serve_refuses_to_start_with_placeholder_secrets(tmp_path):
     )
     assert result.returncode != 0
     assert "KAITONG_SECRET_KEY is not set" in result.stderr
+
+
+def test_https_public_url_gives_secure_host_only_cookies(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_NAME, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_NAME, s.CSRF_COOKIE_SECURE)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAITONG_")}
+    env.update(
+        KAITONG_ENV="demo",
+        KAITONG_PUBLIC_URL="https://kaitong.example.com",
+        DJANGO_SETTINGS_MODULE="kaitong.config.settings",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.split() == ["__Host-kaitong-session", "True", "__Host-kaitong-csrf", "True"]

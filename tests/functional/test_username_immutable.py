@@ -1,0 +1,30 @@
+"""A username, once registered, cannot change: the database itself refuses (reliability C.14)."""
+
+import pytest
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from kaitong.accounts.models import BillingAccount, ConsoleAccount
+
+pytestmark = pytest.mark.django_db
+
+
+def test_billing_account_username_cannot_change():
+    account = BillingAccount.objects.create(username="alice", email="a@example.com", created_at=timezone.now())
+    with pytest.raises(DatabaseError), transaction.atomic():
+        BillingAccount.objects.filter(pk=account.pk).update(username="mallory")
+    account.refresh_from_db()
+    assert account.username == "alice"
+    # Other fields still change freely.
+    BillingAccount.objects.filter(pk=account.pk).update(enterprise_name="Alice Co.")
+    assert BillingAccount.objects.get(pk=account.pk).enterprise_name == "Alice Co."
+
+
+def test_console_account_username_cannot_change():
+    user = ConsoleAccount.objects.create_user("bob01", "b@example.com", "a-long-password-123")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        ConsoleAccount.objects.filter(pk=user.pk).update(username="eve01")
+    user.refresh_from_db()
+    assert user.username == "bob01"
+    user.email = "new@example.com"
+    user.save()
