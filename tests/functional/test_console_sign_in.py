@@ -35,6 +35,17 @@ def test_wrong_password_is_a_clear_message(client):
     assert "用户名或密码错误" in response.content.decode()
 
 
+def test_repeated_wrong_passwords_lock_the_username_for_an_hour(client):
+    existing_account("acme", "ops@acme.example")
+    for _ in range(10):
+        client.post("/console/login/", {"username": "acme", "password": "wrong-password-1"})
+    # Now even the right password is refused, with a message that says why and for how long.
+    response = client.post("/console/login/", {"username": "acme", "password": STRONG_PASSWORD})
+    assert response.status_code == 200
+    assert "登录失败次数过多，请一小时后再试" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
 def test_another_owners_workspace_is_not_found(client):
     existing_account("acme", "ops@acme.example", workspaces=("acme-prod",))
     existing_account("globex", "it@globex.example", workspaces=("globex-prod",))

@@ -176,20 +176,42 @@ def _window(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-def check_taken_answers(*, ip: str, now: datetime) -> None:
-    """Raise TooManyAttempts if ``ip`` already had its hourly share of username-taken answers."""
-    hits = Throttle.objects.filter(key=f"taken:{ip}", window_start=_window(now)).values_list("hits", flat=True).first()
-    if hits is not None and hits >= domain.TAKEN_ANSWERS_PER_IP_PER_HOUR:
-        raise TooManyAttempts
+def _throttled(*, key: str, limit: int, now: datetime) -> bool:
+    hits = Throttle.objects.filter(key=key, window_start=_window(now)).values_list("hits", flat=True).first()
+    return hits is not None and hits >= limit
 
 
-def do_count_taken_answer(*, ip: str, now: datetime) -> None:
-    """Record one username-taken answer given to ``ip`` (atomic increment, one row per hour)."""
-    key, window = f"taken:{ip}", _window(now)
+def _do_count_hit(*, key: str, now: datetime) -> None:
+    """One more hit on ``key`` in this hour's window (atomic increment, one row per key and hour)."""
+    window = _window(now)
     with transaction.atomic():
         Throttle.objects.bulk_create([Throttle(key=key, window_start=window, hits=0)], ignore_conflicts=True)
         Throttle.objects.filter(key=key, window_start=window).update(hits=F("hits") + 1)
         Throttle.objects.filter(window_start__lt=window - timedelta(hours=2)).delete()
+
+
+def check_taken_answers(*, ip: str, now: datetime) -> None:
+    """Raise TooManyAttempts if ``ip`` already had its hourly share of username-taken answers."""
+    if _throttled(key=f"taken:{ip}", limit=domain.TAKEN_ANSWERS_PER_IP_PER_HOUR, now=now):
+        raise TooManyAttempts
+
+
+def do_count_taken_answer(*, ip: str, now: datetime) -> None:
+    """Record one username-taken answer given to ``ip``."""
+    _do_count_hit(key=f"taken:{ip}", now=now)
+
+
+def check_sign_in_allowed(*, username: str, ip: str, now: datetime) -> None:
+    """Raise TooManyAttempts when this username or this address failed to sign in too often this hour."""
+    if _throttled(
+        key=f"sign-in:user:{username}", limit=domain.SIGN_IN_FAILURES_PER_USERNAME_PER_HOUR, now=now
+    ) or _throttled(key=f"sign-in:ip:{ip}", limit=domain.SIGN_IN_FAILURES_PER_IP_PER_HOUR, now=now):
+        raise TooManyAttempts
+
+
+def do_count_failed_sign_in(*, username: str, ip: str, now: datetime) -> None:
+    _do_count_hit(key=f"sign-in:user:{username}"[:128], now=now)
+    _do_count_hit(key=f"sign-in:ip:{ip}", now=now)
 
 
 # -- accounts ------------------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ HOUR = timedelta(hours=1)
 # client address gets at most this many of them an hour (reliability C.13).
 TAKEN_ANSWERS_PER_IP_PER_HOUR = 20
 
+# Failed console sign-ins an hour: per username (so a password cannot be guessed from many addresses)
+# and per client address (so one address cannot sweep many usernames). Reliability C.18.
+SIGN_IN_FAILURES_PER_USERNAME_PER_HOUR = 10
+SIGN_IN_FAILURES_PER_IP_PER_HOUR = 30
+
 
 class Purpose(StrEnum):
     """What a code proves; a code issued for one purpose fails for every other."""

@@ -187,6 +187,7 @@ EN = {
     "请回到阿里云市场「已购买的服务」，重新点击「免登」。": 'Go back to "Purchased services" on Alibaba Cloud Marketplace and click "Login-free" again.',
     # console
     "用户名或密码错误": "Wrong username or password",
+    "登录失败次数过多，请一小时后再试": "Too many failed sign-ins; please try again in an hour",
     "该账号已停用": "This account is disabled",
     "当前用户": "Signed in as",
     "退出登录": "Sign out",

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from kaitong.accounts import actions as account_actions
 
 
 class ConsoleSignInForm(AuthenticationForm):
@@ -10,7 +16,23 @@ class ConsoleSignInForm(AuthenticationForm):
     error_messages = {
         "invalid_login": _("用户名或密码错误"),
         "inactive": _("该账号已停用"),
+        "throttled": _("登录失败次数过多，请一小时后再试"),
     }
 
     def clean_username(self) -> str:
         return str(self.cleaned_data.get("username", "")).strip().lower()
+
+    def clean(self) -> dict[str, Any]:
+        username = str(self.cleaned_data.get("username", ""))
+        ip = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        now = timezone.now()
+        try:
+            account_actions.check_sign_in_allowed(username=username, ip=ip, now=now)
+        except account_actions.TooManyAttempts:
+            raise ValidationError(self.error_messages["throttled"], code="throttled") from None
+        try:
+            return super().clean()
+        except ValidationError as error:
+            if error.code == "invalid_login":
+                account_actions.do_count_failed_sign_in(username=username, ip=ip, now=now)
+            raise
