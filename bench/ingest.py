@@ -28,23 +28,11 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+from kaitong.billing import price_lists
+
 ROOT = Path(__file__).resolve().parent.parent
-ITEMS = [
-    "time_series",
-    "logs",
-    "apm_trace",
-    "profile",
-    "rum_pv",
-    "session_replay",
-    "dial_test",
-    "task_call",
-    "sms",
-    "network_host",
-    "forward_external",
-    "forward_guance",
-    "sensitive_scan",
-    "scheduled_report",
-]
+# The 14 billing items of the price list in effect.
+ITEMS = [item["item"] for item in price_lists.read("cn-2023-04")["items"]]
 
 
 def free_port() -> int:

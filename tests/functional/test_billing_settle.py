@@ -336,6 +336,14 @@ class TestWorker:
         assert Job.objects.filter(kind=actions.CLOSE_DAY_JOB, payload__day=DAY.isoformat()).count() == 1
         assert len(client.records) == 3
 
+    def test_days_missed_while_the_worker_was_down_are_closed_too(self, monkeypatch):
+        workspaces(1)
+        monkeypatch.setattr(jobs, "get_client", lambda: RecordingMeteringClient())
+        actions.do_close_day(day=DAY, now=after_close())
+        run_once(now=after_close(DAY + timedelta(days=3)))
+        closed = set(ClosedDay.objects.values_list("day", flat=True))
+        assert closed == {DAY + timedelta(days=n) for n in range(4)}
+
 
 class TestPages:
     def test_billing_center_shows_bills_lines_and_pushes(self, client):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from kaitong.billing import actions
 from kaitong.billing.client import SdkMeteringClient
+from kaitong.billing.domain import Outcome
 from kaitong.billing.models import MeteringRecord
 from tests.support.billing import DAY, after_close, sample, workspaces
 from tests.support.billing_simulator import (
@@ -113,3 +114,47 @@ def test_killed_at_each_step_of_a_push_then_restarted(step, sim, migrated, tmp_p
     assert amounts == {i: row.amount_cents for i, row in rows.items()}
     assert "already closed" in again.stdout and "pushed" not in again.stdout
     assert Counter(r.instance_id for r in held_records(sim) if r.instance_id in set(ids)) == held
+
+
+def test_sdk_answers_map_to_ledger_outcomes(sim):
+    """What the real SDK raises against the simulator becomes the right outcome."""
+    from tests.support.simulator import free_port
+
+    (instance,) = seed_instances(sim, 1)
+    start = int(after_close().timestamp()) - 2 * 86400
+    entry = {
+        "InstanceId": instance,
+        "StartTime": str(start),
+        "EndTime": str(start + 86400),
+        "Entities": [{"Key": "Frequency", "Value": "1", "meteringAssit": "cmgj00053362-Frequency-9"}],
+    }
+    rejected = sdk_client(sim).push(metering=[entry])
+    assert (rejected.outcome, rejected.code) == (Outcome.REJECTED, "Invalid.Parameter.Metering")
+    entry["Entities"][0]["meteringAssit"] = sim.metering_assit
+    assert sdk_client(sim).push(metering=[entry]).outcome is Outcome.ACCEPTED
+    throttled = sdk_client(sim).push(metering=[entry])
+    assert (throttled.outcome, throttled.code) == (Outcome.RETRY, "Service.Flow.Control")
+    nowhere = SdkMeteringClient(
+        access_key_id="x", access_key_secret="y", endpoint=f"127.0.0.1:{free_port()}", protocol="http"
+    )
+    assert nowhere.push(metering=[entry]).outcome is Outcome.RETRY  # connection refused: never left
+
+
+def test_a_read_timeout_is_unknown():
+    """The request left (the server accepted the connection) but no answer came: its fate is unknown."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        silent = SdkMeteringClient(
+            access_key_id="x",
+            access_key_secret="y",
+            endpoint=f"127.0.0.1:{port}",
+            protocol="http",
+            connect_timeout_ms=500,
+            read_timeout_ms=300,
+        )
+        answer = silent.push(metering=[{"InstanceId": "1", "StartTime": "1", "EndTime": "90000", "Entities": []}])
+    assert answer.outcome is Outcome.UNKNOWN

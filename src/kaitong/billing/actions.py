@@ -46,6 +46,7 @@ State = MeteringRecord.State
 PUSH_JOB = "billing.push"
 CLOSE_DAY_JOB = "billing.close_day"
 ALARM_EMAIL = "billing_alarm"
+AGGREGATE_CHUNK = 2000
 
 Clock = Callable[[], datetime]
 Step = Callable[[str], None]
@@ -202,14 +203,19 @@ def _close_day(*, day: date, now: datetime) -> CloseResult:
         for workspace_id, item, days in RetentionSetting.objects.values_list("workspace_id", "item", "retention_days"):
             retention[workspace_id][item] = days
         usage: dict[int, dict[str, domain.DayUsage]] = defaultdict(dict)
-        aggregates = (
-            UsageSample.objects.filter(hour__gte=start, hour__lt=end)
-            .values("workspace_id", "item")
-            .annotate(peak=Max("quantity"), total=Sum("quantity"))
-            .values_list("workspace_id", "item", "peak", "total")
-        )
-        for workspace_id, item, peak, total in aggregates:
-            usage[workspace_id][item] = domain.DayUsage(Decimal(peak), Decimal(total))
+        # Aggregated by ranges of workspaces, so that each statement stays short (statement_timeout)
+        # and walks the (workspace, item, hour) index, however many workspaces there are.
+        ids = sorted(row[0] for row in workspaces)
+        for chunk in range(0, len(ids), AGGREGATE_CHUNK):
+            low, high = ids[chunk], ids[min(chunk + AGGREGATE_CHUNK, len(ids)) - 1]
+            aggregates = (
+                UsageSample.objects.filter(workspace_id__gte=low, workspace_id__lte=high, hour__gte=start, hour__lt=end)
+                .values("workspace_id", "item")
+                .annotate(peak=Max("quantity"), total=Sum("quantity"))
+                .values_list("workspace_id", "item", "peak", "total")
+            )
+            for workspace_id, item, peak, total in aggregates:
+                usage[workspace_id][item] = domain.DayUsage(Decimal(peak), Decimal(total))
 
         bills: list[DailyBill] = []
         drafts: list[domain.Bill] = []
@@ -235,9 +241,9 @@ def _close_day(*, day: date, now: datetime) -> CloseResult:
                 products[instance_id] = product_code
         DailyBill.objects.bulk_create(bills, batch_size=2000)
         if not connection.features.can_return_rows_from_bulk_insert:  # pragma: no cover - both engines can
-            ids = dict(DailyBill.objects.filter(day=day).values_list("workspace_id", "pk"))
+            bill_ids = dict(DailyBill.objects.filter(day=day).values_list("workspace_id", "pk"))
             for bill in bills:
-                bill.pk = ids[bill.workspace_id]
+                bill.pk = bill_ids[bill.workspace_id]
         lines = [
             DailyBillLine(
                 bill_id=bill.pk,
@@ -314,7 +320,7 @@ def _claim_batch(*, now: datetime, lease_seconds: int) -> tuple[str, list[Meteri
         )
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        candidates = list(due.values_list("pk", "instance_id", "product_code")[:2000])
+        candidates = list(due.values_list("pk", "instance_id", "product_code")[:400])
         if not candidates:
             return token, []
         since = now - timedelta(seconds=domain.SECONDS_BETWEEN_REQUESTS)

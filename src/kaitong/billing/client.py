@@ -31,17 +31,23 @@ class MeteringClient(Protocol):
         ...
 
 
+_NEVER_LEFT = ("NewConnectionError", "Connection refused", "ConnectTimeout", "Failed to resolve", "Name or service")
+
+
 def _transport_outcome(exc: BaseException) -> Outcome:
-    """A transport failure: only a connection that never opened proves the request did not leave."""
+    """A transport failure: only a connection that never opened proves the request did not leave.
+
+    The SDK wraps the ``requests`` error in its own exception (sometimes only as text), so both the
+    exception chain and its message are read. A reset or a read timeout may follow delivery: unknown.
+    """
     import requests
 
-    inner = getattr(exc, "inner_exception", exc)
+    inner = getattr(exc, "inner_exception", None) or exc
     if isinstance(inner, requests.exceptions.ConnectTimeout):
         return Outcome.RETRY
-    if isinstance(inner, requests.exceptions.ConnectionError):
-        text = str(inner)
-        if "NewConnectionError" in text or "Connection refused" in text or "Failed to resolve" in text:
-            return Outcome.RETRY
+    text = f"{exc} {inner}"
+    if "Read timed out" not in text and any(marker in text for marker in _NEVER_LEFT):
+        return Outcome.RETRY
     return Outcome.UNKNOWN
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -51,12 +51,23 @@ def push(payload: dict[str, Any], now: datetime) -> None:
         raise RetryLater("records still pending", at=report.next_at)
 
 
+CATCH_UP_DAYS = 7
+
+
 @periodic
 def schedule_close(now: datetime) -> None:
-    """When a Beijing day has ended, queue its close once (the dedup key makes repeats no-ops)."""
+    """When a Beijing day has ended, queue its close once (the dedup key makes repeats no-ops).
+
+    After an outage the days missed since the last closed one are queued too (up to a week back).
+    """
     day = domain.last_closed_day(now)
-    if not ClosedDay.objects.filter(day=day).exists():
-        actions.enqueue_close_day(day=day, now=now)
+    latest = ClosedDay.objects.order_by("-day").values_list("day", flat=True).first()
+    if latest == day:
+        return
+    first = day if latest is None else max(latest + timedelta(days=1), day - timedelta(days=CATCH_UP_DAYS - 1))
+    while first <= day:
+        actions.enqueue_close_day(day=first, now=now)
+        first += timedelta(days=1)
 
 
 @periodic
