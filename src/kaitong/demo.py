@@ -200,8 +200,10 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
 
 
 def run_demo(*, reset: bool, host: str, port: int) -> None:
-    # A supervisor's SIGTERM stops the demo as cleanly as Ctrl-C does, children included.
+    # A supervisor's SIGTERM stops the demo as cleanly as Ctrl-C does, children included; and Ctrl-C
+    # works even when a shell started the demo in the background with SIGINT ignored.
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     simulator_port, smtp_port = port + 100, port + 25
     public_url = f"http://{host}:{port}"
     simulator_url = f"http://{host}:{simulator_port}"

@@ -72,3 +72,20 @@ def test_vendor_down_keeps_retrying_and_says_why(tmp_path: Path):
         assert delivery["state"] == "pending" and delivery["attempts"] >= 2
         assert "cannot reach the vendor" in delivery["last_error"]
         assert "cannot reach the vendor" in httpx.get(sim.url + "/ops/").text
+
+
+def test_no_token_reaches_the_log(tmp_path: Path):
+    """The SPI URL carries the token; the simulator's log (INFO in the demo) must never show it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Vendor)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Vendor.calls = []
+    try:
+        spi_url = f"http://127.0.0.1:{server.server_port}/spi"
+        with start_simulator(tmp_path, spi_url=spi_url, KAITONG_ENV="demo") as sim:
+            sim.create_instance()
+            time.sleep(1.5)
+            assert Vendor.calls, "the vendor stub was never called"
+            log = sim.log()
+    finally:
+        server.shutdown()
+    assert "token=" not in log and Vendor.calls[0]["token"] not in log

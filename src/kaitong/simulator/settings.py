@@ -71,4 +71,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING" if ENV.mode is Mode.TEST else "INFO"},
+    # httpx logs every request URL at INFO, and an SPI URL carries the token: never let it reach a log.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
