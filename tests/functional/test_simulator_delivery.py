@@ -231,3 +231,24 @@ class TestLoginFreeLink:
         assert params["timeStamp"] == now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         assert token_is_valid(params, isv_key())
         assert not token_is_valid(params, "another-key-entirely")
+
+
+class TestMarketplaceClock:
+    def test_a_trial_expires_at_its_end(self):
+        # Bought 15 days ago, so that the vendor (which reads the real clock) also sees the trial over.
+        now = timezone.now() - timedelta(days=15)
+        instance = actions.do_purchase(account_uid=buyer(), now=now, trial=True)
+        deliver_all(now)
+        assert actions.do_expire_due(now=now + timedelta(days=13)) == 0
+        later = timezone.now()
+        assert actions.do_expire_due(now=later) == 1
+        assert actions.do_expire_due(now=later) == 0  # already expired: nothing twice
+        deliver_all(later)
+        assert Instance.objects.get(instance_id=instance.instance_id).status == "expired"
+        assert MarketplaceInstance.objects.get().state == "expired"
+
+    def test_pay_as_you_go_has_no_end(self):
+        now = timezone.now()
+        actions.do_purchase(account_uid=buyer(), now=now)
+        deliver_all(now)
+        assert actions.do_expire_due(now=now + timedelta(days=3650)) == 0

@@ -183,3 +183,22 @@ class TestBill:
         other = Client()
         other.post("/signin/", {"create": "1", "name": "other", "kind": "main"})
         assert "¥0.00" in other.get("/console/bill/").content.decode()
+
+
+class TestRealNameVerification:
+    def test_an_unverified_account_cannot_buy(self):
+        client = Client()
+        client.post("/signin/", {"create": "1", "name": "新用户", "kind": "main", "unverified": "on"})
+        response = client.post("/buy/", {"agree": "on"})
+        assert response.status_code == 400 and "实名认证" in response.content.decode()
+        assert not Instance.objects.exists()
+
+    def test_a_ram_user_of_an_unverified_main_account_cannot_buy(self):
+        client = Client()
+        client.post(
+            "/signin/", {"create": "1", "name": "boss", "kind": "main", "new_uid": "5555555", "unverified": "on"}
+        )
+        client.post("/signout/")
+        client.post("/signin/", {"create": "1", "name": "dev", "kind": "ram", "main_uid": "5555555"})
+        assert client.post("/buy/", {"agree": "on"}).status_code == 400
+        assert not Instance.objects.exists()

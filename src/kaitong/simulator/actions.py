@@ -61,7 +61,9 @@ def _new_digits(length: int) -> str:
 # --- buyers ------------------------------------------------------------------------------------------
 
 
-def do_create_account(*, name: str, uid: str, is_ram: bool, main_uid: str, now: datetime) -> Account:
+def do_create_account(
+    *, name: str, uid: str, is_ram: bool, main_uid: str, now: datetime, verified: bool = True
+) -> Account:
     name = name.strip()
     uid = uid.strip() or _new_digits(16)
     main_uid = main_uid.strip()
@@ -76,7 +78,9 @@ def do_create_account(*, name: str, uid: str, is_ram: bool, main_uid: str, now: 
         main_uid = ""
     try:
         with transaction.atomic():
-            return Account.objects.create(uid=uid, name=name, is_ram=is_ram, main_uid=main_uid, created_at=now)
+            return Account.objects.create(
+                uid=uid, name=name, is_ram=is_ram, main_uid=main_uid, verified=verified, created_at=now
+            )
     except IntegrityError:
         raise SimulatorError("该 UID 已存在 This UID already exists.") from None
 
@@ -120,6 +124,11 @@ def do_purchase(
     if product_code not in PRODUCTS:
         raise SimulatorError(f"unknown product {product_code[:40]}")
     owner = _owner_uid(account)
+    main = account if not account.is_ram else Account.objects.filter(uid=owner).first()
+    if main is None or not main.verified:
+        raise SimulatorError(
+            "该阿里云账号尚未完成实名认证，无法开通 This Alibaba Cloud account has not passed real-name verification."
+        )
     sku = TRIAL_SKU if trial else POSTPAY_SKU
     expires_at = now + timedelta(days=TRIAL_DAYS) if trial else None
     instance = None
@@ -240,6 +249,20 @@ def do_trigger_event(
             raise SimulatorError(f"unknown event {event[:40]}")
     instance.save()
     return _queue(instance, params, now=now, fault=fault, delay=delay)
+
+
+def do_expire_due(*, now: datetime) -> int:
+    """The marketplace's clock: an open instance whose expiry has passed (a trial's end) is expired."""
+    expired = 0
+    for instance_id in Instance.objects.filter(
+        status=Instance.Status.OPENED, expires_at__isnull=False, expires_at__lte=now
+    ).values_list("instance_id", flat=True):
+        try:
+            do_trigger_event(instance_id=instance_id, event="expire", now=now)
+        except SimulatorError:
+            continue
+        expired += 1
+    return expired
 
 
 def login_free_url(*, instance_id: str, owner_uid: str, isv_key: str, now: datetime) -> str:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from kaitong.simulator.actions import DeliveryConfig, TransportError, do_deliver_due
+from kaitong.simulator.actions import DeliveryConfig, TransportError, do_deliver_due, do_expire_due
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
@@ -40,12 +40,16 @@ def delivery_config() -> DeliveryConfig:
 
 
 def run_loop(stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
-    """Deliver due calls until ``stop`` is set. A failure of the loop itself is logged, never fatal."""
+    """Expire instances past their end and deliver due calls until ``stop`` is set.
+
+    A failure of the loop itself is logged, never fatal.
+    """
     config = delivery_config()
     idle = min(poll_seconds, config.retry_seconds)
     while not stop.is_set():
         sent = 0
         try:
+            do_expire_due(now=timezone.now())
             sent = do_deliver_due(now=timezone.now(), transport=http_transport, config=config)
         except Exception:
             log.exception("SPI delivery pass failed; trying again")

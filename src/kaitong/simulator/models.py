@@ -12,6 +12,8 @@ class Account(models.Model):
     name = models.CharField(max_length=64)
     is_ram = models.BooleanField(default=False)
     main_uid = models.CharField(max_length=32, blank=True, default="")
+    # 实名认证: Alibaba lets only real-name-verified accounts buy from the marketplace.
+    verified = models.BooleanField(default=True)
     created_at = models.DateTimeField()
 
     def __str__(self) -> str:

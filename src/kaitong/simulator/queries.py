@@ -12,7 +12,7 @@ from kaitong.simulator.models import Account, ApiCall, Attempt, Delivery, Instan
 
 def accounts() -> list[dict[str, Any]]:
     return [
-        {"uid": a.uid, "name": a.name, "is_ram": a.is_ram, "main_uid": a.main_uid}
+        {"uid": a.uid, "name": a.name, "is_ram": a.is_ram, "main_uid": a.main_uid, "verified": a.verified}
         for a in Account.objects.order_by("created_at", "id")
     ]
 

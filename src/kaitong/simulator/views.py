@@ -98,6 +98,7 @@ def signin(request: HttpRequest) -> HttpResponse:
                     is_ram=request.POST.get("kind") == "ram",
                     main_uid=request.POST.get("main_uid", ""),
                     now=timezone.now(),
+                    verified=request.POST.get("unverified") != "on",
                 )
             except actions.SimulatorError as exc:
                 error = str(exc)
