@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo_walk import _demo_port, _free
+from tests.e2e.test_demo_walk import _demo_port
 
 pytestmark = pytest.mark.e2e
 
@@ -53,13 +54,22 @@ def buy(port: int) -> str:
         return str(json.load(response)["instanceId"])
 
 
+def nobody_listens(port: int) -> bool:
+    """Connection refused: no process of the demo is left serving this port (TIME_WAIT does not count)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return True
+    return False
+
+
 def test_stop_keep_and_reset(tmp_path: Path) -> None:
     port = _demo_port()
     demo = start(tmp_path, port)
     bought = buy(port)
     output = stop(demo)
     assert demo.returncode == 0 and "stopped" in output
-    assert all(_free(p) for p in (port, port + 25, port + 100)), "a demo process outlived Ctrl-C"
+    assert all(nobody_listens(p) for p in (port, port + 25, port + 100)), "a demo process outlived Ctrl-C"
 
     demo = start(tmp_path, port)
     assert bought in instances(port)
