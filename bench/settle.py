@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--intake", type=int, default=2_000, help="fresh instances per run for the bare SDK loop")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=2, help="requests in flight at once (push)")
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/kaitong_bench_settle")
     args = parser.parse_args()
 
@@ -138,7 +139,9 @@ def main() -> None:
             result = actions.do_close_day(day=DAY, now=after_close())
             t1 = time.perf_counter()
             last_push = time.monotonic()
-            report = actions.push_pending(client=client, clock=timezone.now, lease_seconds=120)
+            report = actions.push_pending(
+                client=client, clock=timezone.now, lease_seconds=120, concurrency=args.concurrency
+            )
             t2 = time.perf_counter()
             answers = push_answers(sim)
             refused = {k: v - before.get(k, 0) for k, v in answers.items() if k != "OK" and v != before.get(k, 0)}
@@ -186,7 +189,10 @@ def main() -> None:
         f"median of {args.runs} runs"
     )
     print(f"  close the day   {close:7.1f} s   ({args.instances * len(ITEMS) / close:,.0f} bill lines/s)")
-    print(f"  push            {push:7.1f} s   ({rate:,.0f} records/s, {args.instances // 100} requests)")
+    print(
+        f"  push            {push:7.1f} s   ({rate:,.0f} records/s, {args.instances // 100} requests, "
+        f"{args.concurrency} in flight)"
+    )
     print(f"  simulator intake          {intake:,.0f} records/s (bare SDK loop)   push ÷ intake = {rate / intake:.2f}")
     print(f"  wall time       {total:7.1f} s")
     print(

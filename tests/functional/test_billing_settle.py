@@ -325,6 +325,7 @@ class TestWorker:
         ingest([sample(w, "sms", DAY, 0, 10) for w in pool])
         client = RecordingMeteringClient()
         monkeypatch.setattr(jobs, "get_client", lambda: client)
+        monkeypatch.setattr(jobs, "push_concurrency", lambda: 1)  # threads would not see the test's transaction
         run_once(now=after_close(DAY, minutes=-5))
         assert not ClosedDay.objects.filter(day=DAY).exists()  # only the day before is over
         run_once(now=after_close(DAY, minutes=1))  # the duty queues the close; the job runs

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from kaitong.billing import actions, domain
@@ -27,6 +28,11 @@ def fault_step(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def push_concurrency() -> int:
+    """Requests in flight at once: KAITONG_METERING_CONCURRENCY on PostgreSQL; one on SQLite (one writer)."""
+    return 1 if connection.vendor == "sqlite" else settings.ENV.metering_concurrency
+
+
 def push_now() -> actions.PushReport:
     """Sweep stale sends, then push everything that may go now, with the configured client."""
     actions.do_sweep_stale_sent(now=timezone.now())
@@ -35,6 +41,7 @@ def push_now() -> actions.PushReport:
         clock=timezone.now,
         lease_seconds=settings.ENV.metering_lease_seconds,
         step=fault_step,
+        concurrency=push_concurrency(),
     )
 
 

@@ -79,6 +79,7 @@ class AppEnv(BaseSettings):
     metering_connect_timeout_ms: int = Field(default=3000, ge=100)
     metering_read_timeout_ms: int = Field(default=10000, ge=100)
     metering_lease_seconds: int = Field(default=120, ge=1)
+    metering_concurrency: int = Field(default=2, ge=1, le=16)
 
     # The simulator: where it delivers SPI calls, and how often it retries a failed one.
     simulator_spi_url: str = "http://127.0.0.1:8000/marketplace/aliyun/spi"
