@@ -88,12 +88,16 @@ def settle(*, day: str, wait: bool = True) -> None:
 # --- usage import -----------------------------------------------------------------------------------
 
 
+def _is_csv(path: Path) -> bool:
+    with path.open(encoding="utf-8") as handle:
+        first = handle.read(1)
+    return path.suffix.lower() == ".csv" or bool(first and first not in "{[ \n\r\t")
+
+
 def _rows(path: Path) -> Iterator[Any]:
     """Samples from a JSON-lines file, or a CSV with a header workspace,item,hour,quantity."""
     with path.open(encoding="utf-8", newline="") as handle:
-        first = handle.read(1)
-        handle.seek(0)
-        if path.suffix.lower() == ".csv" or (first and first not in "{[ \n\r\t"):
+        if _is_csv(path):
             for row in csv.DictReader(handle):
                 yield {key: value for key, value in row.items() if key is not None}
             return
@@ -117,7 +121,7 @@ def import_file(*, path: Path, now: datetime, stream: TextIO | None = None) -> i
 
     Raises actions.SamplesRejected with indices counted from 0 = first sample (line 2 of a CSV).
     """
-    total = _count_lines(path)
+    total = _count_lines(path) - (1 if _is_csv(path) else 0)
     known = queries.known_items()
     checked: list[list[tuple[int, str, datetime, Decimal]]] = []
     errors: list[domain.SampleError] = []
