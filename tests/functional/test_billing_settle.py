@@ -361,6 +361,18 @@ class TestPages:
         assert detail.status_code == 200
         assert "短信" in detail.content.decode()
 
+    def test_billing_center_in_english(self, client, settings):
+        (ws,) = workspaces(1)
+        ingest([sample(ws, "sms", DAY, 0, 10)])
+        actions.do_close_day(day=DAY, now=after_close())
+        client.force_login(ws.owner)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        page = client.get("/billing/").content.decode()
+        assert "Billing center" in page and "Marketplace settlement pushes" in page
+        assert "费用中心" not in page
+        detail = client.get(f"/billing/bills/{ws.pk}/{DAY}/").content.decode()
+        assert "SMS" in detail and "Fee (CNY)" in detail
+
     def test_someone_elses_bill_is_404(self, client):
         from tests.support.billing import owner
 
