@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,20 +139,42 @@ def seed_vendor() -> None:
                 now=now,
             )
         owner = account.console_account
+        seeded_workspace = None
         if owner is not None and not Workspace.objects.filter(billing_account=account).exists():
-            Workspace.objects.create(
+            # Created "a week ago", so the days fed below are its days and the billing center has bills.
+            seeded_workspace = Workspace.objects.create(
                 name=SEED_WORKSPACE,
                 language="zh",
                 token="tkn_" + os.urandom(16).hex(),
                 owner=owner,
                 billing_account=account,
                 settlement="billing_account",
-                created_at=now,
+                created_at=now - timedelta(days=7),
             )
         if not ConsoleAccount.objects.filter(username=OPERATOR_USERNAME).exists():
             ConsoleAccount.objects.create_superuser(
                 username=OPERATOR_USERNAME, email="ops@kaitong.local", password=OPERATOR_PASSWORD
             )
+    if seeded_workspace is not None:
+        _feed_past_usage(workspace_id=seeded_workspace.pk, now=now)
+
+
+def _feed_past_usage(*, workspace_id: int, now: Any) -> None:
+    """Three past days of plausible usage for the seeded workspace, closed at once, so the billing
+    center has bills to show from the first minute (the workspace is settled by its billing-center
+    account, so nothing is pushed to the marketplace)."""
+    from kaitong.billing import actions as billing
+    from kaitong.billing import domain
+    from kaitong.billing.commands import simulated_samples
+
+    today = domain.beijing_day(now)
+    for back in (3, 2, 1):
+        day = today - timedelta(days=back)
+        moment = datetime.combine(day, datetime.min.time())
+        rows = simulated_samples(workspace_ids=[workspace_id], day=moment, until=now)
+        batch = [{"workspace": w, "item": i, "hour": h, "quantity": q} for w, i, h, q in rows]
+        billing.ingest_batch(raw=batch, now=now)
+        billing.do_close_day(day=day, now=now)
 
 
 def _seed_simulator(url: str) -> None:
@@ -199,6 +222,15 @@ def _stop_on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _feed_usage_forever(kaitong: list[str], env: dict[str, str], *, every_seconds: float = 600) -> None:
+    """Today's usage so far for every workspace, the visitor's included, as a DataKit would report it.
+    At 00:00 Beijing the worker closes the day: bills in the billing center, and the Alibaba-settled
+    workspaces' fees pushed to the simulator, whose 账单 page shows them."""
+    while True:
+        subprocess.run([*kaitong, "usage", "simulate"], env=env, capture_output=True)  # noqa: S603
+        time.sleep(every_seconds)
+
+
 def run_demo(*, reset: bool, host: str, port: int) -> None:
     # A supervisor's SIGTERM stops the demo as cleanly as Ctrl-C does, children included; and Ctrl-C
     # works even when a shell started the demo in the background with SIGINT ignored.
@@ -243,6 +275,8 @@ def run_demo(*, reset: bool, host: str, port: int) -> None:
             if not _wait_until_up(url, children=children):
                 raise SystemExit(f"{url} did not come up; see the messages above")
         _seed_simulator(simulator_url)
+        _step("feeding simulated usage for every workspace, every 10 minutes (kaitong usage simulate)")
+        threading.Thread(target=_feed_usage_forever, args=(kaitong, env), daemon=True).start()
         print(
             f"""
 kaitong demo is up. Start at the first link.
@@ -259,6 +293,10 @@ Seeded:
   billing-center account for 去绑定: username {SEED_USERNAME}, email {SEED_EMAIL}, password {SEED_PASSWORD}
       with workspace {SEED_WORKSPACE}; verification codes arrive in the mailbox
   operator console: {OPERATOR_USERNAME} / {OPERATOR_PASSWORD}
+
+Usage and bills: every workspace gets simulated usage every 10 minutes; each day closes at 00:00
+Beijing time (bills at {public_url}/billing/ after console sign-in; Alibaba-settled days are pushed to
+the simulator's 账单 page). The seeded workspace already has three days of bills.
 """,
             flush=True,
         )

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -67,6 +68,10 @@ def test_stop_keep_and_reset(tmp_path: Path) -> None:
     port = _demo_port()
     demo = start(tmp_path, port)
     bought = buy(port)
+    # The seeded workspace comes with three closed days of bills, so the billing center is not empty.
+    with sqlite3.connect(tmp_path / "var" / "demo.sqlite3") as db:
+        days = db.execute("SELECT day, total FROM billing_dailybill ORDER BY day").fetchall()
+    assert len(days) == 3 and all(float(total) > 0 for _, total in days)
     output = stop(demo)
     assert demo.returncode == 0 and "stopped" in output
     assert all(nobody_listens(p) for p in (port, port + 25, port + 100)), "a demo process outlived Ctrl-C"
