@@ -6,8 +6,10 @@ kaitong uses PostgreSQL. wrk (Debian package ``wrk``) drives them with pre-signe
 - ``new``: every request is a new orderBizId (insert inbox row, insert instance, audit row);
 - ``repeat``: the same signed create again and again (the idempotent path).
 
-Prints requests/s and p50/p99 latency per scenario and concurrency, and ours ÷ bare. Each cell is
-the median of ``--runs`` runs. Usage:
+Prints requests/s and p50/p99 latency per scenario and concurrency, and ours ÷ bare. It also serves
+kaitong's own ``/healthz`` (our Django stack and middleware, no SPI work) as a second baseline, so the
+ratio splits into what the framework costs and what the SPI work costs. Each cell is the median of
+``--runs`` runs. Usage:
 
     .venv/bin/python bench/spi.py [--seconds 5] [--runs 3] [--database postgresql://postgres@127.0.0.1:5432/kaitong_bench]
 """
@@ -168,7 +170,7 @@ def main() -> None:
             next_id = 1_000_000
             for scenario in ("new", "repeat"):
                 for connections in (10, 100):
-                    cells: dict[str, list[dict[str, float]]] = {"ours": [], "bare": []}
+                    cells: dict[str, list[dict[str, float]]] = {"ours": [], "bare": [], "stack": []}
                     for _ in range(args.runs):
                         # Enough distinct ids that "new" never repeats within a run (wrk would wrap).
                         count = 1 if scenario == "repeat" else 4_000 * args.seconds
@@ -176,11 +178,18 @@ def main() -> None:
                         next_id += count
                         paths_file = Path(tmp) / "paths.txt"
                         paths_file.write_text("\n".join(paths) + "\n")
-                        for name, port in (("bare", bare_port), ("ours", ours_port)):
+                        health_file = Path(tmp) / "health.txt"
+                        health_file.write_text("/healthz\n")
+                        targets = (
+                            ("bare", bare_port, paths_file),
+                            ("ours", ours_port, paths_file),
+                            ("stack", ours_port, health_file),
+                        )
+                        for name, port, file in targets:
                             cells[name].append(
                                 run_wrk(
                                     f"http://127.0.0.1:{port}",
-                                    paths_file,
+                                    file,
                                     script,
                                     connections=connections,
                                     seconds=args.seconds,
@@ -197,14 +206,19 @@ def main() -> None:
         )
         print(
             f"{'scenario':<8} {'conc':>4} | {'ours rps':>9} {'p50 ms':>7} {'p99 ms':>7} | "
-            f"{'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6}"
+            f"{'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6} | {'stack rps':>9} {'ratio':>6}"
         )
         for scenario, connections, med in rows:
-            o, b = med["ours"], med["bare"]
+            o, b, k = med["ours"], med["bare"], med["stack"]
             print(
                 f"{scenario:<8} {connections:>4} | {o['rps']:>9.0f} {o['p50']:>7.2f} {o['p99']:>7.2f} | "
-                f"{b['rps']:>9.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {o['rps'] / b['rps']:>6.2f}"
+                f"{b['rps']:>9.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {o['rps'] / b['rps']:>6.2f} | "
+                f"{k['rps']:>9.0f} {o['rps'] / k['rps']:>6.2f}"
             )
+        print(
+            "bare = a bare Django view, no middleware, no database (the goal's baseline); "
+            "stack = kaitong's own /healthz, i.e. our Django stack and middleware with no SPI work."
+        )
     finally:
         for process in (ours, bare):
             process.terminate()
