@@ -186,3 +186,23 @@ def test_repeated_create_with_another_uid_keeps_the_first(client):
     assert body["instanceId"] == "600001"
     assert MarketplaceInstance.objects.get(instance_id="600001").ali_uid == "1111111111111111"
     assert SpiCall.objects.order_by("-id").first().message.startswith("duplicate create with a different aliUid")
+
+
+def test_a_database_failure_answers_retry_and_leaves_no_partial_rows(client, monkeypatch):
+    from django.db import DatabaseError
+
+    from kaitong.marketplace import actions
+
+    def broken(call):  # type: ignore[no-untyped-def]
+        raise DatabaseError("connection lost")
+
+    # Fails after the instance row is written on SQLite (inside the transaction), before the single
+    # statement on PostgreSQL: either way nothing may remain and the marketplace must call again.
+    monkeypatch.setattr(actions, "_create_event_detail", broken)
+    response = client.get(SPI_PATH + "?" + spi_query(create_params("700001")))
+    assert response.status_code == 503
+    assert response.json() == {"success": False, "instanceId": "0", "message": "temporarily unavailable"}
+    assert not MarketplaceInstance.objects.filter(instance_id="700001").exists()
+    assert not InstanceEvent.objects.exists()
+    monkeypatch.undo()
+    assert call_spi(client, create_params("700001"))["instanceId"] == "700001"
