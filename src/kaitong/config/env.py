@@ -152,7 +152,9 @@ def load_env() -> AppEnv:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = "KAITONG_" + "_".join(str(part) for part in error["loc"]).upper()
+            # A field's location is its name, or for an aliased field (KAITONG_ENV) the variable itself.
+            field = "_".join(str(part) for part in error["loc"]).upper()
+            name = field if field.startswith("KAITONG_") else f"KAITONG_{field}"
             if not error["loc"]:
                 name = "configuration"
             lines.append(f"  {name}: {error['msg']}")

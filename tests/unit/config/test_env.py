@@ -53,6 +53,12 @@ class TestLoadEnv:
             load_env()
         assert "KAITONG_DATABASE_URL" in str(error.value) and "KAITONG_SMTP_PORT" in str(error.value)
 
+    def test_bad_mode_names_kaitong_env(self, environment):
+        environment.setenv("KAITONG_ENV", "prod")
+        with pytest.raises(ConfigError) as error:
+            load_env()
+        assert "  KAITONG_ENV:" in str(error.value) and "KAITONG_KAITONG" not in str(error.value)
+
     def test_demo_fills_in_demo_secrets(self, environment):
         environment.setenv("KAITONG_ENV", "demo")
         env = load_env()
