@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
-from kaitong.billing import actions, domain
+from kaitong.billing import actions, domain, queries
 from kaitong.billing.models import UsageSample
 from tests.support.billing import DAY, after_close, sample, workspaces
 
@@ -82,11 +82,13 @@ class TestIngest:
         assert UsageSample.objects.count() == 0
 
     def test_ten_thousand_in_one_batch(self, client):
-        few = workspaces(20)
-        body = [sample(w, item, DAY, h, h + 1) for w in few for item in ("logs", "apm_trace") for h in range(24)]
-        body += [sample(few[0], "sms", DAY, h, 1) for h in range(24)] * 10
+        # 35 workspaces × 12 items × 24 hours = 10,080 distinct keys; the first 10,000 are one batch.
+        items = sorted(queries.known_items())[:12]
+        assert len(items) == 12
+        body = [sample(w, item, DAY, h, h + 1) for w in workspaces(35) for item in items for h in range(24)]
         body = body[:10_000]
         assert post(client, body).status_code == 200
+        assert UsageSample.objects.count() == 10_000
 
     def test_not_json(self, client):
         auth = {"Authorization": "Bearer " + settings.ENV.usage_api_token}

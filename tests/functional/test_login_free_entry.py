@@ -58,7 +58,9 @@ def test_time_stamp_outside_tolerance_is_refused(client, skew):
 @pytest.mark.parametrize("skew", [295, -295])
 def test_time_stamp_inside_tolerance_is_accepted(client, skew):
     open_instance(client, "300004")
-    assert client.get(verify_url("300004", at=timezone.now() + timedelta(seconds=skew))).status_code == 302
+    response = client.get(verify_url("300004", at=timezone.now() + timedelta(seconds=skew)))
+    assert response.status_code == 302 and response["Location"].endswith("/activate/")
+    assert client.session["mp_instance"] == "300004"
 
 
 def test_tolerance_is_configurable(client, settings):

@@ -76,6 +76,8 @@ def test_look_alike_username_collides(client):
     code = request_code(client, PATH, "admin@newco.example")
     response = client.post(PATH, form(code, username="ᴮᴵᴳᴮᴵᴿᴰ"))
     assert response.status_code == 409
+    assert "该用户名已被注册" in response.content.decode()
+    assert ConsoleAccount.objects.count() == 1
 
 
 @pytest.mark.parametrize(
