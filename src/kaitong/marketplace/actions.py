@@ -9,6 +9,7 @@ Order of work for every call (reliability A.3, A.6):
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -88,18 +89,46 @@ def _store(inbox: SpiCall, answer: SpiAnswer) -> SpiCall:
     return inbox
 
 
-def _columns(model: type[models.Model], values: dict[str, Any]) -> tuple[str, str, list[Any]]:
-    """(quoted column list, placeholders, database-ready parameters) for inserting ``values``."""
-    fields = [model._meta.get_field(name) for name in values]
-    concrete = [field for field in fields if isinstance(field, models.Field)]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in concrete)
-    params = [field.get_db_prep_save(values[field.name], connection) for field in concrete]
-    return columns, ", ".join(["%s"] * len(concrete)), params
+# The columns each create writes: fixed, so their SQL is built once per database vendor (below).
+INSTANCE_COLUMNS = (
+    "instance_id",
+    "ali_uid",
+    "order_id",
+    "product_code",
+    "sku_id",
+    "trial",
+    "state",
+    "expires_at",
+    "refunded",
+    "applied_orders",
+    "extra",
+    "created_at",
+    "updated_at",
+)
+INBOX_COLUMNS = ("received_at", "action", "instance_id", "params", "answer", "remote_addr")
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field
+
+
+def _column_list(model: type[models.Model], names: tuple[str, ...]) -> str:
+    return ", ".join(connection.ops.quote_name(_field(model, name).column) for name in names)
+
+
+def _placeholders(names: tuple[str, ...]) -> str:
+    return ", ".join(["%s"] * len(names))
+
+
+def _db_values(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
+    """``values`` (in the order of their keys) as the database expects them (JSON, datetimes, …)."""
+    return [_field(model, name).get_db_prep_save(value, connection) for name, value in values.items()]
 
 
 def _new_instance_values(call: spi.CreateCall, *, now: datetime) -> dict[str, Any]:
-    return {
+    values = {
         "instance_id": call.instance_id,
         "ali_uid": call.ali_uid,
         "order_id": call.order_id,
@@ -114,6 +143,8 @@ def _new_instance_values(call: spi.CreateCall, *, now: datetime) -> dict[str, An
         "created_at": now,
         "updated_at": now,
     }
+    assert tuple(values) == INSTANCE_COLUMNS
+    return values
 
 
 def _create_event_detail(call: spi.CreateCall) -> dict[str, Any]:
@@ -143,17 +174,10 @@ def _create_in_a_transaction(
 
     The UNIQUE constraint decides between concurrent identical creates; nobody checks first and inserts
     after. (Django's bulk_create(ignore_conflicts=True) cannot tell whether it inserted.)"""
-    meta = MarketplaceInstance._meta
-    quote = connection.ops.quote_name
-    columns, placeholders, params = _columns(MarketplaceInstance, _new_instance_values(call, now=now))
-    # Identifiers come from the model's metadata; every value is a bound parameter.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-        f"ON CONFLICT ({quote('instance_id')}) DO NOTHING RETURNING {quote(meta.pk.column)}"
-    )
+    params = _db_values(MarketplaceInstance, _new_instance_values(call, now=now))
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(_insert_instance_sql(connection.vendor), params)
             row = cursor.fetchone()
         if row is not None:
             _store(inbox, SpiAnswer(body, Verdict.APPLIED))
@@ -182,43 +206,18 @@ def _create_in_one_statement(
     reads the snapshot from before the statement: it sees an earlier create's aliUid, but may miss a
     concurrent one that committed meanwhile, so only a uid positively seen to differ is reported.
     """
-    quote = connection.ops.quote_name
-    tables = {m.__name__: quote(m._meta.db_table) for m in (MarketplaceInstance, SpiCall, InstanceEvent)}
-    instance_columns, instance_values, instance_params = _columns(
-        MarketplaceInstance, _new_instance_values(call, now=now)
-    )
-    inbox_columns, inbox_values, inbox_params = _columns(
-        SpiCall,
-        {
-            "received_at": inbox.received_at,
-            "action": inbox.action,
-            "instance_id": inbox.instance_id,
-            "params": inbox.params,
-            "answer": body,
-            "remote_addr": inbox.remote_addr,
-        },
-    )
-    event_detail = SpiCall._meta.get_field("params").get_db_prep_save(_create_event_detail(call), connection)
-    # Identifiers come from the model's metadata; every value is a bound parameter.
-    sql = f"""
-        WITH new_instance AS (
-            INSERT INTO {tables["MarketplaceInstance"]} ({instance_columns}) VALUES ({instance_values})
-            ON CONFLICT (instance_id) DO NOTHING RETURNING id
-        ), first AS (
-            SELECT ali_uid FROM {tables["MarketplaceInstance"]} WHERE instance_id = %s
-        ), outcome AS (
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM new_instance) THEN 'applied' ELSE 'unchanged' END AS verdict,
-                   CASE WHEN EXISTS (SELECT 1 FROM new_instance) THEN ''
-                        WHEN (SELECT ali_uid FROM first) <> %s THEN %s ELSE %s END AS message
-        ), inbox AS (
-            INSERT INTO {tables["SpiCall"]} ({inbox_columns}, verdict, message)
-            SELECT {inbox_values}, outcome.verdict, outcome.message FROM outcome RETURNING id
-        ), event AS (
-            INSERT INTO {tables["InstanceEvent"]} (instance_id, spi_call_id, action, from_state, to_state, detail, at)
-            SELECT new_instance.id, inbox.id, %s, '', %s, %s, %s FROM new_instance, inbox RETURNING id
-        )
-        SELECT verdict, message FROM outcome
-    """  # noqa: S608
+    instance_params = _db_values(MarketplaceInstance, _new_instance_values(call, now=now))
+    inbox_values = {
+        "received_at": inbox.received_at,
+        "action": inbox.action,
+        "instance_id": inbox.instance_id,
+        "params": inbox.params,
+        "answer": body,
+        "remote_addr": inbox.remote_addr,
+    }
+    assert tuple(inbox_values) == INBOX_COLUMNS
+    inbox_params = _db_values(SpiCall, inbox_values)
+    event_detail = InstanceEvent._meta.get_field("detail").get_db_prep_save(_create_event_detail(call), connection)
     params = [
         *instance_params,
         call.instance_id,
@@ -232,9 +231,51 @@ def _create_in_one_statement(
         now,
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_create_statement_sql(connection.vendor), params)
         verdict, message = cursor.fetchone()
     return verdict, message
+
+
+# The SQL depends only on the models and the database vendor: built once per process, not per call.
+# Identifiers come from the models' metadata; every value is a bound parameter.
+
+
+@functools.cache
+def _insert_instance_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    meta = MarketplaceInstance._meta
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({_column_list(MarketplaceInstance, INSTANCE_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({_placeholders(INSTANCE_COLUMNS)}) "
+        f"ON CONFLICT ({quote('instance_id')}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+
+
+@functools.cache
+def _create_statement_sql(vendor: str) -> str:
+    tables = {
+        m.__name__: connection.ops.quote_name(m._meta.db_table) for m in (MarketplaceInstance, SpiCall, InstanceEvent)
+    }
+    return f"""
+        WITH new_instance AS (
+            INSERT INTO {tables["MarketplaceInstance"]} ({_column_list(MarketplaceInstance, INSTANCE_COLUMNS)})
+            VALUES ({_placeholders(INSTANCE_COLUMNS)})
+            ON CONFLICT (instance_id) DO NOTHING RETURNING id
+        ), first AS (
+            SELECT ali_uid FROM {tables["MarketplaceInstance"]} WHERE instance_id = %s
+        ), outcome AS (
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM new_instance) THEN 'applied' ELSE 'unchanged' END AS verdict,
+                   CASE WHEN EXISTS (SELECT 1 FROM new_instance) THEN ''
+                        WHEN (SELECT ali_uid FROM first) <> %s THEN %s ELSE %s END AS message
+        ), inbox AS (
+            INSERT INTO {tables["SpiCall"]} ({_column_list(SpiCall, INBOX_COLUMNS)}, verdict, message)
+            SELECT {_placeholders(INBOX_COLUMNS)}, outcome.verdict, outcome.message FROM outcome RETURNING id
+        ), event AS (
+            INSERT INTO {tables["InstanceEvent"]} (instance_id, spi_call_id, action, from_state, to_state, detail, at)
+            SELECT new_instance.id, inbox.id, %s, '', %s, %s, %s FROM new_instance, inbox RETURNING id
+        )
+        SELECT verdict, message FROM outcome
+    """  # noqa: S608
 
 
 def _lifecycle(inbox: SpiCall, instance_id: str, call: domain.Call, *, now: datetime) -> SpiAnswer:
