@@ -176,14 +176,20 @@ def _window(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
+def _throttle_key(key: str) -> str:
+    # Counting and checking must agree on the key, so it is cut to the column's size in one place.
+    return key[: Throttle._meta.get_field("key").max_length]
+
+
 def _throttled(*, key: str, limit: int, now: datetime) -> bool:
+    key = _throttle_key(key)
     hits = Throttle.objects.filter(key=key, window_start=_window(now)).values_list("hits", flat=True).first()
     return hits is not None and hits >= limit
 
 
 def _do_count_hit(*, key: str, now: datetime) -> None:
     """One more hit on ``key`` in this hour's window (atomic increment, one row per key and hour)."""
-    window = _window(now)
+    key, window = _throttle_key(key), _window(now)
     with transaction.atomic():
         Throttle.objects.bulk_create([Throttle(key=key, window_start=window, hits=0)], ignore_conflicts=True)
         Throttle.objects.filter(key=key, window_start=window).update(hits=F("hits") + 1)
@@ -210,7 +216,7 @@ def check_sign_in_allowed(*, username: str, ip: str, now: datetime) -> None:
 
 
 def do_count_failed_sign_in(*, username: str, ip: str, now: datetime) -> None:
-    _do_count_hit(key=f"sign-in:user:{username}"[:128], now=now)
+    _do_count_hit(key=f"sign-in:user:{username}", now=now)
     _do_count_hit(key=f"sign-in:ip:{ip}", now=now)
 
 

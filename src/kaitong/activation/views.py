@@ -28,6 +28,7 @@ from kaitong.accounts import actions as account_actions
 from kaitong.accounts import domain as account_rules
 from kaitong.accounts import queries as account_queries
 from kaitong.activation import forms
+from kaitong.config.http import client_ip
 from kaitong.marketplace import sso
 from kaitong.marketplace.sso_views import SESSION_ALI_UID, SESSION_INSTANCE
 from kaitong.workspaces import actions as workspace_actions
@@ -69,11 +70,6 @@ def needs_entry(view: View) -> View:
 
 def _instance(request: HttpRequest) -> str:
     return str(request.session[SESSION_INSTANCE])
-
-
-def _client_ip(request: HttpRequest) -> str:
-    # No proxy header is trusted: the deployment puts kaitong directly behind its own front end.
-    return str(request.META.get("REMOTE_ADDR", ""))[:64]
 
 
 def _language() -> str:
@@ -123,7 +119,7 @@ def _send_code(
     email = email_form.cleaned_data["email"]
     try:
         account_actions.do_send_verification_code(
-            email=email, purpose=purpose, ip=_client_ip(request), language=_language(), now=timezone.now()
+            email=email, purpose=purpose, ip=client_ip(request), language=_language(), now=timezone.now()
         )
     except account_rules.IssueRefused as exc:
         return {"form": form, "email_error": _issue_message(exc)}
@@ -202,7 +198,7 @@ def _refused(
     if isinstance(exc, account_actions.CodeRefused):
         form.add_error("code", _code_message(exc))
     elif isinstance(exc, account_actions.UsernameTaken):
-        account_actions.do_count_taken_answer(ip=_client_ip(request), now=timezone.now())
+        account_actions.do_count_taken_answer(ip=client_ip(request), now=timezone.now())
         form.add_error("username", _("该用户名已被注册，请更换用户名"))
         status = 409
     elif isinstance(exc, account_actions.AccountMismatch):
@@ -373,7 +369,7 @@ def create_workspace(request: HttpRequest) -> HttpResponse:
 
 def _throttled(request: HttpRequest, template: str, form: django_forms.Form, **context: Any) -> HttpResponse | None:
     try:
-        account_actions.check_taken_answers(ip=_client_ip(request), now=timezone.now())
+        account_actions.check_taken_answers(ip=client_ip(request), now=timezone.now())
     except account_actions.TooManyAttempts:
         form.add_error(None, _("尝试次数过多，请一小时后再试"))
         response = _page(request, template, status=429, form=form, **context)
@@ -486,7 +482,7 @@ def register_enterprise(request: HttpRequest) -> HttpResponse:
         )
     except account_actions.UsernameTaken:
         del request.session[SESSION_REGISTRATION]
-        account_actions.do_count_taken_answer(ip=_client_ip(request), now=timezone.now())
+        account_actions.do_count_taken_answer(ip=client_ip(request), now=timezone.now())
         messages.error(request, _("该用户名已被注册，请更换用户名"))
         return redirect("activation:register_basic")
     del request.session[SESSION_REGISTRATION]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from kaitong.config.http import client_ip
 from kaitong.marketplace.actions import do_receive_spi_call
 from kaitong.marketplace.aliyun.spi import MAX_QUERY_BYTES
 
@@ -43,7 +44,7 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
             now=timezone.now(),
             isv_key=env.aliyun_isv_key,
             auth_url=env.public_url + SSO_PATH,
-            remote_addr=request.META.get("REMOTE_ADDR", ""),
+            remote_addr=client_ip(request),
         )
     except DatabaseError:
         # Fail closed: never answer success without a commit; the marketplace will call again.

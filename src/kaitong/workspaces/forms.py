@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kaitong.accounts import actions as account_actions
+from kaitong.config.http import client_ip
 
 
 class ConsoleSignInForm(AuthenticationForm):
@@ -24,7 +25,7 @@ class ConsoleSignInForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         username = str(self.cleaned_data.get("username", ""))
-        ip = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        ip = client_ip(self.request)
         now = timezone.now()
         try:
             account_actions.check_sign_in_allowed(username=username, ip=ip, now=now)
