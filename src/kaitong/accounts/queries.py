@@ -48,12 +48,3 @@ def username_is_taken(raw: str) -> bool:
     return (
         ConsoleAccount.objects.filter(username=name).exists() or BillingAccount.objects.filter(username=name).exists()
     )
-
-
-def console_email(billing_account_id: int) -> str | None:
-    """Email of the console account that owns this billing-center account, if there is one."""
-    return (
-        BillingAccount.objects.filter(pk=billing_account_id, console_account__isnull=False)
-        .values_list("console_account__email", flat=True)
-        .first()
-    )

@@ -36,13 +36,6 @@ api = NinjaAPI(
 )
 
 
-class SampleIn(Schema):
-    workspace: int | str
-    item: str
-    hour: str
-    quantity: Decimal
-
-
 class Accepted(Schema):
     accepted: int
 

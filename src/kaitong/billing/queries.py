@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Q
 
 from kaitong.billing import domain
 from kaitong.billing.models import DailyBill, DailyBillLine, MeteringRecord, PriceItem, PriceList
@@ -152,14 +152,6 @@ def ledger_summary(*, day: date) -> dict[str, int]:
     """Records per state for ``day`` (the ``settle`` command's closing line, the benchmarks)."""
     counts = MeteringRecord.objects.filter(day=day).values("state").annotate(n=Count("id"))
     return {row["state"]: row["n"] for row in counts}
-
-
-def day_total(*, day: date) -> Decimal:
-    return DailyBill.objects.filter(day=day).aggregate(t=Sum("total"))["t"] or Decimal("0.00")
-
-
-def unaccepted(*, day: date) -> int:
-    return MeteringRecord.objects.filter(day=day).filter(~Q(state=MeteringRecord.State.ACCEPTED)).count()
 
 
 def scope_for_user(*, user_id: int) -> tuple[list[int], list[str]]:

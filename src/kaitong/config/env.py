@@ -72,7 +72,6 @@ class AppEnv(BaseSettings):
     operator_email: str = "ops@kaitong.local"
 
     usage_api_token: str = ""
-    currency_precision: Decimal = Decimal("0.01")
 
     # Metering pushes (billing): which Market API client, its timeouts, and the ledger's claim lease.
     metering_client: str = Field(default="sdk", pattern="^(sdk|recording)$")

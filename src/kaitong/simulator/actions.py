@@ -181,9 +181,6 @@ def _order(instance: Instance, order_type: str, *, now: datetime, order_id: str 
     )
 
 
-EVENTS = ("expire", "renew", "upgrade", "release", "resume")
-
-
 @transaction.atomic
 def do_trigger_event(
     *, instance_id: str, event: str, now: datetime, owner_uid: str | None = None, fault: str = "", delay: float = 0
