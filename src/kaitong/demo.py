@@ -125,6 +125,7 @@ def seed_vendor() -> None:
 
     from kaitong.accounts import actions as accounts
     from kaitong.accounts.models import BillingAccount, ConsoleAccount
+    from kaitong.workspaces.domain import new_token
     from kaitong.workspaces.models import Workspace
 
     now = timezone.now()
@@ -145,7 +146,7 @@ def seed_vendor() -> None:
             seeded_workspace = Workspace.objects.create(
                 name=SEED_WORKSPACE,
                 language="zh",
-                token="tkn_" + os.urandom(16).hex(),
+                token=new_token(),
                 owner=owner,
                 billing_account=account,
                 settlement="billing_account",

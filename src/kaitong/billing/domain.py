@@ -6,24 +6,23 @@ truncated (never rounded up) to two places, as the price list's formula says.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from kaitong.marketplace.aliyun.spi import BEIJING
+from kaitong.workspaces.domain import TOKEN_RE
+
 # China has had no daylight saving since 1991: a fixed offset is exact.
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 CENT = Decimal("0.01")
 MAX_BATCH = 10_000
 MAX_QUANTITY = Decimal(10) ** 17
 MAX_RECORDS_PER_REQUEST = 100
 SECONDS_BETWEEN_REQUESTS = 61  # the marketplace allows one request per instance per 60 s; keep a second spare
 ALARM_AT = time(1, 30)  # Beijing time on the day after: a record not accepted by then raises the alarm
-DEADLINE = time(1, 59)  # the marketplace's deadline for daily usage
-TOKEN_RE = re.compile(r"^tkn_[0-9a-f]{32}$")
 
 
 class DailyRule(StrEnum):

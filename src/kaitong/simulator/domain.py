@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
-BEIJING = ZoneInfo("Asia/Shanghai")
+from kaitong.marketplace.aliyun.spi import BEIJING
+
 API_VERSION = "2015-11-01"
 TIMESTAMP_SKEW = timedelta(minutes=15)
 POP_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

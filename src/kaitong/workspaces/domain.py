@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ def clean_name(raw: str) -> str:
     if not name or len(name) > NAME_MAX:
         raise WorkspaceNameError(name)
     return name
+
+
+TOKEN_RE = re.compile(r"^tkn_[0-9a-f]{32}$")
 
 
 def new_token() -> str:
