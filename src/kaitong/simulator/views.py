@@ -7,6 +7,7 @@ every step works without JavaScript.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -179,38 +180,42 @@ def console(request: HttpRequest) -> HttpResponse:
     return _console(request, notice=request.GET.get("notice", "")[:200])
 
 
-@signed_in
-@require_http_methods(["GET", "POST"])
-def login_free(request: HttpRequest, instance_id: str) -> HttpResponse:
+def _confirm_then(
+    request: HttpRequest, instance_id: str, *, dialog: str, act: Callable[[str], HttpResponse]
+) -> HttpResponse:
+    """A buyer action on one of their instances: GET shows its confirm dialog, POST does it."""
     owner = _owner(request)
     instance = queries.instance(instance_id, owner_uid=owner)
     if instance is None:
         return _console(request, status=404, error="实例不存在 No such instance.")
     if request.method == "GET":
-        return _console(request, dialog="sso", target=instance)
+        return _console(request, dialog=dialog, target=instance)
     try:
+        return act(owner)
+    except actions.SimulatorError as exc:
+        return _console(request, status=409, error=str(exc))
+
+
+@signed_in
+@require_http_methods(["GET", "POST"])
+def login_free(request: HttpRequest, instance_id: str) -> HttpResponse:
+    def go(owner: str) -> HttpResponse:
         url = actions.login_free_url(
             instance_id=instance_id, owner_uid=owner, isv_key=settings.ENV.aliyun_isv_key, now=timezone.now()
         )
-    except actions.SimulatorError as exc:
-        return _console(request, status=409, error=str(exc))
-    return HttpResponseRedirect(url)
+        return HttpResponseRedirect(url)
+
+    return _confirm_then(request, instance_id, dialog="sso", act=go)
 
 
 @signed_in
 @require_http_methods(["GET", "POST"])
 def close(request: HttpRequest, instance_id: str) -> HttpResponse:
-    owner = _owner(request)
-    instance = queries.instance(instance_id, owner_uid=owner)
-    if instance is None:
-        return _console(request, status=404, error="实例不存在 No such instance.")
-    if request.method == "GET":
-        return _console(request, dialog="close", target=instance)
-    try:
+    def release(owner: str) -> HttpResponse:
         actions.do_trigger_event(instance_id=instance_id, event="release", owner_uid=owner, now=timezone.now())
-    except actions.SimulatorError as exc:
-        return _console(request, status=409, error=str(exc))
-    return HttpResponseRedirect(reverse("simulator:console") + "?" + urlencode({"notice": "closed"}))
+        return HttpResponseRedirect(reverse("simulator:console") + "?" + urlencode({"notice": "closed"}))
+
+    return _confirm_then(request, instance_id, dialog="close", act=release)
 
 
 def _seconds(value: str) -> float:
