@@ -206,3 +206,34 @@ def test_a_database_failure_answers_retry_and_leaves_no_partial_rows(client, mon
     assert not InstanceEvent.objects.exists()
     monkeypatch.undo()
     assert call_spi(client, create_params("700001"))["instanceId"] == "700001"
+
+
+def test_postgresql_plans_the_create_once_per_connection(client):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    for n in range(3):
+        call_spi(client, create_params(f"71000{n}"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%new_instance AS%"])
+        assert cursor.fetchone() == (1,)
+    assert MarketplaceInstance.objects.filter(instance_id__startswith="71000").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_postgresql_error_in_the_create_answers_retry_and_leaves_nothing(client, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("the single-statement create is PostgreSQL's")
+    from kaitong.marketplace import actions
+
+    # A failure raised by the server inside the prepared statement (not a Python exception) must
+    # still reach the view as a DatabaseError: the same parameters, a statement that divides by zero.
+    placeholders = actions._create_statement_sql("postgresql").count("%s")
+    failing = f"SELECT 1 / 0 FROM (VALUES ({', '.join(['%s::text'] * placeholders)})) AS call"  # noqa: S608
+    monkeypatch.setattr(actions, "_create_statement_sql", lambda vendor: failing)
+    response = client.get(SPI_PATH + "?" + spi_query(create_params("720001")))
+    assert response.status_code == 503
+    assert response.json()["instanceId"] == "0"
+    assert not MarketplaceInstance.objects.filter(instance_id="720001").exists()
+    assert not SpiCall.objects.filter(instance_id="720001").exists()
+    monkeypatch.undo()
+    assert call_spi(client, create_params("720001"))["instanceId"] == "720001"

@@ -78,7 +78,14 @@ def _databases() -> dict:
         config["CONN_MAX_AGE"] = 0
     else:
         # A statement that runs away must not hold a connection for ever (reliability E.27).
-        config["OPTIONS"] = {"options": "-c statement_timeout=30000"}
+        config["OPTIONS"] = {
+            "options": "-c statement_timeout=30000",
+            # Django turns psycopg's prepared statements off (for connection poolers); this turns them
+            # back on for statements that ask. Django's own cursors bind client-side and never prepare,
+            # so only the SPI create's statement is prepared. Behind PgBouncer in transaction mode it
+            # needs max_prepared_statements (PgBouncer 1.21+).
+            "prepare_threshold": 5,
+        }
     return {"default": config}
 
 
