@@ -6,10 +6,11 @@ kaitong uses PostgreSQL. wrk (Debian package ``wrk``) drives them with pre-signe
 - ``new``: every request is a new orderBizId (insert inbox row, insert instance, audit row);
 - ``repeat``: the same signed create again and again (the idempotent path).
 
-Prints requests/s and p50/p99 latency per scenario and concurrency, and ours ÷ bare. It also serves
-kaitong's own ``/healthz`` (our Django stack and middleware, no SPI work) as a second baseline, so the
-ratio splits into what the framework costs and what the SPI work costs. Each cell is the median of
-``--runs`` runs. Usage:
+Prints requests/s and p50/p99 latency per scenario and concurrency, and ours ÷ bare. Two more
+baselines split that ratio: the bare view plus one ``SELECT 1`` with our connection settings (what a
+database round trip alone costs on this machine, where wrk, the servers and PostgreSQL share two
+cores), and kaitong's own ``/healthz`` (our Django stack and middleware, no SPI work). Each cell is the
+median of ``--runs`` runs. Usage:
 
     .venv/bin/python bench/spi.py [--seconds 5] [--runs 3] [--database postgresql://postgres@127.0.0.1:5432/kaitong_bench]
 """
@@ -150,19 +151,25 @@ def main() -> None:
         )
     subprocess.run([python, "-m", "kaitong.cli", "migrate"], env=env, check=True, capture_output=True)
 
-    ours_port, bare_port = free_port(), free_port()
+    ours_port, bare_port, query_port = free_port(), free_port(), free_port()
     serve = ["--workers", str(args.workers), "--threads", str(args.threads)]
     ours = subprocess.Popen(
         [python, "-m", "kaitong.cli", "serve", "--port", str(ours_port), *serve], env=env, stdout=subprocess.DEVNULL
     )
-    bare_code = (
-        "import sys; sys.path.insert(0, 'bench'); from kaitong.config.server import serve; "
-        f"serve(host='127.0.0.1', port={bare_port}, workers={args.workers}, threads={args.threads}, wsgi='bare_app')"
-    )
-    bare = subprocess.Popen([python, "-c", bare_code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+    def serve_bare(port: int, *, query: bool) -> subprocess.Popen:
+        code = (
+            "import sys; sys.path.insert(0, 'bench'); from kaitong.config.server import serve; "
+            f"serve(host='127.0.0.1', port={port}, workers={args.workers}, threads={args.threads}, wsgi='bare_app')"
+        )
+        bare_env = dict(env, BENCH_BARE_QUERY="1" if query else "0")
+        return subprocess.Popen([python, "-c", code], cwd=ROOT, env=bare_env, stdout=subprocess.DEVNULL)
+
+    servers = [ours, serve_bare(bare_port, query=False), serve_bare(query_port, query=True)]
     try:
         wait_up(f"http://127.0.0.1:{ours_port}/healthz")
         wait_up(f"http://127.0.0.1:{bare_port}/marketplace/aliyun/spi")
+        wait_up(f"http://127.0.0.1:{query_port}/marketplace/aliyun/spi")
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "paths.lua"
             script.write_text(LUA)
@@ -170,7 +177,7 @@ def main() -> None:
             next_id = 1_000_000
             for scenario in ("new", "repeat"):
                 for connections in (10, 100):
-                    cells: dict[str, list[dict[str, float]]] = {"ours": [], "bare": [], "stack": []}
+                    cells: dict[str, list[dict[str, float]]] = {"ours": [], "bare": [], "query": [], "stack": []}
                     for _ in range(args.runs):
                         # Enough distinct ids that "new" never repeats within a run (wrk would wrap).
                         count = 1 if scenario == "repeat" else 4_000 * args.seconds
@@ -183,6 +190,7 @@ def main() -> None:
                         targets = (
                             ("bare", bare_port, paths_file),
                             ("ours", ours_port, paths_file),
+                            ("query", query_port, paths_file),
                             ("stack", ours_port, health_file),
                         )
                         for name, port, file in targets:
@@ -206,21 +214,25 @@ def main() -> None:
         )
         print(
             f"{'scenario':<8} {'conc':>4} | {'ours rps':>9} {'p50 ms':>7} {'p99 ms':>7} | "
-            f"{'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6} | {'stack rps':>9} {'ratio':>6}"
+            f"{'bare rps':>9} {'p50 ms':>7} {'p99 ms':>7} | {'ratio':>6} | "
+            f"{'query rps':>9} {'÷bare':>6} {'ours÷':>6} | {'stack rps':>9} {'ours÷':>6}"
         )
         for scenario, connections, med in rows:
-            o, b, k = med["ours"], med["bare"], med["stack"]
+            o, b, q, k = med["ours"], med["bare"], med["query"], med["stack"]
             print(
                 f"{scenario:<8} {connections:>4} | {o['rps']:>9.0f} {o['p50']:>7.2f} {o['p99']:>7.2f} | "
                 f"{b['rps']:>9.0f} {b['p50']:>7.2f} {b['p99']:>7.2f} | {o['rps'] / b['rps']:>6.2f} | "
+                f"{q['rps']:>9.0f} {q['rps'] / b['rps']:>6.2f} {o['rps'] / q['rps']:>6.2f} | "
                 f"{k['rps']:>9.0f} {o['rps'] / k['rps']:>6.2f}"
             )
         print(
-            "bare = a bare Django view, no middleware, no database (the goal's baseline); "
-            "stack = kaitong's own /healthz, i.e. our Django stack and middleware with no SPI work."
+            "ratio = ours ÷ bare, the goal's measure; bare = a bare Django view, no middleware, no database;\n"
+            "query = the same bare view plus one SELECT 1 with our connection settings: the ceiling for any\n"
+            "endpoint that talks to the database on this machine; stack = kaitong's own /healthz, i.e. our\n"
+            "Django stack and middleware with no SPI work."
         )
     finally:
-        for process in (ours, bare):
+        for process in servers:
             process.terminate()
             process.wait(timeout=20)
 
