@@ -7,10 +7,10 @@ kaitong uses PostgreSQL. wrk (Debian package ``wrk``) drives them with pre-signe
 - ``repeat``: the same signed create again and again (the idempotent path).
 
 Prints requests/s and p50/p99 latency per scenario and concurrency, and ours ÷ bare. Two more
-baselines split that ratio: the bare view plus one ``SELECT 1`` with our connection settings (what a
-database round trip alone costs on this machine, where wrk, the servers and PostgreSQL share two
-cores), and kaitong's own ``/healthz`` (our Django stack and middleware, no SPI work). Each cell is the
-median of ``--runs`` runs. Usage:
+baselines split that ratio: the bare view plus one ``SELECT 1`` with our connection settings (what
+talking to the database at all costs on this machine, health check included, where wrk, the servers
+and PostgreSQL share two cores), and kaitong's own ``/healthz`` (our Django stack and middleware, no
+SPI work). Each cell is the median of ``--runs`` runs. Usage:
 
     .venv/bin/python bench/spi.py [--seconds 5] [--runs 3] [--database postgresql://postgres@127.0.0.1:5432/kaitong_bench]
 """

@@ -4,7 +4,7 @@ A companion to bench/spi.py (which measures throughput over HTTP): this one call
 applications directly, so gunicorn, wrk and the network drop out and only the per-request CPU of our
 code path (Django middleware, view, token, one PostgreSQL statement) vs a bare Django view remains.
 
-    .venv/bin/python bench/spi_cpu.py [--requests 500] [--database postgresql://postgres@127.0.0.1:5432/kaitong_bench]
+    .venv/bin/python bench/spi_cpu.py [--requests 2000] [--database postgresql://postgres@127.0.0.1:5432/kaitong_bench]
 """
 
 from __future__ import annotations

@@ -225,15 +225,21 @@ def test_a_postgresql_error_in_the_create_answers_retry_and_leaves_nothing(clien
         pytest.skip("the single-statement create is PostgreSQL's")
     from kaitong.marketplace import actions
 
-    # A failure raised by the server inside the prepared statement (not a Python exception) must
-    # still reach the view as a DatabaseError: the same parameters, a statement that divides by zero.
-    placeholders = actions._create_statement_sql("postgresql").count("%s")
-    failing = f"SELECT 1 / 0 FROM (VALUES ({', '.join(['%s::text'] * placeholders)})) AS call"  # noqa: S608
+    # A failure raised by the server inside the real statement, after its three inserts have run: the
+    # division by zero is only known once the event row exists. Nothing may remain, and the view must
+    # still see a DatabaseError (not a psycopg one) and ask the marketplace to call again.
+    real = actions._create_statement_sql("postgresql")
+    failing = real.replace(
+        "SELECT verdict, message FROM outcome",
+        "SELECT verdict, (1 / ((SELECT count(*) FROM event) - 1))::text FROM outcome",
+    )
+    assert failing != real
     monkeypatch.setattr(actions, "_create_statement_sql", lambda vendor: failing)
     response = client.get(SPI_PATH + "?" + spi_query(create_params("720001")))
     assert response.status_code == 503
     assert response.json()["instanceId"] == "0"
     assert not MarketplaceInstance.objects.filter(instance_id="720001").exists()
     assert not SpiCall.objects.filter(instance_id="720001").exists()
+    assert not InstanceEvent.objects.exists()
     monkeypatch.undo()
     assert call_spi(client, create_params("720001"))["instanceId"] == "720001"

@@ -34,7 +34,7 @@ class SpiAnswer:
     message: str = ""
 
 
-def _failure(action: str, message: str) -> dict[str, Any]:
+def failure(action: str, message: str) -> dict[str, Any]:
     # createInstance has no failure schema: instanceId "0" tells the marketplace to call again. When
     # the call was too malformed to know its action, answer in both shapes.
     if action in (domain.Action.CREATE, ""):
@@ -75,7 +75,7 @@ def do_receive_spi_call(
 
 def _rejected(inbox: SpiCall, action: str, message: str) -> SpiAnswer:
     log.warning("SPI call %s rejected: %s", action or "(unparsed)", message)
-    answer = SpiAnswer(_failure(action, message), Verdict.REJECTED, message)
+    answer = SpiAnswer(failure(action, message), Verdict.REJECTED, message)
     _store(inbox, answer)
     return answer
 
@@ -203,7 +203,8 @@ def _create_in_one_statement(
     """The same three writes as ``_create_in_a_transaction``, as one PostgreSQL statement.
 
     createInstance is the call the marketplace retries and the hot path of bench/spi.py: data-modifying
-    CTEs make it one round trip, atomic on its own, instead of BEGIN + four statements + COMMIT. ``first``
+    CTEs make it one statement, atomic on its own, instead of BEGIN + four statements + COMMIT (Django's
+    connection health check still adds its ``SELECT 1`` on the first query of a request). ``first``
     reads the snapshot from before the statement: it sees an earlier create's aliUid, but may miss a
     concurrent one that committed meanwhile, so only a uid positively seen to differ is reported.
     """
@@ -233,7 +234,7 @@ def _create_in_one_statement(
     ]
     # Django's cursor checks the connection's health and opens it; the statement then runs through a
     # server-binding psycopg cursor as a prepared statement, planned once per connection. Planning this
-    # five-part statement costs PostgreSQL more than running it (bench/spi.py's CPU figures). Django's
+    # five-part statement costs PostgreSQL more than running it (bench/spi_cpu.py's CPU figures). Django's
     # own cursors bind client-side and cannot prepare.
     with (
         connection.cursor() as django_cursor,
@@ -294,7 +295,7 @@ def _lifecycle(inbox: SpiCall, instance_id: str, call: domain.Call, *, now: date
         instance = MarketplaceInstance.objects.select_for_update().filter(instance_id=instance_id).first()
         outcome = domain.decide(instance.as_domain() if instance else None, call, now=now)
         if not outcome.success:
-            answer = SpiAnswer(_failure(call.action, outcome.message), Verdict.REFUSED, outcome.message)
+            answer = SpiAnswer(failure(call.action, outcome.message), Verdict.REFUSED, outcome.message)
         elif outcome.instance is None:
             answer = SpiAnswer({"success": True}, Verdict.UNCHANGED, outcome.message)
         else:

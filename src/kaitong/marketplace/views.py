@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from kaitong.config.http import client_ip
-from kaitong.marketplace.actions import do_receive_spi_call
+from kaitong.marketplace.actions import do_receive_spi_call, failure
 from kaitong.marketplace.aliyun.spi import MAX_QUERY_BYTES
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > MAX_QUERY_BYTES:
-            return _json({"success": False, "instanceId": "0", "message": "request too large"}, 413)
+            return _json(failure("", "request too large"), 413)
         if request.content_type == "application/x-www-form-urlencoded":
             sources.append(request.body.decode("latin-1"))
     env = settings.ENV
@@ -49,5 +49,5 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         # Fail closed: never answer success without a commit; the marketplace will call again.
         log.exception("SPI call could not be stored")
-        return _json({"success": False, "instanceId": "0", "message": "temporarily unavailable"}, 503)
+        return _json(failure("", "temporarily unavailable"), 503)
     return _json(answer.body)
