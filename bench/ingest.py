@@ -18,41 +18,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+from common import ROOT, free_port, fresh_database, wait_up
+
 from kaitong.billing import price_lists
 
-ROOT = Path(__file__).resolve().parent.parent
 # The 14 billing items of the price list in effect.
 ITEMS = [item["item"] for item in price_lists.read("cn-2023-04")["items"]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql], check=True, capture_output=True)
-
-
-def wait_up(url: str) -> None:
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not come up")
 
 
 def main() -> None:
@@ -62,14 +41,11 @@ def main() -> None:
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/kaitong_bench_ingest")
     args = parser.parse_args()
 
-    name = args.database.rsplit("/", 1)[1]
-    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    psql(f"CREATE DATABASE {name}")
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env.update({"KAITONG_ENV": "test", "KAITONG_DATABASE_URL": args.database})
     os.environ.update(env)
     python = sys.executable
-    subprocess.run([python, "-m", "kaitong.cli", "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
+    fresh_database(args.database, env)
 
     sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "kaitong.config.settings"

@@ -23,25 +23,21 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
+from common import ROOT, fresh_database
+
 from kaitong.billing import price_lists
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The 14 billing items of the price list in effect.
 ITEMS = [item["item"] for item in price_lists.read("cn-2023-04")["items"]]
 WINDOW_SECONDS = (1 * 60 + 59) * 60  # the day closes at 00:00 Beijing; the marketplace wants it by 01:59
-
-
-def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql], check=True, capture_output=True)
 
 
 def main() -> None:
@@ -68,9 +64,6 @@ def main() -> None:
             flush=True,
         )
 
-        name = args.database.rsplit("/", 1)[1]
-        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        psql(f"CREATE DATABASE {name}")
         env = {
             "KAITONG_ENV": "test",
             "KAITONG_DATABASE_URL": args.database,
@@ -82,7 +75,7 @@ def main() -> None:
         }
         os.environ.pop("DJANGO_SETTINGS_MODULE", None)
         os.environ.update(env)
-        subprocess.run([sys.executable, "-m", "kaitong.cli", "migrate"], env=os.environ.copy(), check=True, cwd=ROOT)
+        fresh_database(args.database, os.environ.copy())
         os.environ["DJANGO_SETTINGS_MODULE"] = "kaitong.config.settings"
         import django
 

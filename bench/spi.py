@@ -21,17 +21,15 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, free_port, fresh_database, migrate, wait_up
+
 KEY = "bench-isv-key-0123456789abcdef"
 LUA = """
 local paths = {}
@@ -46,24 +44,6 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_up(url: str) -> None:
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError as exc:
-            if getattr(exc, "code", None):
-                return  # an HTTP error still means the server answers
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not come up")
 
 
 def signed_paths(count: int, *, start: int, repeat: bool) -> list[str]:
@@ -138,18 +118,9 @@ def main() -> None:
     )
     python = sys.executable
     if args.database.startswith("postgres"):
-        name = args.database.rsplit("/", 1)[1]
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {name}"],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"CREATE DATABASE {name}"],
-            check=True,
-            capture_output=True,
-        )
-    subprocess.run([python, "-m", "kaitong.cli", "migrate"], env=env, check=True, capture_output=True)
+        fresh_database(args.database, env)
+    else:
+        migrate(env)
 
     ours_port, bare_port, query_port = free_port(), free_port(), free_port()
     serve = ["--workers", str(args.workers), "--threads", str(args.threads)]

@@ -14,10 +14,9 @@ import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-KEY = "bench-isv-key-0123456789abcdef"
+from common import ROOT, fresh_database, migrate
+from spi import KEY
 
 CHILD = """
 import io, os, sys, time
@@ -69,7 +68,10 @@ def main() -> None:
         KAITONG_ALIYUN_ISV_KEY=KEY,
         DJANGO_SETTINGS_MODULE="kaitong.config.settings",
     )
-    subprocess.run([sys.executable, "-m", "kaitong.cli", "migrate"], env=env, check=True, capture_output=True)
+    if args.database.startswith("postgres"):
+        fresh_database(args.database, env)
+    else:
+        migrate(env)
     results: dict[str, list[tuple[float, float, float]]] = {"ours": [], "bare": []}
     for _ in range(args.runs):
         results["bare"].append(measure("bare_app", n=args.requests, env=env))
