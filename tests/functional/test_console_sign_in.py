@@ -28,6 +28,15 @@ def test_sign_in_with_any_case_and_see_datakit_commands(client, settings):
     assert account.console_account.password.startswith("argon2")
 
 
+def test_a_full_width_username_signs_in_as_it_was_registered(client):
+    # Registration stores "ＡＣＭＥ" as "acme" (NFKC, then lower-case); Django's username field applies
+    # NFKC on sign-in and the form lowers it, so the two agree.
+    existing_account("acme", "ops@acme.example")
+    response = client.post("/console/login/", {"username": "ＡＣＭＥ", "password": STRONG_PASSWORD})
+    assert response.status_code == 302
+    assert "_auth_user_id" in client.session
+
+
 def test_wrong_password_is_a_clear_message(client):
     existing_account("acme", "ops@acme.example")
     response = client.post("/console/login/", {"username": "acme", "password": "wrong-password-1"})

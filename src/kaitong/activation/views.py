@@ -211,8 +211,10 @@ def _refused(
         form.add_error(None, _("该工作空间已由其他云市场实例结算，无法绑定。"))
     elif isinstance(exc, workspace_actions.NoConsoleAccount):
         form.add_error(None, _("该费用中心账号没有控制台账号，请通过「已有企业账号，去绑定」创建工作空间。"))
-    else:
+    elif isinstance(exc, account_actions.InstanceBoundElsewhere):
         form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
+    else:
+        raise exc  # a refusal added to REFUSALS needs its own message here, never a wrong one
     return _page(request, template, status=status, form=form, **context)
 
 

@@ -41,7 +41,7 @@ class NoConsoleAccount(Exception):
 
 def _create(*, name: str, language: str, billing_account: BillingAccount, instance_id: str, now: datetime) -> int:
     """A workspace owned by the account's console account and settled by the instance; its id."""
-    if language not in domain.LANGUAGES:
+    if language not in Workspace.Language.values:
         raise ValueError(f"unknown workspace language {language!r}")
     if billing_account.console_account_id is None:
         raise NoConsoleAccount

@@ -1,4 +1,4 @@
-"""Pure workspace rules: names, languages, tokens and the DataKit install commands (guance-domain §4)."""
+"""Pure workspace rules: names, tokens and the DataKit install commands (guance-domain §4)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass
 
 NAME_MAX = 64
-LANGUAGES = ("zh", "en")
 
 
 class WorkspaceNameError(ValueError):
