@@ -140,8 +140,10 @@ class TestBill:
         assert (bill.lines[0].units, bill.lines[0].fee) == (Decimal("1.99"), Decimal("2.98"))
 
     def test_below_one_cent_is_zero(self):
-        bill = domain.compute_bill({"sms": DayUsage.of([Decimal(0)])}, table=table())
-        assert bill.total == Decimal("0.00")
+        # 0.09 messages at ¥1 per 10 is ¥0.009: truncated to ¥0.00, where rounding would give ¥0.01.
+        bill = domain.compute_bill({"sms": DayUsage.of([Decimal("0.09")])}, table=table())
+        assert [line.item for line in bill.lines] == ["sms"]
+        assert bill.lines[0].fee == Decimal("0.00") and bill.total == Decimal("0.00")
 
     def test_no_usage_is_a_zero_bill(self):
         bill = domain.compute_bill({}, table=table())
