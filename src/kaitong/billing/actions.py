@@ -432,7 +432,6 @@ def push_pending(
     clock: Clock,
     lease_seconds: int,
     step: Step = _no_step,
-    max_requests: int | None = None,
     concurrency: int = 1,
 ) -> PushReport:
     """Push every pending record that may go now, one request per batch, until none is left.
@@ -448,18 +447,14 @@ def push_pending(
 
     def loop() -> None:
         while True:
-            with lock:
-                if max_requests is not None and report.requests >= max_requests:
-                    return
-                report.requests += 1  # reserved; given back if there is nothing to send
             token, records = _claim_batch(now=clock(), lease_seconds=lease_seconds)
             if records:
                 step("after_claim")
                 records = _mark_sent(token=token, records=records, now=clock())
             if not records:
-                with lock:
-                    report.requests -= 1
                 return
+            with lock:
+                report.requests += 1
             metering = [
                 domain.metering_entry(
                     instance_id=r.instance_id,
