@@ -187,7 +187,16 @@ class MeteringRecord(models.Model):
         verbose_name = _("计量推送记录")
         verbose_name_plural = _("计量推送台账")
         constraints = [models.UniqueConstraint(fields=["instance_id", "day"], name="metering_record_once")]
-        indexes = [models.Index(fields=["state", "product_code"], name="metering_due")]
+        indexes = [
+            models.Index(fields=["state", "product_code"], name="metering_due"),
+            # The worker's deadline check looks for unsettled, un-alarmed days about once a second; over
+            # a ledger that is almost all accepted, only this keeps it from reading every row.
+            models.Index(
+                fields=["day"],
+                name="metering_unsettled",
+                condition=models.Q(alarm_at__isnull=True) & ~models.Q(state="accepted"),
+            ),
+        ]
         ordering = ["-day", "instance_id"]
 
     def __str__(self) -> str:
