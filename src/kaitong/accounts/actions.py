@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
@@ -223,44 +222,6 @@ def do_count_failed_sign_in(*, username: str, ip: str, now: datetime) -> None:
 # -- accounts ------------------------------------------------------------------------------------------
 
 
-def do_register_console_account(
-    *,
-    username: str,
-    password: str,
-    email: str,
-    code: str,
-    phone: str = "",
-    enterprise_name: str = "",
-    language: str = "zh-hans",
-    now: datetime,
-    then: Callable[[BillingAccount], object] | None = None,
-) -> BillingAccount:
-    """Register a console account and its same-named billing-center account, proving the email by code.
-
-    ``then`` runs in the same transaction with the new billing-center account (e.g. to create and bind
-    the first workspace), so the whole registration commits or nothing does.
-    """
-
-    # Hash before the transaction: Argon2 is slow on purpose and must not hold the write lock.
-    password_hash = make_password(password)
-
-    def work() -> BillingAccount:
-        account = do_register_verified_console_account(
-            username=username,
-            password_hash=password_hash,
-            email=email,
-            phone=phone,
-            enterprise_name=enterprise_name,
-            language=language,
-            now=now,
-        )
-        if then is not None:
-            then(account)
-        return account
-
-    return with_code(email=email, purpose=Purpose.REGISTER, code=code, now=now, work=work)
-
-
 def do_register_verified_console_account(
     *,
     username: str,
@@ -271,8 +232,9 @@ def do_register_verified_console_account(
     language: str = "zh-hans",
     now: datetime,
 ) -> BillingAccount:
-    """As do_register_console_account, for a caller that already consumed a REGISTER code for ``email``
-    in this session (the two-step commercial registration); ``password_hash`` is already hashed.
+    """Register a console account and its same-named billing-center account, for a caller that consumes
+    (or already consumed) a REGISTER code for ``email``; ``password_hash`` is hashed outside the
+    transaction, since Argon2 is slow on purpose and must not hold the write lock.
     UsernameTaken if either name exists: the UNIQUE constraints decide, also between racing requests."""
     username = domain.canonical_username(username)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from kaitong.accounts import actions as accounts
@@ -131,22 +132,22 @@ def do_register_and_create_workspace(
     """Register console + same-named billing-center account and create the first workspace, settled by
     the instance, all in one transaction. Return (billing account id, workspace id)."""
     name = domain.clean_name(name)
-    created: list[int] = []
+    password_hash = make_password(password)  # before the transaction: Argon2 must not hold the write lock
 
-    def then(account: BillingAccount) -> None:
-        created.append(_create(name=name, language=language, billing_account=account, instance_id=instance_id, now=now))
+    def work() -> tuple[int, int]:
+        account = accounts.do_register_verified_console_account(
+            username=username,
+            password_hash=password_hash,
+            email=email,
+            phone=phone,
+            enterprise_name="",
+            language=page_language,
+            now=now,
+        )
+        workspace_id = _create(name=name, language=language, billing_account=account, instance_id=instance_id, now=now)
+        return account.pk, workspace_id
 
-    account = accounts.do_register_console_account(
-        username=username,
-        password=password,
-        email=email,
-        code=code,
-        phone=phone,
-        language=page_language,
-        now=now,
-        then=then,
-    )
-    return account.pk, created[0]
+    return accounts.with_code(email=email, purpose=account_rules.Purpose.REGISTER, code=code, now=now, work=work)
 
 
 def do_open_commercial_workspace(
