@@ -25,11 +25,9 @@ class _Gunicorn(BaseApplication):
         return self.application
 
 
-def serve(*, host: str, port: int, workers: int, threads: int, wsgi: str = "kaitong.config.wsgi") -> None:
-    import importlib
-
-    app = importlib.import_module(wsgi).application
-    options = {
+def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """How kaitong's web apps are served; callers add or override keys."""
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
@@ -43,5 +41,15 @@ def serve(*, host: str, port: int, workers: int, threads: int, wsgi: str = "kait
         # Room for the longest query the SPI endpoint accepts; past it our endpoint answers in JSON.
         "limit_request_line": 8190,
     }
-    print(f"kaitong serving on http://{host}:{port}/", flush=True)
+
+
+def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
     _Gunicorn(app, options).run()
+
+
+def serve(*, host: str, port: int, workers: int, threads: int, wsgi: str = "kaitong.config.wsgi") -> None:
+    import importlib
+
+    app = importlib.import_module(wsgi).application
+    print(f"kaitong serving on http://{host}:{port}/", flush=True)
+    run_gunicorn(app, gunicorn_options(host=host, port=port, workers=workers, threads=threads))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from kaitong.config.databases import sqlite_options
 from kaitong.config.env import Mode, load_env
 
 ENV = load_env()
@@ -67,14 +68,7 @@ TEMPLATES = [
 def _databases() -> dict:
     config = dj_database_url.parse(ENV.database_url, conn_max_age=60, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-        # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN, so two
-        # writers queue on busy_timeout instead of failing with "database is locked" mid-transaction.
-        config["OPTIONS"] = {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
-        }
+        config["OPTIONS"] = sqlite_options(config["NAME"])
         config["CONN_MAX_AGE"] = 0
     else:
         # A statement that runs away must not hold a connection for ever (reliability E.27).

@@ -11,8 +11,8 @@ import os
 import sys
 from typing import Any
 
-# The vendor's own gunicorn wrapper, reused: same options, plus a hook to start the delivery loop.
-from kaitong.config.server import _Gunicorn
+# The vendor's own gunicorn set-up, reused: same options, plus a hook to start the delivery loop.
+from kaitong.config.server import gunicorn_options, run_gunicorn
 
 
 def _start_delivery(worker: Any) -> None:
@@ -55,18 +55,10 @@ def run_simulator(*, host: str, port: int) -> None:
         flush=True,
     )
     options = {
-        "bind": f"{host}:{port}",
-        "workers": 1,
-        "threads": 8,
-        "worker_class": "gthread",
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
+        **gunicorn_options(host=host, port=port, workers=1, threads=8),
         "graceful_timeout": 5,
-        "timeout": 60,
-        "keepalive": 5,
         # PushMeteringData puts up to 100 records in the query string, as the SDK sends it.
         "limit_request_line": 0,
         "post_worker_init": _start_delivery,
     }
-    _Gunicorn(application, options).run()
+    run_gunicorn(application, options)

@@ -8,10 +8,9 @@ same ``127.0.0.1``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dj_database_url
 
+from kaitong.config.databases import sqlite_options
 from kaitong.config.env import Mode, load_env
 
 ENV = load_env()
@@ -49,12 +48,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 def _database() -> dict:
     config: dict = dict(dj_database_url.parse(ENV.simulator_database_url, conn_max_age=0))
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-        config["OPTIONS"] = {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
-        }
+        config["OPTIONS"] = sqlite_options(config["NAME"])
     return config
 
 
