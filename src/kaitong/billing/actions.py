@@ -26,7 +26,7 @@ from typing import Any
 from django import db
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Min, Q, Sum
+from django.db.models import F, Max, Min, Q, QuerySet, Sum
 
 from kaitong.billing import domain, queries
 from kaitong.billing.client import MeteringClient, PushAnswer
@@ -345,15 +345,28 @@ class Claimed:
     metering_assit: str
 
 
+def _free(*, now: datetime) -> QuerySet[MeteringRecord]:
+    """Pending records nobody holds: no live claim, not told to wait."""
+    return (
+        MeteringRecord.objects.filter(state=State.PENDING)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+    )
+
+
+def _recent_requests(*, instance_ids: Iterable[str] | QuerySet[Any], now: datetime) -> QuerySet[MeteringRecord]:
+    """Records of these instances with a request (or a live claim) in the last 61 s. A claim that ran out
+    before its record was marked sent never left, and does not count."""
+    since = now - timedelta(seconds=domain.SECONDS_BETWEEN_REQUESTS)
+    return MeteringRecord.objects.filter(instance_id__in=instance_ids, last_request_at__gt=since).exclude(
+        state=State.PENDING, claimed_until__lt=now
+    )
+
+
 def _claim_batch(*, now: datetime, lease_seconds: int) -> tuple[str, list[Claimed]]:
     token = secrets.token_hex(8)
     with transaction.atomic():
-        due = (
-            MeteringRecord.objects.filter(state=State.PENDING)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-            .order_by("product_code", "id")
-        )
+        due = _free(now=now).order_by("product_code", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         fields = ("pk", "instance_id", "product_code", "start_time", "end_time", "amount_cents", "metering_assit")
@@ -361,13 +374,8 @@ def _claim_batch(*, now: datetime, lease_seconds: int) -> tuple[str, list[Claime
         candidates = [row[:3] for row in rows.values()]
         if not candidates:
             return token, []
-        since = now - timedelta(seconds=domain.SECONDS_BETWEEN_REQUESTS)
-        # Busy: a request (or a live claim) for the instance in the last 61 s. A claim that ran out
-        # before its record was marked sent never left, and does not count.
         busy = frozenset(
-            MeteringRecord.objects.filter(instance_id__in={c[1] for c in candidates}, last_request_at__gt=since)
-            .exclude(state=State.PENDING, claimed_until__lt=now)
-            .values_list("instance_id", flat=True)
+            _recent_requests(instance_ids={c[1] for c in candidates}, now=now).values_list("instance_id", flat=True)
         )
         plan = domain.plan_batch((domain.Candidate(*c) for c in candidates), busy_instances=busy)
         if not plan:
@@ -495,17 +503,12 @@ def next_push_at(*, now: datetime) -> datetime | None:
     pending = MeteringRecord.objects.filter(state=State.PENDING)
     if not pending.exists():
         return None
-    free = pending.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).filter(
-        Q(not_before__isnull=True) | Q(not_before__lte=now)
-    )
+    free = _free(now=now)
     if free.exists():
         # Free records are held back only by the 60 s rule; the oldest recent request frees first.
-        since = now - timedelta(seconds=domain.SECONDS_BETWEEN_REQUESTS)
-        oldest = (
-            MeteringRecord.objects.filter(instance_id__in=free.values("instance_id"), last_request_at__gt=since)
-            .exclude(state=State.PENDING, claimed_until__lt=now)
-            .aggregate(t=Min("last_request_at"))["t"]
-        )
+        oldest = _recent_requests(instance_ids=free.values("instance_id"), now=now).aggregate(t=Min("last_request_at"))[
+            "t"
+        ]
         return now if oldest is None else oldest + timedelta(seconds=domain.SECONDS_BETWEEN_REQUESTS)
     held = pending.aggregate(lease=Min("claimed_until"), wait=Min("not_before"))
     moments = [t for t in (held["lease"], held["wait"]) if t is not None and t > now]
