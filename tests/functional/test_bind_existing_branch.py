@@ -6,15 +6,18 @@ import pytest
 
 from kaitong.accounts.models import CloudAccount
 from kaitong.workspaces.models import Workspace
-from tests.support.activation import enter, existing_account, open_instance, request_code, verify_url
+from tests.support.activation import (
+    bind_account,
+    bind_workspace,
+    enter,
+    existing_account,
+    open_instance,
+    request_code,
+    verify_url,
+)
 
 pytestmark = pytest.mark.django_db
 BIND = "/activate/bind/"
-
-
-def bind_account(client, username="acme", email="ops@acme.example"):  # type: ignore[no-untyped-def]
-    code = request_code(client, BIND, email, username=username)
-    return client.post(BIND, {"username": username, "email": email, "code": code})
 
 
 def test_hint_dialog_then_form(client):
@@ -114,9 +117,7 @@ def test_bind_workspace_email_must_belong_to_the_account(client):
     enter(client, "500008")
     bind_account(client)
     prod = Workspace.objects.get()
-    path = f"/activate/workspaces/{prod.pk}/bind/"
-    code = request_code(client, path, "someone@else.example")
-    response = client.post(path, {"email": "someone@else.example", "code": code})
+    response = bind_workspace(client, prod.pk, "someone@else.example")
     assert response.status_code == 400 and "请输入该工作空间所属费用中心账号或拥有者的邮箱" in response.content.decode()
     prod.refresh_from_db()
     assert prod.settlement == "billing_account"

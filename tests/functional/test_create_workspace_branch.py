@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kaitong.workspaces.models import Workspace
-from tests.functional.test_bind_existing_branch import bind_account
-from tests.support.activation import enter, existing_account, request_code
+from tests.support.activation import bind_account, enter, existing_account, request_code
 
 pytestmark = pytest.mark.django_db
 CREATE = "/activate/workspaces/create/"

@@ -7,8 +7,7 @@ from django.core import mail
 
 from kaitong.accounts.models import CloudAccount
 from kaitong.workspaces.models import Workspace
-from tests.functional.test_bind_existing_branch import bind_account
-from tests.support.activation import deliver_mail, enter, existing_account, request_code
+from tests.support.activation import bind_account, bind_workspace, deliver_mail, enter, existing_account
 from tests.support.marketplace import call_spi
 
 pytestmark = pytest.mark.django_db
@@ -19,9 +18,7 @@ def bound_workspace(client):  # type: ignore[no-untyped-def]
     enter(client, "900001")
     bind_account(client)
     workspace = Workspace.objects.get()
-    path = f"/activate/workspaces/{workspace.pk}/bind/"
-    code = request_code(client, path, "ops@acme.example")
-    client.post(path, {"email": "ops@acme.example", "code": code})
+    bind_workspace(client, workspace.pk, "ops@acme.example")
     workspace.refresh_from_db()
     assert workspace.settlement == "aliyun"
     return workspace

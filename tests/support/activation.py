@@ -61,6 +61,19 @@ def request_code(client, path: str, email: str, **fields: str) -> str:  # type: 
     return code_sent_to(email)
 
 
+def bind_account(client, username: str = "acme", email: str = "ops@acme.example"):  # type: ignore[no-untyped-def]
+    """已有企业账号，去绑定: the code sent to ``email``, then the bind form posted with it."""
+    code = request_code(client, "/activate/bind/", email, username=username)
+    return client.post("/activate/bind/", {"username": username, "email": email, "code": code})
+
+
+def bind_workspace(client, workspace_id: int, email: str):  # type: ignore[no-untyped-def]
+    """Bind an existing workspace to the instance: the code sent to ``email``, then the form posted."""
+    path = f"/activate/workspaces/{workspace_id}/bind/"
+    code = request_code(client, path, email)
+    return client.post(path, {"email": email, "code": code})
+
+
 def existing_account(username: str = "acme", email: str = "ops@acme.example", workspaces: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
     """A console account + same-named billing-center account registered earlier, with workspaces
     settled by the billing-center account (as the direct commercial registration leaves them)."""
