@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms as django_forms
 from django.conf import settings
@@ -42,6 +42,7 @@ SESSION_REGISTRATION = "mp_registration"  # step 1 of the commercial registratio
 SESSION_OPENED = "mp_opened"
 
 View = Callable[..., HttpResponse]
+FormT = TypeVar("FormT", bound=django_forms.Form)
 Purpose = account_rules.Purpose
 
 
@@ -130,6 +131,26 @@ def _send_code(
 
 def _is_send_code(request: HttpRequest) -> bool:
     return request.method == "POST" and request.POST.get("op") == "send_code"
+
+
+def _submitted(
+    request: HttpRequest,
+    template: str,
+    form_class: type[FormT],
+    *,
+    code_purpose: account_rules.Purpose | None = None,
+    **context: Any,
+) -> FormT | HttpResponse:
+    """The start every form view shares: 获取验证码 (when the form takes an email code), the empty form,
+    or the refused form with its errors, each as the page to answer; otherwise the valid bound form."""
+    if code_purpose is not None and _is_send_code(request):
+        return _page(request, template, **_send_code(request, form_class, code_purpose), **context)
+    if request.method != "POST":
+        return _page(request, template, form=form_class(), **context)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _invalid(request, template, form=form, **context)
+    return form
 
 
 # English names of the sites the docs list (guance-domain §2); the configured name is Chinese.
@@ -242,15 +263,13 @@ def bind_account(request: HttpRequest) -> HttpResponse:
     if request.GET.get("hint") == "ok":
         request.session[SESSION_HINT_SEEN] = True
         return redirect("activation:bind_account")
-    show_hint = not request.session.get(SESSION_HINT_SEEN)
     template = "activation/bind_account.html"
-    if _is_send_code(request):
-        return _page(request, template, **_send_code(request, forms.BindAccountForm, Purpose.BIND_BILLING_ACCOUNT))
     if request.method != "POST":
+        show_hint = not request.session.get(SESSION_HINT_SEEN)
         return _page(request, template, form=forms.BindAccountForm(), show_hint=show_hint)
-    form = forms.BindAccountForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, template, form=form)
+    form = _submitted(request, template, forms.BindAccountForm, code_purpose=Purpose.BIND_BILLING_ACCOUNT)
+    if isinstance(form, HttpResponse):
+        return form
     data = form.cleaned_data
     try:
         account_id = account_actions.do_bind_billing_account(
@@ -302,18 +321,9 @@ def bind_workspace(request: HttpRequest, workspace_id: int) -> HttpResponse:
         return _page(request, "activation/not_found.html", status=404)
     context: dict[str, Any] = {"rows": rows, "tab": "bind", "target": row, "any_bound": any(r.bound_here for r in rows)}
     template = "activation/workspaces.html"
-    if _is_send_code(request):
-        return _page(
-            request,
-            template,
-            **_send_code(request, forms.BindWorkspaceForm, Purpose.BIND_WORKSPACE),
-            **context,
-        )
-    if request.method != "POST":
-        return _page(request, template, form=forms.BindWorkspaceForm(), **context)
-    form = forms.BindWorkspaceForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, template, form=form, **context)
+    form = _submitted(request, template, forms.BindWorkspaceForm, code_purpose=Purpose.BIND_WORKSPACE, **context)
+    if isinstance(form, HttpResponse):
+        return form
     try:
         workspace_actions.do_bind_workspace(
             workspace_id=workspace_id,
@@ -338,18 +348,9 @@ def create_workspace(request: HttpRequest) -> HttpResponse:
         return redirect("activation:bind_account")
     template = "activation/workspace_create.html"
     context: dict[str, Any] = {"tab": "create"}
-    if _is_send_code(request):
-        return _page(
-            request,
-            template,
-            **_send_code(request, forms.CreateWorkspaceForm, Purpose.CREATE_WORKSPACE),
-            **context,
-        )
-    if request.method != "POST":
-        return _page(request, template, form=forms.CreateWorkspaceForm(), **context)
-    form = forms.CreateWorkspaceForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, template, form=form, **context)
+    form = _submitted(request, template, forms.CreateWorkspaceForm, code_purpose=Purpose.CREATE_WORKSPACE, **context)
+    if isinstance(form, HttpResponse):
+        return form
     data = form.cleaned_data
     try:
         workspace_id = workspace_actions.do_create_bound_workspace(
@@ -385,18 +386,9 @@ def register_workspace(request: HttpRequest) -> HttpResponse:
     """注册观测云账号 (new user): console + same-named billing-center account + first workspace."""
     template = "activation/workspace_register.html"
     context: dict[str, Any] = {"tab": "register"}
-    if _is_send_code(request):
-        return _page(
-            request,
-            template,
-            **_send_code(request, forms.RegisterWorkspaceForm, Purpose.REGISTER),
-            **context,
-        )
-    if request.method != "POST":
-        return _page(request, template, form=forms.RegisterWorkspaceForm(), **context)
-    form = forms.RegisterWorkspaceForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, template, form=form, **context)
+    form = _submitted(request, template, forms.RegisterWorkspaceForm, code_purpose=Purpose.REGISTER, **context)
+    if isinstance(form, HttpResponse):
+        return form
     throttled = _throttled(request, template, form, **context)
     if throttled is not None:
         return throttled
@@ -429,13 +421,9 @@ def register_basic(request: HttpRequest) -> HttpResponse:
     if request.session.get(SESSION_BILLING):
         return redirect("activation:register_open")
     template = "activation/register_basic.html"
-    if _is_send_code(request):
-        return _page(request, template, **_send_code(request, forms.RegisterBasicForm, Purpose.REGISTER))
-    if request.method != "POST":
-        return _page(request, template, form=forms.RegisterBasicForm())
-    form = forms.RegisterBasicForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, template, form=form)
+    form = _submitted(request, template, forms.RegisterBasicForm, code_purpose=Purpose.REGISTER)
+    if isinstance(form, HttpResponse):
+        return form
     data = form.cleaned_data
     throttled = _throttled(request, template, form)
     if throttled is not None:
@@ -467,11 +455,9 @@ def register_enterprise(request: HttpRequest) -> HttpResponse:
     if not pending:
         return redirect("activation:register_basic")
     template = "activation/register_enterprise.html"
-    if request.method != "POST":
-        return _page(request, template, form=forms.RegisterEnterpriseForm(), pending=pending)
-    form = forms.RegisterEnterpriseForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, template, form=form, pending=pending)
+    form = _submitted(request, template, forms.RegisterEnterpriseForm, pending=pending)
+    if isinstance(form, HttpResponse):
+        return form
     try:
         account = account_actions.do_register_verified_console_account(
             username=pending["username"],
@@ -500,11 +486,9 @@ def register_open(request: HttpRequest) -> HttpResponse:
         messages.info(request, _("已开通，无需重复提交"))
         return redirect("activation:done")
     template = "activation/register_open.html"
-    if request.method != "POST":
-        return _page(request, template, form=forms.RegisterOpenForm())
-    form = forms.RegisterOpenForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, template, form=form)
+    form = _submitted(request, template, forms.RegisterOpenForm)
+    if isinstance(form, HttpResponse):
+        return form
     try:
         workspace_id = workspace_actions.do_open_commercial_workspace(
             billing_account_id=int(request.session[SESSION_BILLING]),
