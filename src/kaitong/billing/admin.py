@@ -13,7 +13,7 @@ from kaitong.billing.models import (
     PriceItem,
     PriceList,
 )
-from kaitong.marketplace.admin import ReadOnlyAdmin
+from kaitong.marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
 class PriceItemInline(admin.TabularInline):
@@ -34,14 +34,9 @@ class ClosedDayAdmin(ReadOnlyAdmin):
     list_display = ["day", "closed_at", "bills", "records", "total", "price_list"]
 
 
-class DailyBillLineInline(admin.TabularInline):
+class DailyBillLineInline(ReadOnlyInline):
     model = DailyBillLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["item", "quantity", "units", "retention_days", "price", "fee"]
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(DailyBill)
@@ -52,14 +47,9 @@ class DailyBillAdmin(ReadOnlyAdmin):
     inlines = [DailyBillLineInline]
 
 
-class MeteringEventInline(admin.TabularInline):
+class MeteringEventInline(ReadOnlyInline):
     model = MeteringEvent
-    extra = 0
-    can_delete = False
     readonly_fields = ["at", "from_state", "to_state", "detail"]
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(MeteringRecord)

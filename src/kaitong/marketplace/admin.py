@@ -16,14 +16,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class InstanceEventInline(admin.TabularInline):
-    model = InstanceEvent
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent, never added or deleted here (an action writes them)."""
+
     extra = 0
     can_delete = False
-    readonly_fields = ["at", "action", "from_state", "to_state", "detail", "spi_call"]
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+class InstanceEventInline(ReadOnlyInline):
+    model = InstanceEvent
+    readonly_fields = ["at", "action", "from_state", "to_state", "detail", "spi_call"]
 
 
 @admin.register(MarketplaceInstance)
