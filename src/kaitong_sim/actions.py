@@ -19,7 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from kaitong_base.claims import claim, held
+from kaitong_base.claims import claim, free, held
 from kaitong_sim import domain, signer
 from kaitong_sim.domain import PopError, read_answer
 from kaitong_sim.models import Account, ApiCall, Attempt, Delivery, Instance, MeteringRecord, Order, UsedNonce
@@ -404,7 +404,12 @@ def do_deliver_due(
     due = Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=clock())
     tried = 0
     while tried < limit:
-        taken = claim(due, now=clock(), lease=delivery_lease(config), limit=1, order_by=("next_attempt_at", "id"))
+        now = clock()
+        # Look before claiming: on SQLite a claim takes the write lock, which an idle loop polling
+        # twice a second should not.
+        if not free(due, now=now).exists():
+            break
+        taken = claim(due, now=now, lease=delivery_lease(config), limit=1, order_by=("next_attempt_at", "id"))
         if not taken.ids:
             break
         _attempt(taken.ids[0], token=taken.token, clock=clock, transport=transport, config=config)

@@ -3,6 +3,7 @@ stub (retries, leases shared by two processes on one database), and its start-up
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -22,19 +24,14 @@ from tests.support.simulator import ISV_KEY, start_simulator
 ANSWERS = [(200, b"<html>I am not JSON</html>"), (500, b"oops"), (200, b'{"instanceId":"0"}')]
 
 
-class Vendor(BaseHTTPRequestHandler):
-    calls: list[dict[str, str]] = []
+class VendorStub(BaseHTTPRequestHandler):
+    """A vendor's SPI endpoint on a real port: each subclass says how it answers a call's parameters."""
+
+    def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
+        raise NotImplementedError
 
     def do_GET(self) -> None:
-        params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
-        Vendor.calls.append(params)
-        n = len(Vendor.calls)
-        if not token_is_valid(params, ISV_KEY):
-            status, body = 200, b'{"success":false,"message":"bad token"}'
-        elif n <= len(ANSWERS):
-            status, body = ANSWERS[n - 1]
-        else:
-            status, body = 200, json.dumps({"instanceId": params.get("orderBizId", "x"), "appInfo": {}}).encode()
+        status, body = self.answer(dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -45,26 +42,51 @@ class Vendor(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving(stub: type[VendorStub]) -> Iterator[str]:
+    """Serve ``stub`` on a free port for the duration; yields its SPI URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/spi"
+    finally:
+        server.shutdown()
+
+
+def opened(params: dict[str, str]) -> bytes:
+    return json.dumps({"instanceId": params.get("orderBizId", "x"), "appInfo": {}}).encode()
+
+
+class Vendor(VendorStub):
+    """Checks the token, then answers badly three times (not JSON, HTTP 500, not ready) before success."""
+
+    calls: list[dict[str, str]] = []
+
+    def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
+        Vendor.calls.append(params)
+        n = len(Vendor.calls)
+        if not token_is_valid(params, ISV_KEY):
+            return 200, b'{"success":false,"message":"bad token"}'
+        if n <= len(ANSWERS):
+            return ANSWERS[n - 1]
+        return 200, opened(params)
+
+
 def delivered(state: dict) -> bool:
     return all(delivery["state"] == "delivered" for delivery in state["deliveries"])
 
 
 def test_loop_retries_garbage_until_the_vendor_answers(tmp_path: Path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Vendor)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     Vendor.calls = []
-    try:
-        with start_simulator(tmp_path, spi_url=f"http://127.0.0.1:{server.server_port}/spi") as sim:
-            instance = sim.create_instance()
-            [delivery] = sim.wait_for(delivered)["deliveries"]
-            reasons = [a["reason"] for a in delivery["attempt_rows"]]
-            assert reasons[:3] == ["the answer is not JSON", "HTTP 500", "instanceId is 0: the vendor is not ready yet"]
-            assert reasons[3] == "ok" and delivery["attempts"] == 4
-            assert all(call["action"] == "createInstance" for call in Vendor.calls)
-            assert Vendor.calls[0]["orderBizId"] == instance["instanceId"]
-            assert sim.state()["instances"][0]["status"] == "opened"
-    finally:
-        server.shutdown()
+    with serving(Vendor) as spi_url, start_simulator(tmp_path, spi_url=spi_url) as sim:
+        instance = sim.create_instance()
+        [delivery] = sim.wait_for(delivered)["deliveries"]
+        reasons = [a["reason"] for a in delivery["attempt_rows"]]
+        assert reasons[:3] == ["the answer is not JSON", "HTTP 500", "instanceId is 0: the vendor is not ready yet"]
+        assert reasons[3] == "ok" and delivery["attempts"] == 4
+        assert all(call["action"] == "createInstance" for call in Vendor.calls)
+        assert Vendor.calls[0]["orderBizId"] == instance["instanceId"]
+        assert sim.state()["instances"][0]["status"] == "opened"
 
 
 def test_vendor_down_keeps_retrying_and_says_why(tmp_path: Path):
@@ -78,59 +100,39 @@ def test_vendor_down_keeps_retrying_and_says_why(tmp_path: Path):
 
 def test_no_token_reaches_the_log(tmp_path: Path):
     """The SPI URL carries the token; the simulator's log (INFO in the demo) must never show it."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Vendor)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     Vendor.calls = []
-    try:
-        spi_url = f"http://127.0.0.1:{server.server_port}/spi"
-        with start_simulator(tmp_path, spi_url=spi_url, KAITONG_ENV="demo") as sim:
-            sim.create_instance()
-            sim.wait_for(delivered)
-            assert Vendor.calls, "the vendor stub was never called"
-            log = sim.log()
-    finally:
-        server.shutdown()
+    with serving(Vendor) as spi_url, start_simulator(tmp_path, spi_url=spi_url, KAITONG_ENV="demo") as sim:
+        sim.create_instance()
+        sim.wait_for(delivered)
+        assert Vendor.calls, "the vendor stub was never called"
+        log = sim.log()
     assert "token=" not in log and Vendor.calls[0]["token"] not in log
 
 
-class SlowVendor(BaseHTTPRequestHandler):
+class SlowVendor(VendorStub):
     """Answers createInstance with success after a pause, counting calls per purchase (orderBizId)."""
 
     calls: Counter[str] = Counter()
 
-    def do_GET(self) -> None:
-        params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+    def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
         SlowVendor.calls[params["orderBizId"]] += 1
         time.sleep(0.3)
-        body = json.dumps({"instanceId": params["orderBizId"], "appInfo": {}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        return 200, opened(params)
 
 
 def test_two_simulators_on_one_database_send_each_delivery_once(tmp_path: Path):
     """Each delivery is leased to the loop sending it: the other loop never sends it at the same time."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowVendor)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     SlowVendor.calls = Counter()
     shared = {"KAITONG_SIMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}"}
-    spi_url = f"http://127.0.0.1:{server.server_port}/spi"
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    try:
-        with (
-            start_simulator(tmp_path / "a", spi_url=spi_url, **shared) as one,
-            start_simulator(tmp_path / "b", spi_url=spi_url, **shared),
-        ):
-            bought = [one.create_instance()["instanceId"] for _ in range(8)]
-            deliveries = one.wait_for(delivered, seconds=30)["deliveries"]
-    finally:
-        server.shutdown()
+    with (
+        serving(SlowVendor) as spi_url,
+        start_simulator(tmp_path / "a", spi_url=spi_url, **shared) as one,
+        start_simulator(tmp_path / "b", spi_url=spi_url, **shared),
+    ):
+        bought = [one.create_instance()["instanceId"] for _ in range(8)]
+        deliveries = one.wait_for(delivered, seconds=30)["deliveries"]
     assert all(d["state"] == "delivered" and d["attempts"] == 1 for d in deliveries), deliveries
     assert SlowVendor.calls == Counter(bought)  # every purchase called exactly once
 
