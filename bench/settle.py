@@ -1,6 +1,6 @@
 """Closing a day at scale and pushing it to the simulator, next to the simulator's own intake rate.
 
-Set-up (not timed): the simulator (``kaitong simulator``, its own SQLite database, deadline check off
+Set-up (not timed): the simulator (``python -m kaitong_sim``, its own SQLite database, deadline check off
 because the day is in the past) with ``--instances`` bought instances; a PostgreSQL vendor database
 with one Alibaba-settled workspace per instance and a full day of usage: 24 hourly samples × 14 items
 (COPied in). Each run then times:

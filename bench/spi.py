@@ -130,8 +130,9 @@ def main() -> None:
 
     def serve_bare(port: int, *, query: bool) -> subprocess.Popen:
         code = (
-            "import sys; sys.path.insert(0, 'bench'); from kaitong.config.server import serve; "
-            f"serve(host='127.0.0.1', port={port}, workers={args.workers}, threads={args.threads}, wsgi='bare_app')"
+            "import sys; sys.path.insert(0, 'bench'); from kaitong_base.server import serve; "
+            f"serve(host='127.0.0.1', port={port}, workers={args.workers}, threads={args.threads}, wsgi='bare_app', "
+            "name='bare')"
         )
         bare_env = dict(env, BENCH_BARE_QUERY="1" if query else "0")
         return subprocess.Popen([python, "-c", code], cwd=ROOT, env=bare_env, stdout=subprocess.DEVNULL)

@@ -32,9 +32,16 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     _django()
-    from kaitong.config.server import serve
+    from kaitong_base.server import serve
 
-    serve(host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    serve(
+        wsgi="kaitong.config.wsgi",
+        name="kaitong",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+    )
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -62,9 +69,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_simulator(args: argparse.Namespace) -> None:
-    from kaitong.simulator.server import run_simulator
-
-    run_simulator(host=args.host, port=args.port)
+    """The simulator is a program of its own (``kaitong_sim``) that kaitong never imports: this process
+    becomes it, so whoever started ``kaitong simulator`` (the demo, a shell) signals the simulator itself."""
+    argv = [sys.executable, "-m", "kaitong_sim", "--host", args.host, "--port", str(args.port)]
+    os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter, arguments we built)
 
 
 def cmd_settle(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ killed mid-work strands nothing.
 The model needs two columns: ``claimed_until`` (nullable datetime) and ``claim_token`` (short text).
 On PostgreSQL the candidates are locked ``FOR UPDATE SKIP LOCKED``, so any number of processes claim
 side by side without waiting on each other; SQLite has one writer, and its IMMEDIATE transactions (see
-``kaitong.config.databases``) serialise the claims instead.
+``kaitong_base.databases``) serialise the claims instead.
 """
 
 from __future__ import annotations

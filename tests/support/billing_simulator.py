@@ -25,8 +25,8 @@ import django
 django.setup()
 from django.db import transaction
 from django.utils import timezone
-from kaitong.simulator import actions
-from kaitong.simulator.models import Account
+from kaitong_sim import actions
+from kaitong_sim.models import Account
 
 count, product = int(sys.argv[1]), sys.argv[2]
 now = timezone.now()
@@ -43,7 +43,7 @@ json.dump(ids, sys.stdout)
 
 
 def seed_instances(sim: RunningSimulator, count: int, *, product_code: str = "cmgj00053362") -> list[str]:
-    env = dict(sim.env, DJANGO_SETTINGS_MODULE="kaitong.simulator.settings")
+    env = dict(sim.env, DJANGO_SETTINGS_MODULE="kaitong_sim.settings")
     result = subprocess.run(
         [sys.executable, "-c", _SEED, str(count), product_code],
         env=env,

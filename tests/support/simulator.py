@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,15 +78,31 @@ class RunningSimulator:
         """instances, deliveries (with attempts), metering (accepted records), total, api_calls."""
         return self._json("GET", "/_sim/state")
 
+    def wait_for(self, condition: Callable[[dict], bool], *, seconds: float = 20) -> dict:
+        """Poll ``state()`` until ``condition`` holds of it; return that state (or fail after ``seconds``)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            state = self.state()
+            if condition(state):
+                return state
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the simulator never got there in {seconds:g} s; last state: {state}")
+            time.sleep(0.1)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
 
 @contextlib.contextmanager
 def start_simulator(
-    directory: Path, *, spi_url: str = "http://127.0.0.1:9/unreachable", **env_overrides: str
+    directory: Path,
+    *,
+    spi_url: str = "http://127.0.0.1:9/unreachable",
+    command: Sequence[str] = (sys.executable, "-m", "kaitong_sim"),
+    **env_overrides: str,
 ) -> Iterator[RunningSimulator]:
-    """Start ``kaitong simulator`` on a free port with its own database in ``directory``; stop it after.
+    """Start the simulator (``command``, its own program by default) on a free port with its own
+    database in ``directory``; stop it after.
 
     ``env_overrides`` are extra ``KAITONG_*`` variables, e.g. ``KAITONG_SIMULATOR_ENFORCE_DEADLINE="false"``.
     """
@@ -109,7 +125,7 @@ def start_simulator(
     log_path = directory / "simulator.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kaitong.cli", "simulator", "--host", "127.0.0.1", "--port", str(port)],
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -7,7 +7,6 @@ outside the demo and the tests, so a production process can never run on a key f
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -80,19 +79,7 @@ class AppEnv(BaseSettings):
     metering_lease_seconds: int = Field(default=120, ge=1)
     metering_concurrency: int = Field(default=2, ge=1, le=16)
 
-    # The simulator: where it delivers SPI calls, and how often it retries a failed one.
-    simulator_spi_url: str = "http://127.0.0.1:8000/marketplace/aliyun/spi"
-    simulator_retry_seconds: float = Field(default=10.0, gt=0)
-    simulator_max_attempts: int = Field(default=120, ge=1)
-    # The simulator keeps its own database, answers SPI calls within this timeout, and checks metering.
-    simulator_database_url: str = "sqlite:///var/simulator.sqlite3"
-    simulator_spi_timeout_seconds: float = Field(default=5.0, gt=0)
-    simulator_require_metering_assit: bool = True
-    simulator_enforce_deadline: bool = True
-    simulator_unit_price: Decimal = Decimal("0.01")
-    simulator_mailbox_dir: str = ""
-
-    @field_validator("database_url", "simulator_database_url")
+    @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgres://")):

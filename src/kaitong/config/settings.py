@@ -6,8 +6,8 @@ from pathlib import Path
 
 import dj_database_url
 
-from kaitong.config.databases import sqlite_options
 from kaitong.config.env import Mode, load_env
+from kaitong_base.databases import sqlite_options
 
 ENV = load_env()
 PACKAGE_DIR = Path(__file__).resolve().parent.parent

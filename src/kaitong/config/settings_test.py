@@ -9,5 +9,3 @@ os.environ.setdefault("KAITONG_ALIYUN_ISV_KEY", "test-isv-key-123")
 from kaitong.config.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-# The simulator's models, so in-process tests can drive it on the test database.
-INSTALLED_APPS = [*INSTALLED_APPS, "kaitong.simulator"]  # noqa: F405

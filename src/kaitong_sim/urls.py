@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kaitong.simulator import views
+from kaitong_sim import views
 
 app_name = "simulator"
 urlpatterns = [

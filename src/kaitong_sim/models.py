@@ -83,6 +83,10 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True, default="")
     # Test hook: "" (none), "duplicate" (deliver twice), "timeout_after_commit" (drop the first answer).
     fault = models.CharField(max_length=32, blank=True, default="")
+    # The lease of the delivery loop sending it now (kaitong_base.claims): no other loop sends it until
+    # the lease ends, and a loop killed mid-send strands it only until then.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["id"]

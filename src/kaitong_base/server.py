@@ -1,4 +1,4 @@
-"""Production serving: gunicorn with threads, the Django WSGI app, and no access log.
+"""Production serving for both web apps: gunicorn with threads, a Django WSGI app, and no access log.
 
 The access log is off on purpose: the marketplace puts its token in the query string of every SPI
 and login-free URL, and query strings must stay out of logs (reliability A.2).
@@ -6,6 +6,7 @@ and login-free URL, and query strings must stay out of logs (reliability A.2).
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -26,7 +27,7 @@ class _Gunicorn(BaseApplication):
 
 
 def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
-    """How kaitong's web apps are served; callers add or override keys."""
+    """How the web apps are served; callers add or override keys."""
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -47,9 +48,8 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
     _Gunicorn(app, options).run()
 
 
-def serve(*, host: str, port: int, workers: int, threads: int, wsgi: str = "kaitong.config.wsgi") -> None:
-    import importlib
-
+def serve(*, wsgi: str, name: str, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the ``application`` of the WSGI module ``wsgi`` (a dotted path), announced as ``name``."""
     app = importlib.import_module(wsgi).application
-    print(f"kaitong serving on http://{host}:{port}/", flush=True)
+    print(f"{name} serving on http://{host}:{port}/", flush=True)
     run_gunicorn(app, gunicorn_options(host=host, port=port, workers=workers, threads=threads))

@@ -21,8 +21,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kaitong.simulator import actions, api, mailbox, queries
-from kaitong.simulator.openapi import is_api_request
+from kaitong_sim import actions, api, mailbox, queries
+from kaitong_sim.openapi import is_api_request
 
 SESSION_UID = "sim_uid"
 EVENT_LABELS = {
@@ -39,12 +39,12 @@ def _buyer(request: HttpRequest) -> dict[str, Any] | None:
 
 
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    env = settings.ENV
+    config = settings.SIMULATOR
     return {
         "buyer": _buyer(request),
-        "product_code": env.aliyun_product_code,
-        "spi_url": env.simulator_spi_url,
-        "unit_price": env.simulator_unit_price,
+        "product_code": config.product_code,
+        "spi_url": config.spi_url,
+        "unit_price": config.unit_price,
         **extra,
     }
 
@@ -201,7 +201,7 @@ def _confirm_then(
 def login_free(request: HttpRequest, instance_id: str) -> HttpResponse:
     def go(owner: str) -> HttpResponse:
         url = actions.login_free_url(
-            instance_id=instance_id, owner_uid=owner, isv_key=settings.ENV.aliyun_isv_key, now=timezone.now()
+            instance_id=instance_id, owner_uid=owner, isv_key=settings.SIMULATOR.isv_key, now=timezone.now()
         )
         return HttpResponseRedirect(url)
 
@@ -260,8 +260,8 @@ def ops(request: HttpRequest) -> HttpResponse:
             deliveries=queries.deliveries(),
             api_calls=queries.api_calls(),
             all_instances=queries.instances(),
-            max_attempts=settings.ENV.simulator_max_attempts,
-            retry_seconds=settings.ENV.simulator_retry_seconds,
+            max_attempts=settings.SIMULATOR.max_attempts,
+            retry_seconds=settings.SIMULATOR.retry_seconds,
         ),
     )
 
@@ -275,7 +275,7 @@ def retry_delivery(request: HttpRequest, delivery_id: int) -> HttpResponse:
 @require_GET
 def mailbox_page(request: HttpRequest) -> HttpResponse:
     to = request.GET.get("to", "").strip()[:200]
-    messages = mailbox.read(settings.ENV.simulator_mailbox_dir, to=to or None)
+    messages = mailbox.read(settings.SIMULATOR.mailbox_dir, to=to or None)
     return render(request, "simulator/mailbox.html", _context(request, messages=messages, to=to))
 
 

@@ -6,19 +6,23 @@ answers is the real one; faults are transports that fail the way a network or a 
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
 from kaitong.marketplace.aliyun.spi import BEIJING
 from kaitong.marketplace.aliyun.token import token_is_valid
 from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance
-from kaitong.simulator import actions, queries
-from kaitong.simulator.actions import DeliveryConfig, TransportError
-from kaitong.simulator.models import Attempt, Delivery, Instance
+from kaitong_sim import actions, queries
+from kaitong_sim.actions import DeliveryConfig, TransportError
+from kaitong_sim.models import Attempt, Delivery, Instance
 from tests.support.marketplace import SPI_PATH, isv_key
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +57,9 @@ def buyer() -> str:
 
 
 def deliver_all(now=None, transport=vendor, **overrides) -> int:
-    return actions.do_deliver_due(now=now or timezone.now(), transport=transport, config=config(**overrides))
+    """One pass of the delivery loop with the clock stopped at ``now``."""
+    moment = now or timezone.now()
+    return actions.do_deliver_due(clock=lambda: moment, transport=transport, config=config(**overrides))
 
 
 class TestCreateInstance:
@@ -252,3 +258,85 @@ class TestMarketplaceClock:
         actions.do_purchase(account_uid=buyer(), now=now)
         deliver_all(now)
         assert actions.do_expire_due(now=now + timedelta(days=3650)) == 0
+
+
+class LoopKilled(Exception):
+    """The delivery loop's process dies in the middle of sending (as kill -9 would leave it)."""
+
+
+def killed(url: str, params: dict[str, str], timeout: float) -> tuple[int, str]:
+    raise LoopKilled
+
+
+class TestLease:
+    def test_a_killed_loop_holds_its_delivery_only_until_its_lease_runs_out(self):
+        now = timezone.now()
+        actions.do_purchase(account_uid=buyer(), now=now)
+        with pytest.raises(LoopKilled):
+            deliver_all(now, transport=killed)
+        lease = actions.delivery_lease(config())
+        assert deliver_all(now + timedelta(seconds=1)) == 0  # still leased: nobody else sends it
+        assert deliver_all(now + lease - timedelta(seconds=1)) == 0
+        assert MarketplaceInstance.objects.count() == 0
+        assert deliver_all(now + lease + timedelta(seconds=1)) == 1
+        delivery = Delivery.objects.get()
+        assert delivery.state == "delivered" and delivery.attempts == 1
+        assert delivery.claimed_until is None and delivery.claim_token == ""
+        assert MarketplaceInstance.objects.count() == 1
+
+    def test_a_loop_that_outlived_its_lease_leaves_the_result_to_the_loop_that_took_over(self):
+        now = timezone.now()
+        actions.do_purchase(account_uid=buyer(), now=now)
+        later = now + actions.delivery_lease(config()) + timedelta(seconds=1)
+
+        def stalled(url: str, params: dict[str, str], timeout: float) -> tuple[int, str]:
+            # While the first loop waits on a vendor that never answers, its lease runs out and a
+            # second loop takes the delivery over and delivers it.
+            assert deliver_all(later) == 1
+            raise TransportError("timed out after 5 s")
+
+        assert deliver_all(now, transport=stalled) == 1
+        delivery = Delivery.objects.get()
+        assert delivery.state == "delivered" and delivery.attempts == 1 and delivery.last_error == ""
+        assert [a.ok for a in Attempt.objects.all()] == [True]
+
+    def test_a_finished_attempt_frees_the_delivery_for_its_retry(self):
+        now = timezone.now()
+        actions.do_purchase(account_uid=buyer(), now=now)
+        deliver_all(now, transport=down)
+        delivery = Delivery.objects.get()
+        assert delivery.claimed_until is None and delivery.claim_token == ""
+        assert deliver_all(now + timedelta(seconds=10)) == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_loops_at_once_never_send_the_same_delivery():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's concurrent writers (the process test covers SQLite)")
+    now = timezone.now()
+    uid = buyer()
+    for _ in range(12):
+        actions.do_purchase(account_uid=uid, now=now)
+    sent: list[str] = []
+    start = threading.Barrier(2)
+
+    def slow_vendor(url: str, params: dict[str, str], timeout: float) -> tuple[int, str]:
+        sent.append(params["orderBizId"])
+        time.sleep(0.05)
+        return 200, json.dumps({"instanceId": params["orderBizId"]})
+
+    def loop() -> None:
+        try:
+            start.wait()
+            deliver_all(now, transport=slow_vendor)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=loop) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(sent) == sorted(Instance.objects.values_list("instance_id", flat=True))
+    assert Delivery.objects.filter(state="delivered", attempts=1).count() == 12

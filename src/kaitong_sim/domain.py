@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from urllib.parse import quote
 
-from kaitong.marketplace.aliyun.spi import BEIJING
+from kaitong_sim.signer import BEIJING
 
 API_VERSION = "2015-11-01"
 TIMESTAMP_SKEW = timedelta(minutes=15)

@@ -1,25 +1,30 @@
-"""Everything that changes the simulated marketplace: buyers, purchases, events, SPI delivery.
+"""Everything that changes the simulated marketplace: buyers, purchases, events, SPI delivery, and
+what the fake Market OpenAPI records (nonces, accepted metering, every call). The only writer.
 
 A buyer's action changes the marketplace's own state at once (as Alibaba's console does) and queues an
-SPI delivery for the vendor; ``do_deliver_due`` sends due deliveries, one attempt each, and records it.
+SPI delivery for the vendor; ``do_deliver_due`` leases due deliveries, sends each once, and records it.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
-from kaitong.marketplace.aliyun.spi import format_time
-from kaitong.marketplace.aliyun.token import signed
-from kaitong.simulator.domain import read_answer
-from kaitong.simulator.models import Account, Attempt, Delivery, Instance, Order
+from kaitong_base.claims import claim, free, held
+from kaitong_sim import domain, signer
+from kaitong_sim.domain import PopError, read_answer
+from kaitong_sim.models import Account, ApiCall, Attempt, Delivery, Instance, MeteringRecord, Order, UsedNonce
+
+log = logging.getLogger(__name__)
 
 PRODUCTS = {
     "cmgj00053362": "观测云 商业版（按量付费） Guance Cloud Commercial (pay-as-you-go)",
@@ -163,7 +168,7 @@ def do_purchase(
         **(extra or {}),
     }
     if expires_at is not None:
-        params["expiredOn"] = format_time(expires_at)
+        params["expiredOn"] = signer.beijing_time(expires_at)
     _queue(instance, params, now=now, fault=fault, delay=delay)
     return instance
 
@@ -215,7 +220,7 @@ def do_trigger_event(
                     "action": "renewInstance",
                     "instanceId": target,
                     "orderId": order.order_id,
-                    "expiredOn": format_time(instance.expires_at),
+                    "expiredOn": signer.beijing_time(instance.expires_at),
                 }
             else:
                 params = {
@@ -251,19 +256,22 @@ def do_trigger_event(
 def do_expire_due(*, now: datetime) -> int:
     """The marketplace's clock: an open instance whose expiry has passed (a trial's end) is expired."""
     expired = 0
-    for instance_id in Instance.objects.filter(
-        status=Instance.Status.OPENED, expires_at__isnull=False, expires_at__lte=now
-    ).values_list("instance_id", flat=True):
-        try:
+    for instance_id in _past_expiry(Instance.objects.all(), now=now).values_list("instance_id", flat=True):
+        with transaction.atomic():
+            # Checked again under the lock: another simulator process may have expired it meanwhile.
+            if not _past_expiry(Instance.objects.select_for_update(), now=now).filter(instance_id=instance_id):
+                continue
             do_trigger_event(instance_id=instance_id, event="expire", now=now)
-        except SimulatorError:
-            continue
         expired += 1
     return expired
 
 
+def _past_expiry(instances: QuerySet[Instance], *, now: datetime) -> QuerySet[Instance]:
+    return instances.filter(status=Instance.Status.OPENED, expires_at__isnull=False, expires_at__lte=now)
+
+
 def login_free_url(*, instance_id: str, owner_uid: str, isv_key: str, now: datetime) -> str:
-    """The 免登 link: the vendor's ``authUrl`` plus a signed ``verify`` query (protocol §2)."""
+    """The 免登 link of one of the owner's open instances (protocol §2). Writes nothing."""
     instance = Instance.objects.filter(instance_id=instance_id, ali_uid=owner_uid).first()
     if instance is None:
         raise SimulatorError("实例不存在 No such instance.")
@@ -271,17 +279,21 @@ def login_free_url(*, instance_id: str, owner_uid: str, isv_key: str, now: datet
         raise SimulatorError(
             "实例尚未开通或已关闭，无法免登 The instance is not open, so login-free entry is unavailable."
         )
-    params = {
-        "action": "verify",
-        "instanceId": instance.vendor_instance_id or instance.instance_id,
-        "timeStamp": format_time(now),
-    }
-    query = urlencode(signed(params, isv_key))
-    joiner = "&" if "?" in instance.auth_url else "?"
-    return instance.auth_url + joiner + query
+    return signer.login_free_url(
+        auth_url=instance.auth_url,
+        instance_id=instance.vendor_instance_id or instance.instance_id,
+        isv_key=isv_key,
+        now=now,
+    )
 
 
 # --- SPI delivery ------------------------------------------------------------------------------------
+
+
+def delivery_lease(config: DeliveryConfig) -> timedelta:
+    """How long a loop holds a delivery it sends: two sends (the attempt, and the ``duplicate`` fault's
+    second one), each bounded by the SPI timeout, plus room for the database writes around them."""
+    return timedelta(seconds=2 * config.timeout_seconds + 30)
 
 
 def _record(
@@ -300,9 +312,9 @@ def _record(
 
 
 def _send(transport: Transport, config: DeliveryConfig, params: dict[str, str]) -> tuple[int | None, str, str | None]:
-    """One HTTP try: (status, body, transport error or None), and how long it took is measured outside."""
+    """One HTTP try: (status, body, transport error or None); the token is computed now, never stored."""
     try:
-        status, body = transport(config.spi_url, signed(params, config.isv_key), config.timeout_seconds)
+        status, body = transport(config.spi_url, signer.sign(params, config.isv_key), config.timeout_seconds)
     except TransportError as exc:
         return None, "", str(exc)
     return status, body, None
@@ -323,16 +335,23 @@ def _apply_success(delivery: Delivery, answer_instance_id: str, app_info: dict[s
         instance.save()
 
 
-def do_deliver_one(delivery_id: int, *, now: datetime, transport: Transport, config: DeliveryConfig) -> bool:
-    """Make one attempt of one delivery, record it, and schedule the next on failure. True when delivered."""
-    delivery = Delivery.objects.select_related("instance").get(id=delivery_id)
-    if delivery.state != Delivery.State.PENDING:
-        return delivery.state == Delivery.State.DELIVERED
+def _attempt(
+    delivery_id: int, *, token: str, clock: Callable[[], datetime], transport: Transport, config: DeliveryConfig
+) -> bool:
+    """Make one attempt of a delivery leased to ``token``, record it, and schedule the next on failure;
+    the lease ends with the write. True when delivered."""
+    params, fault = Delivery.objects.values_list("params", "fault").get(id=delivery_id)
     # The HTTP call happens outside any transaction: a slow vendor must not hold the database.
     started = time.monotonic()
-    status, body, error = _send(transport, config, delivery.params)
+    status, body, error = _send(transport, config, params)
     ms = int((time.monotonic() - started) * 1000)
+    now = clock()
     with transaction.atomic():
+        delivery = held(Delivery.objects.select_for_update().filter(id=delivery_id), token=token).first()
+        if delivery is None:
+            # This loop stalled past its lease and another took the delivery over: its answer stands.
+            log.warning("SPI delivery #%s: the lease ran out during the attempt; its result is dropped", delivery_id)
+            return False
         delivery.attempts += 1
         if error is not None:
             ok, reason, vendor_id, app_info = False, error, "", {}
@@ -352,12 +371,14 @@ def do_deliver_one(delivery_id: int, *, now: datetime, transport: Transport, con
                 delivery.state = Delivery.State.GAVE_UP
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=config.retry_seconds)
+        delivery.claimed_until, delivery.claim_token = None, ""
         delivery.save()
-    if ok and delivery.fault == "duplicate":
+    if ok and fault == "duplicate":
         # Test hook: the marketplace sends the same call again; the vendor must change nothing twice.
-        status, body, error = _send(transport, config, delivery.params)
+        # Only this loop does it: the delivery is delivered now, so no other loop can claim it.
+        status, body, error = _send(transport, config, params)
         with transaction.atomic():
-            Delivery.objects.filter(id=delivery.id).update(fault="")
+            Delivery.objects.filter(id=delivery_id).update(fault="")
             _record(
                 delivery,
                 now=now,
@@ -370,20 +391,111 @@ def do_deliver_one(delivery_id: int, *, now: datetime, transport: Transport, con
     return ok
 
 
-def do_deliver_due(*, now: datetime, transport: Transport, config: DeliveryConfig, limit: int = 50) -> int:
-    """One pass of the delivery loop: try every due delivery once, oldest due first. Returns how many."""
-    due = list(
-        Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "id")
-        .values_list("id", flat=True)[:limit]
-    )
-    for delivery_id in due:
-        do_deliver_one(delivery_id, now=now, transport=transport, config=config)
-    return len(due)
+def do_deliver_due(
+    *, clock: Callable[[], datetime], transport: Transport, config: DeliveryConfig, limit: int = 50
+) -> int:
+    """One pass of the delivery loop: lease due deliveries one at a time, oldest due first, and try each
+    once, up to ``limit``. Returns how many were tried.
+
+    Each is leased (``kaitong_base.claims``) for ``delivery_lease`` from the moment it is taken, so any
+    number of loops, in one simulator process or several on one database, never send the same delivery
+    at once; a loop killed mid-send holds its delivery only until the lease runs out.
+    """
+    due = Delivery.objects.filter(state=Delivery.State.PENDING, next_attempt_at__lte=clock())
+    tried = 0
+    while tried < limit:
+        now = clock()
+        # Look before claiming: on SQLite a claim takes the write lock, which an idle loop polling
+        # twice a second should not.
+        if not free(due, now=now).exists():
+            break
+        taken = claim(due, now=now, lease=delivery_lease(config), limit=1, order_by=("next_attempt_at", "id"))
+        if not taken.ids:
+            break
+        _attempt(taken.ids[0], token=taken.token, clock=clock, transport=transport, config=config)
+        tried += 1
+    return tried
 
 
 def do_reset_delivery(*, delivery_id: int, now: datetime) -> None:
     """生产消息重试: give a delivery that ran out of tries a fresh set, due now."""
     Delivery.objects.filter(id=delivery_id).exclude(state=Delivery.State.DELIVERED).update(
         state=Delivery.State.PENDING, attempts=0, next_attempt_at=now
+    )
+
+
+# --- what the fake Market OpenAPI records --------------------------------------------------------------
+
+
+def do_use_nonce(*, nonce: str, now: datetime) -> None:
+    """Spend a request's signature nonce; raise PopError when it was spent already (protocol §3.1)."""
+    if len(nonce) > 128:
+        raise PopError("InvalidParameter", "SignatureNonce is too long.")
+    try:
+        with transaction.atomic():
+            UsedNonce.objects.create(nonce=nonce, seen_at=now)
+    except IntegrityError:
+        raise PopError("SignatureNonceUsed", "Specified signature nonce was used already.") from None
+    # A request older than the timestamp window is refused anyway, so its nonce need not be kept.
+    UsedNonce.objects.filter(seen_at__lt=now - 2 * domain.TIMESTAMP_SKEW).delete()
+
+
+@transaction.atomic
+def do_accept_metering(*, records: list[domain.Record], now: datetime, request_id: str, unit_price: Decimal) -> None:
+    """Put checked PushMeteringData records on the buyers' bills, all or none (protocol §3.2).
+
+    Raises PopError for an unknown instance, instances of two products, or an instance pushed less than
+    60 s ago. The vendor may name an instance by the ID it returned from createInstance.
+    """
+    ids = {record.instance_id for record in records}
+    instances = {i.instance_id: i for i in Instance.objects.filter(instance_id__in=ids)}
+    for instance in Instance.objects.filter(vendor_instance_id__in=ids - set(instances)):
+        instances[instance.vendor_instance_id] = instance
+    missing = sorted(ids - set(instances))
+    if missing:
+        raise PopError("Invalid.Parameter.Instance", f"Instance {missing[0][:32]} does not exist.", status=500)
+    domain.check_one_product({iid: instance.product_code for iid, instance in instances.items()})
+    for instance_id in sorted(ids):
+        last = (
+            MeteringRecord.objects.filter(instance_id=instances[instance_id].instance_id)
+            .order_by("-received_at")
+            .values_list("received_at", flat=True)
+            .first()
+        )
+        domain.check_rate(instance_id=instance_id, last_push_at=last, now=now)
+    for record in records:
+        instance = instances[record.instance_id]
+        MeteringRecord.objects.create(
+            request_id=request_id,
+            received_at=now,
+            instance_id=instance.instance_id,
+            product_code=instance.product_code,
+            start_at=datetime.fromtimestamp(record.start, tz=UTC),
+            end_at=datetime.fromtimestamp(record.end, tz=UTC),
+            entities=[{"Key": e.key, "Value": e.value, "meteringAssit": e.metering_assit} for e in record.entities],
+            cost=domain.record_cost(record, unit_price=unit_price),
+        )
+
+
+def do_record_api_call(
+    *,
+    at: datetime,
+    request_id: str,
+    action: str,
+    access_key_id: str,
+    signature_method: str,
+    http_status: int,
+    code: str,
+    message: str,
+) -> None:
+    """Log one OpenAPI request and how it was answered (the operator page lists them)."""
+    ApiCall.objects.create(
+        at=at,
+        request_id=request_id,
+        action=action[:64],
+        access_key_id=access_key_id[:128],
+        signature_method=signature_method,
+        http_status=http_status,
+        code=code,
+        message=message[:300],
     )

@@ -2,4 +2,4 @@
 
 from django.urls import include, path
 
-urlpatterns = [path("", include("kaitong.simulator.urls"))]
+urlpatterns = [path("", include("kaitong_sim.urls"))]

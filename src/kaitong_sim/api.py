@@ -7,18 +7,18 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-from kaitong.simulator import openapi
-from kaitong.simulator.domain import PopError, pop_body
+from kaitong_sim import openapi
+from kaitong_sim.domain import PopError, pop_body
 
 
 def api_config() -> openapi.ApiConfig:
-    env = settings.ENV
+    config = settings.SIMULATOR
     return openapi.ApiConfig(
-        access_key_id=env.aliyun_access_key_id,
-        access_key_secret=env.aliyun_access_key_secret,
-        required_assit=env.aliyun_metering_assit if env.simulator_require_metering_assit else None,
-        enforce_deadline=env.simulator_enforce_deadline,
-        unit_price=env.simulator_unit_price,
+        access_key_id=config.access_key_id,
+        access_key_secret=config.access_key_secret,
+        required_assit=config.metering_assit if config.require_metering_assit else None,
+        enforce_deadline=config.enforce_deadline,
+        unit_price=config.unit_price,
     )
 
 

@@ -2,7 +2,8 @@
 
 Answers exactly what the gateway would: a signature check first (v1 HMAC-SHA1 or ACS3-HMAC-SHA256,
 whichever the request carries), the 15-minute timestamp window, nonce reuse, the AccessKey, then the
-action's own rules. Every request is recorded in ``ApiCall``, answered or refused.
+action's own rules. Every request is recorded (``actions.do_record_api_call``), answered or refused.
+This module reads and writes no model itself: lookups are ``queries``, every write is an action.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-from django.db import IntegrityError, transaction
-
-from kaitong.simulator import domain
-from kaitong.simulator.domain import PopError
-from kaitong.simulator.models import ApiCall, Instance, MeteringRecord, Order, UsedNonce
+from kaitong_sim import actions, domain, queries
+from kaitong_sim.domain import PopError
 
 log = logging.getLogger(__name__)
 
@@ -182,18 +180,6 @@ def _authenticate_v3(request: RawRequest, params: dict[str, str], *, now: dateti
     )
 
 
-def _use_nonce(nonce: str, *, now: datetime) -> None:
-    if len(nonce) > 128:
-        raise PopError("InvalidParameter", "SignatureNonce is too long.")
-    try:
-        with transaction.atomic():
-            UsedNonce.objects.create(nonce=nonce, seen_at=now)
-    except IntegrityError:
-        raise PopError("SignatureNonceUsed", "Specified signature nonce was used already.") from None
-    # A request older than the timestamp window is refused anyway, so its nonce need not be kept.
-    UsedNonce.objects.filter(seen_at__lt=now - 2 * domain.TIMESTAMP_SKEW).delete()
-
-
 def handle(request: RawRequest, *, now: datetime, config: ApiConfig) -> tuple[int, dict[str, Any]]:
     """Answer one OpenAPI request: (HTTP status, JSON body). Never raises for bad input."""
     request_id = str(uuid.uuid4()).upper()
@@ -215,7 +201,7 @@ def handle(request: RawRequest, *, now: datetime, config: ApiConfig) -> tuple[in
             raise PopError(
                 "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", status=404
             )
-        _use_nonce(auth.nonce, now=now)
+        actions.do_use_nonce(nonce=auth.nonce, now=now)
         body = _ACTIONS[action](auth.params, now=now, config=config, request_id=request_id)
         status, code, message = 200, "OK", ""
     except PopError as refusal:
@@ -226,15 +212,15 @@ def handle(request: RawRequest, *, now: datetime, config: ApiConfig) -> tuple[in
         unknown = PopError("UnknownError", "The request processing has failed due to some unknown error.", status=500)
         status, code, message = unknown.status, unknown.code, unknown.message
         body = domain.pop_body(unknown, request_id=request_id)
-    ApiCall.objects.create(
+    actions.do_record_api_call(
         at=now,
         request_id=request_id,
-        action=action[:64],
-        access_key_id=(auth.access_key_id if auth else "")[:128],
+        action=action,
+        access_key_id=auth.access_key_id if auth else "",
         signature_method=auth.method if auth else "",
         http_status=status,
         code=code,
-        message=message[:300],
+        message=message,
     )
     return status, body
 
@@ -249,36 +235,7 @@ def _push_metering_data(params: dict[str, str], *, now: datetime, config: ApiCon
     records = domain.parse_metering(raw, required_assit=config.required_assit)
     for record in records:
         domain.check_window(record, now=now, enforce_deadline=config.enforce_deadline)
-    with transaction.atomic():
-        ids = {record.instance_id for record in records}
-        instances = {i.instance_id: i for i in Instance.objects.filter(instance_id__in=ids)}
-        # The vendor may know the instance by the ID it returned from createInstance.
-        for instance in Instance.objects.filter(vendor_instance_id__in=ids - set(instances)):
-            instances[instance.vendor_instance_id] = instance
-        missing = sorted(ids - set(instances))
-        if missing:
-            raise PopError("Invalid.Parameter.Instance", f"Instance {missing[0][:32]} does not exist.", status=500)
-        domain.check_one_product({iid: instance.product_code for iid, instance in instances.items()})
-        for instance_id in sorted(ids):
-            last = (
-                MeteringRecord.objects.filter(instance_id=instances[instance_id].instance_id)
-                .order_by("-received_at")
-                .values_list("received_at", flat=True)
-                .first()
-            )
-            domain.check_rate(instance_id=instance_id, last_push_at=last, now=now)
-        for record in records:
-            instance = instances[record.instance_id]
-            MeteringRecord.objects.create(
-                request_id=request_id,
-                received_at=now,
-                instance_id=instance.instance_id,
-                product_code=instance.product_code,
-                start_at=datetime.fromtimestamp(record.start, tz=UTC),
-                end_at=datetime.fromtimestamp(record.end, tz=UTC),
-                entities=[{"Key": e.key, "Value": e.value, "meteringAssit": e.metering_assit} for e in record.entities],
-                cost=domain.record_cost(record, unit_price=config.unit_price),
-            )
+    actions.do_accept_metering(records=records, now=now, request_id=request_id, unit_price=config.unit_price)
     return {"RequestId": request_id, "Success": True}
 
 
@@ -300,33 +257,30 @@ def _numeric(params: dict[str, str], name: str) -> str:
 
 def _describe_instance(params: dict[str, str], *, now: datetime, config: ApiConfig, request_id: str) -> dict[str, Any]:
     instance_id = _numeric(params, "InstanceId")
-    instance = (
-        Instance.objects.filter(instance_id=instance_id).first()
-        or Instance.objects.filter(vendor_instance_id=instance_id).first()
-    )
+    instance = queries.instance_for_isv(instance_id)
     if instance is None:
         raise PopError("InvalidParameter.InstanceId", f"Instance {instance_id} does not exist.", status=404)
     return {
         "RequestId": request_id,
-        "InstanceId": int(instance.instance_id),
-        "OrderId": int(instance.order_id),
-        "ProductCode": instance.product_code,
-        "ProductSkuCode": instance.sku_id,
-        "ProductName": instance.product_name,
+        "InstanceId": int(instance["instance_id"]),
+        "OrderId": int(instance["order_id"]),
+        "ProductCode": instance["product_code"],
+        "ProductSkuCode": instance["sku_id"],
+        "ProductName": instance["product_name"],
         "ProductType": "APP",
         "SupplierName": "观测云 Guance Cloud",
-        "Status": _STATUS[instance.status],
-        "IsTrial": instance.trial,
+        "Status": _STATUS[instance["status"]],
+        "IsTrial": instance["trial"],
         "AutoRenewal": "false",
-        "CreatedOn": _millis(instance.created_at),
-        "BeganOn": _millis(instance.created_at),
-        "EndOn": _millis(instance.expires_at),
-        "AppJson": _json_string(instance.app_info),
+        "CreatedOn": _millis(instance["created_at"]),
+        "BeganOn": _millis(instance["created_at"]),
+        "EndOn": _millis(instance["expires_at"]),
+        "AppJson": _json_string(instance["app_info"]),
         "HostJson": "{}",
-        "ComponentJson": _json_string({"package_version": instance.sku_id}),
+        "ComponentJson": _json_string({"package_version": instance["sku_id"]}),
         "ExtendJson": "{}",
         "ImageJson": "{}",
-        "RelationalData": {"ServiceStatus": "NORMAL" if instance.status == "opened" else instance.status.upper()},
+        "RelationalData": {"ServiceStatus": "NORMAL" if instance["status"] == "opened" else instance["status"].upper()},
     }
 
 
@@ -336,20 +290,20 @@ def _json_string(value: object) -> str:
 
 def _describe_order(params: dict[str, str], *, now: datetime, config: ApiConfig, request_id: str) -> dict[str, Any]:
     order_id = _numeric(params, "OrderId")
-    order = Order.objects.filter(order_id=order_id).first()
+    order = queries.order(order_id)
     if order is None:
         raise PopError("InvalidParameter.OrderId", f"Order {order_id} does not exist.", status=404)
     return {
         "RequestId": request_id,
-        "OrderId": int(order.order_id),
-        "AliUid": int(order.ali_uid),
-        "OrderType": order.order_type,
+        "OrderId": int(order["order_id"]),
+        "AliUid": int(order["ali_uid"]),
+        "OrderType": order["order_type"],
         "OrderStatus": "NORMAL",
         "PayStatus": "PAID",
         "PeriodType": "ONCE",
-        "ProductCode": order.product_code,
-        "ProductSkuCode": order.sku_id,
-        "ProductName": order.product_name,
+        "ProductCode": order["product_code"],
+        "ProductSkuCode": order["sku_id"],
+        "ProductName": order["product_name"],
         "OriginalPrice": 0.0,
         "TotalPrice": 0.0,
         "PaymentPrice": 0.0,
@@ -357,9 +311,9 @@ def _describe_order(params: dict[str, str], *, now: datetime, config: ApiConfig,
         "Quantity": 1,
         "AccountQuantity": 1,
         "Components": {},
-        "InstanceIds": [order.instance_id],
-        "CreatedOn": _millis(order.created_at),
-        "PaidOn": _millis(order.created_at),
+        "InstanceIds": [order["instance_id"]],
+        "CreatedOn": _millis(order["created_at"]),
+        "PaidOn": _millis(order["created_at"]),
     }
 
 

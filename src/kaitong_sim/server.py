@@ -1,8 +1,9 @@
-"""``kaitong simulator``: migrate the simulator's own database, then serve it with gunicorn.
+"""Run the simulator: migrate its own database, then serve it with gunicorn.
 
 One gunicorn worker with threads serves the pages and the OpenAPI; the SPI delivery loop runs as a
-thread inside that worker (started by gunicorn's ``post_worker_init`` hook), so exactly one loop
-delivers, and it stops with the worker.
+thread inside that worker (started by gunicorn's ``post_worker_init`` hook) and stops with it. Several
+simulator processes may share one database: each delivery is leased to the loop that sends it
+(``kaitong_base.claims``), so no two loops send the same delivery at once.
 """
 
 from __future__ import annotations
@@ -11,25 +12,23 @@ import os
 import sys
 from typing import Any
 
-# The vendor's own gunicorn set-up, reused: same options, plus a hook to start the delivery loop.
-from kaitong.config.server import gunicorn_options, run_gunicorn
+from kaitong_base.server import gunicorn_options, run_gunicorn
 
 
 def _start_delivery(worker: Any) -> None:
-    from kaitong.simulator.delivery import start_in_thread
+    from kaitong_sim.delivery import start_in_thread
 
     start_in_thread()
 
 
 def setup() -> None:
-    """Configure Django for the simulator (never the vendor's settings) and migrate its database."""
-    # The simulator never runs in production; without KAITONG_ENV it uses the demo's well-known secrets.
-    os.environ.setdefault("KAITONG_ENV", "demo")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kaitong.simulator.settings"
-    from kaitong.config.env import ConfigError, load_env
+    """Configure Django for the simulator (its own settings, whatever the environment names) and
+    migrate its database; a bad configuration stops here with a message naming the variable."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "kaitong_sim.settings"
+    from kaitong_sim.config import ConfigError, load_config
 
     try:
-        load_env()
+        load_config()
     except ConfigError as exc:
         sys.exit(str(exc))
     import django
@@ -45,13 +44,12 @@ def run_simulator(*, host: str, port: int) -> None:
     setup()
     from django.conf import settings
 
-    from kaitong.simulator.wsgi import application
+    from kaitong_sim.wsgi import application
 
-    env = settings.ENV
     print(
         f"kaitong simulator (Alibaba Cloud Marketplace, simulated) on http://{host}:{port}/\n"
         f"  Market OpenAPI endpoint: {host}:{port} (protocol http)\n"
-        f"  SPI calls go to: {env.simulator_spi_url}",
+        f"  SPI calls go to: {settings.SIMULATOR.spi_url}",
         flush=True,
     )
     options = {

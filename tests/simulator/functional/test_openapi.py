@@ -12,7 +12,7 @@ import httpx
 import pytest
 from alibabacloud_market20151101 import models
 
-from kaitong.simulator.domain import v1_signature
+from kaitong_sim.domain import v1_signature
 from tests.support.simulator import METERING_ASSIT, RunningSimulator, market_client, start_simulator
 
 ALGORITHMS = [None, "v2"]  # ACS3-HMAC-SHA256 (the SDK's default) and v1 HMAC-SHA1
@@ -240,7 +240,7 @@ def v3_request(sim: RunningSimulator, *, date: str | None = None, nonce: str | N
     import hashlib
     from urllib.parse import urlencode
 
-    from kaitong.simulator.domain import v3_canonical_request, v3_signature
+    from kaitong_sim.domain import v3_canonical_request, v3_signature
 
     query = {"OrderId": "1"}
     payload = hashlib.sha256(b"").hexdigest()

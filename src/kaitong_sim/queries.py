@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Sum
 
-from kaitong.simulator.models import Account, ApiCall, Attempt, Delivery, Instance, MeteringRecord
+from kaitong_sim.models import Account, ApiCall, Attempt, Delivery, Instance, MeteringRecord, Order
 
 
 def accounts() -> list[dict[str, Any]]:
@@ -39,6 +39,7 @@ def _instance(i: Instance) -> dict[str, Any]:
         "created_at": i.created_at,
         "expires_at": i.expires_at,
         "auth_url": i.auth_url,
+        "app_info": i.app_info,
         "can_login": i.status in ("opened", "expired") and bool(i.auth_url),
         "can_close": i.status != "closed",
     }
@@ -57,6 +58,31 @@ def instance(instance_id: str, *, owner_uid: str | None = None) -> dict[str, Any
         query = query.filter(ali_uid=owner_uid)
     found = query.first()
     return _instance(found) if found else None
+
+
+def instance_for_isv(instance_id: str) -> dict[str, Any] | None:
+    """The instance DescribeInstanceForIsv asks about: by the marketplace's ID or by the vendor's."""
+    found = (
+        Instance.objects.filter(instance_id=instance_id).first()
+        or Instance.objects.filter(vendor_instance_id=instance_id).first()
+    )
+    return _instance(found) if found else None
+
+
+def order(order_id: str) -> dict[str, Any] | None:
+    o = Order.objects.filter(order_id=order_id).first()
+    if o is None:
+        return None
+    return {
+        "order_id": o.order_id,
+        "instance_id": o.instance_id,
+        "ali_uid": o.ali_uid,
+        "order_type": o.order_type,
+        "product_code": o.product_code,
+        "product_name": o.product_name,
+        "sku_id": o.sku_id,
+        "created_at": o.created_at,
+    }
 
 
 def deliveries(*, limit: int = 200) -> list[dict[str, Any]]:

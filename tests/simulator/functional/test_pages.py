@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from kaitong.simulator import actions
-from kaitong.simulator.models import Account, Delivery, Instance
+from kaitong_sim import actions
+from kaitong_sim.models import Account, Delivery, Instance
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("kaitong.simulator.site_urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("kaitong_sim.site_urls")]
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ class TestPurchasedServices:
     def test_ops_page_shows_attempts(self, buyer_client):
         buyer_client.post("/buy/", {"agree": "on"})
         actions.do_deliver_due(
-            now=timezone.now(),
+            clock=timezone.now,
             transport=lambda url, params, timeout: (200, "<html>garbage</html>"),
             config=actions.DeliveryConfig("http://x/spi", "k" * 16, 10, 120, 5),
         )
@@ -132,7 +132,7 @@ class TestPurchasedServices:
 
 class TestMailbox:
     def test_reads_stored_messages(self, settings, tmp_path: Path):
-        settings.ENV = settings.ENV.model_copy(update={"simulator_mailbox_dir": str(tmp_path)})
+        settings.SIMULATOR = settings.SIMULATOR.model_copy(update={"mailbox_dir": str(tmp_path)})
         (tmp_path / "0001.eml").write_bytes(
             "From: no-reply@kaitong.local\r\nTo: a@example.com\r\nSubject: =?utf-8?b?6aqM6K+B56CB?=\r\n"
             "Content-Type: text/plain; charset=utf-8\r\n\r\n您的验证码是 123456\r\n".encode()
@@ -150,9 +150,9 @@ class TestBill:
         from datetime import UTC, datetime
         from urllib.parse import urlencode
 
-        from kaitong.simulator.domain import v1_signature
+        from kaitong_sim.domain import v1_signature
 
-        env = settings.ENV
+        simulator = settings.SIMULATOR
         instance = opened_instance(buyer_client)
         end = int(time.time()) // 3600 * 3600
         metering = [
@@ -160,11 +160,11 @@ class TestBill:
                 "InstanceId": instance.instance_id,
                 "StartTime": str(end - 3600),
                 "EndTime": str(end),
-                "Entities": [{"Key": "Frequency", "Value": "12345", "meteringAssit": env.aliyun_metering_assit}],
+                "Entities": [{"Key": "Frequency", "Value": "12345", "meteringAssit": simulator.metering_assit}],
             }
         ]
         query = {
-            "AccessKeyId": env.aliyun_access_key_id,
+            "AccessKeyId": simulator.access_key_id,
             "Action": "PushMeteringData",
             "Format": "json",
             "Metering": json.dumps(metering),
@@ -174,7 +174,7 @@ class TestBill:
             "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": "2015-11-01",
         }
-        query["Signature"] = v1_signature(secret=env.aliyun_access_key_secret, method="POST", params=query)
+        query["Signature"] = v1_signature(secret=simulator.access_key_secret, method="POST", params=query)
         response = Client().post("/?" + urlencode(query))
         assert response.status_code == 200 and response.json()["Success"] is True
         page = buyer_client.get("/console/bill/").content.decode()

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from kaitong.simulator.actions import DeliveryConfig, TransportError, do_deliver_due, do_expire_due
+from kaitong_sim.actions import DeliveryConfig, TransportError, do_deliver_due, do_expire_due
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4000
@@ -29,13 +29,13 @@ def http_transport(url: str, params: dict[str, str], timeout: float) -> tuple[in
 
 
 def delivery_config() -> DeliveryConfig:
-    env = settings.ENV
+    simulator = settings.SIMULATOR
     return DeliveryConfig(
-        spi_url=env.simulator_spi_url,
-        isv_key=env.aliyun_isv_key,
-        retry_seconds=env.simulator_retry_seconds,
-        max_attempts=env.simulator_max_attempts,
-        timeout_seconds=env.simulator_spi_timeout_seconds,
+        spi_url=simulator.spi_url,
+        isv_key=simulator.isv_key,
+        retry_seconds=simulator.retry_seconds,
+        max_attempts=simulator.max_attempts,
+        timeout_seconds=simulator.spi_timeout_seconds,
     )
 
 
@@ -50,7 +50,7 @@ def run_loop(stop: threading.Event, *, poll_seconds: float = 0.5) -> None:
         sent = 0
         try:
             do_expire_due(now=timezone.now())
-            sent = do_deliver_due(now=timezone.now(), transport=http_transport, config=config)
+            sent = do_deliver_due(clock=timezone.now, transport=http_transport, config=config)
         except Exception:
             log.exception("SPI delivery pass failed; trying again")
         finally:

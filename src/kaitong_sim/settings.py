@@ -1,24 +1,24 @@
-"""Django settings for the simulator process: its own URLs, templates and database.
+"""Django settings for the simulator process: its own URLs, templates, database and configuration.
 
-The simulator is a separate web app (``kaitong simulator``) so a vendor deployment can be tested
-against it exactly as against Alibaba: another host and port, another database
-(``KAITONG_SIMULATOR_DATABASE_URL``), and cookies named so they never clash with the vendor's on the
-same ``127.0.0.1``.
+The simulator is a separate web app so a vendor deployment can be tested against it exactly as against
+Alibaba: another host and port, another database (``KAITONG_SIMULATOR_DATABASE_URL``), and cookies
+named so they never clash with the vendor's on the same ``127.0.0.1``. Its code reads its configuration
+as ``settings.SIMULATOR`` (see ``config.py``).
 """
 
 from __future__ import annotations
 
 import dj_database_url
 
-from kaitong.config.databases import sqlite_options
-from kaitong.config.env import Mode, load_env
+from kaitong_base.databases import sqlite_options
+from kaitong_sim.config import Mode, load_config
 
-ENV = load_env()
+SIMULATOR = load_config()
 
-SECRET_KEY = ENV.secret_key
-DEBUG = ENV.debug
+SECRET_KEY = SIMULATOR.secret_key
+DEBUG = SIMULATOR.debug
 ALLOWED_HOSTS = ["*"]
-INSTALLED_APPS = ["kaitong.simulator"]
+INSTALLED_APPS = ["kaitong_sim"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -26,8 +26,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-ROOT_URLCONF = "kaitong.simulator.site_urls"
-WSGI_APPLICATION = "kaitong.simulator.wsgi.application"
+ROOT_URLCONF = "kaitong_sim.site_urls"
+WSGI_APPLICATION = "kaitong_sim.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -46,7 +46,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 
 def _database() -> dict:
-    config: dict = dict(dj_database_url.parse(ENV.simulator_database_url, conn_max_age=0))
+    config: dict = dict(dj_database_url.parse(SIMULATOR.database_url, conn_max_age=0))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = sqlite_options(config["NAME"])
     return config
@@ -64,7 +64,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING" if ENV.mode is Mode.TEST else "INFO"},
+    "root": {"handlers": ["console"], "level": "WARNING" if SIMULATOR.mode is Mode.TEST else "INFO"},
     # httpx logs every request URL at INFO, and an SPI URL carries the token: never let it reach a log.
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

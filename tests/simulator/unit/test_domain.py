@@ -13,8 +13,8 @@ from darabonba.request import DaraRequest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kaitong.simulator import domain
-from kaitong.simulator.domain import PopError, Record
+from kaitong_sim import domain
+from kaitong_sim.domain import PopError, Record
 
 METERING = (
     '[{"InstanceId":"100001","StartTime":"1748743200","EndTime":"1748746800",'

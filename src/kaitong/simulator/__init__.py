@@ -1,1 +1,0 @@
-"""The Alibaba Cloud Marketplace simulator: buyer console, SPI delivery, fake Market OpenAPI."""
