@@ -84,9 +84,10 @@ def main() -> None:
         from django.utils import timezone
         from tests.support.billing import DAY, after_close, workspaces
 
-        from kaitong.billing import actions, domain
-        from kaitong.billing.client import SdkMeteringClient, get_client
+        from kaitong.billing import closing, domain, pushing
+        from kaitong.billing.client import get_client
         from kaitong.billing.models import ClosedDay, DailyBill, MeteringEvent, MeteringRecord
+        from kaitong.marketplace.aliyun.metering import SdkMeteringClient, metering_entry
         from kaitong.outbox.models import Job
 
         began = time.perf_counter()
@@ -129,10 +130,10 @@ def main() -> None:
                 time.sleep(wait)
             before = push_answers(sim)
             t0 = time.perf_counter()
-            result = actions.do_close_day(day=DAY, now=after_close())
+            result = closing.do_close_day(day=DAY, now=after_close())
             t1 = time.perf_counter()
             last_push = time.monotonic()
-            report = actions.push_pending(
+            report = pushing.push_pending(
                 client=client, clock=timezone.now, lease_seconds=120, concurrency=args.concurrency
             )
             t2 = time.perf_counter()
@@ -153,7 +154,7 @@ def main() -> None:
             batches = [fresh[run][i : i + 100] for i in range(0, len(fresh[run]), 100)]
             bodies = [
                 [
-                    domain.metering_entry(
+                    metering_entry(
                         instance_id=i, start_time=s0, end_time=e0, amount_cents=100, metering_assit=sim.metering_assit
                     )
                     for i in batch

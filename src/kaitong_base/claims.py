@@ -45,6 +45,11 @@ def free(due: QuerySet[Any], *, now: datetime) -> QuerySet[Any]:
     return due.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
 
 
+def lapsed(rows: QuerySet[Any], *, now: datetime) -> QuerySet[Any]:
+    """The rows of ``rows`` whose lease ran out: their holder stalled or died before it let go."""
+    return rows.filter(claimed_until__lt=now)
+
+
 def claim(
     due: QuerySet[Any],
     *,
@@ -81,3 +86,15 @@ def claim(
 def held(rows: QuerySet[Any], *, token: str) -> QuerySet[Any]:
     """The rows of ``rows`` still leased to ``token`` (every write after the claim goes through this)."""
     return rows.filter(claim_token=token)
+
+
+def let_go() -> dict[str, Any]:
+    """Columns to write with the holder's last change: the row is no longer leased, but it keeps the
+    token, so ``held`` still finds what the holder did (and no one else's claim can match it)."""
+    return {"claimed_until": None}
+
+
+def revoke() -> dict[str, Any]:
+    """Columns to write to take a row away from whoever held it: a late write by the old holder,
+    through ``held``, finds nothing."""
+    return {"claimed_until": None, "claim_token": ""}
