@@ -12,8 +12,9 @@ leaves the ledger telling the truth::
                                              │ ──unknown / lease expired──▶ unknown
     unknown ──reconciled received──▶ accepted;  unknown ──reconciled not received──▶ pending
 
-- *claimed*: leased to one pushing process. Nothing has left: if the process dies, the lease runs out
-  and the record is pending again (time does that; nothing is written).
+- *claimed*: leased to one pushing process. Nothing has left: if the process dies, its lease runs out
+  and the record is pending again for the next claim, which takes it over (nothing is written before
+  that: to a claim, a lapsed lease is no lease).
 - *sent*: committed just before the request. From here on the request may have reached the
   marketplace, so no answer means *unknown*: never resent blindly; an operator reconciles it against
   the marketplace bill. An answer that arrives late (after the sweep called it unknown) is still the

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -150,3 +153,26 @@ class TestAnySequence:
         final = trace[-1][2].to if trace else S.PENDING
         if final in (S.REJECTED, S.UNKNOWN):
             assert raised
+
+
+def test_no_billing_module_but_the_writer_changes_a_records_state():
+    """``ledger_writer`` is the one writer: nothing else in billing updates ``state`` or assigns it
+    (``ledger`` itself is pure and cannot write a row)."""
+    billing = Path(__file__).resolve().parents[3] / "src" / "kaitong" / "billing"
+    offenders = []
+    for path in sorted(billing.rglob("*.py")):
+        if "migrations" in path.parts or path.name in ("ledger_writer.py", "ledger.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            # ``.update(state=…)``, or ``.update(**columns)`` that could hide it.
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", "") == "update"
+                and any(keyword.arg in ("state", None) for keyword in node.keywords)
+            ):
+                offenders.append(f"{path.name}:{node.lineno}")
+            if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Attribute) and t.attr == "state" for t in targets):
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
