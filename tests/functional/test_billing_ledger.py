@@ -9,7 +9,7 @@ with one audit row per change and the alarm flag where the table raises or clear
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
@@ -22,6 +22,7 @@ from kaitong.billing.ledger import Alarm, Event
 from kaitong.billing.ledger_writer import do_apply_ledger_event
 from kaitong.billing.models import MeteringEvent, MeteringRecord
 from kaitong_base import claims
+from tests.support.billing import ledger_records
 
 T0 = datetime(2026, 11, 21, 0, 10, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -42,17 +43,8 @@ steps = st.lists(st.one_of(a_push, st.tuples(any_step)), max_size=10).map(lambda
 
 
 def a_record() -> MeteringRecord:
-    return MeteringRecord.objects.create(
-        instance_id="ledger0001",
-        product_code="cmgj00053362",
-        day=date(2026, 11, 20),
-        start_time=0,
-        end_time=86400,
-        amount_cents=100,
-        metering_assit="m",
-        created_at=T0,
-        updated_at=T0,
-    )
+    (record,) = ledger_records(1)
+    return record
 
 
 def operator(event: Event, pk: int, now: datetime) -> None:

@@ -6,35 +6,21 @@ The ledger's table stands in for any table with ``claimed_until`` and ``claim_to
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, connections
 
 from kaitong.billing.models import MeteringRecord
 from kaitong_base import claims
+from tests.support.billing import ledger_records
 
 T0 = datetime(2026, 11, 21, 0, 10, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 
 
 def rows(count: int) -> list[int]:
-    MeteringRecord.objects.bulk_create(
-        [
-            MeteringRecord(
-                instance_id=f"claim{n:05d}",
-                product_code="cmgj00053362",
-                day=date(2026, 11, 20),
-                start_time=0,
-                end_time=86400,
-                amount_cents=100,
-                metering_assit="m",
-                created_at=T0,
-                updated_at=T0,
-            )
-            for n in range(count)
-        ]
-    )
+    ledger_records(count, prefix="claim")
     return list(MeteringRecord.objects.order_by("pk").values_list("pk", flat=True))
 
 
