@@ -164,8 +164,7 @@ def _feed_past_usage(*, workspace_id: int, now: Any) -> None:
     """Three past days of plausible usage for the seeded workspace, closed at once, so the billing
     center has bills to show from the first minute (the workspace is settled by its billing-center
     account, so nothing is pushed to the marketplace)."""
-    from kaitong.billing import actions as billing
-    from kaitong.billing import domain
+    from kaitong.billing import closing, domain, ingest
     from kaitong.billing.commands import simulated_samples
 
     today = domain.beijing_day(now)
@@ -174,8 +173,8 @@ def _feed_past_usage(*, workspace_id: int, now: Any) -> None:
         moment = datetime.combine(day, datetime.min.time())
         rows = simulated_samples(workspace_ids=[workspace_id], day=moment, until=now)
         batch = [{"workspace": w, "item": i, "hour": h, "quantity": q} for w, i, h, q in rows]
-        billing.ingest_batch(raw=batch, now=now)
-        billing.do_close_day(day=day, now=now)
+        ingest.ingest_batch(raw=batch, now=now)
+        closing.do_close_day(day=day, now=now)
 
 
 def _seed_simulator(url: str) -> None:

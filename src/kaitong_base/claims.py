@@ -45,6 +45,11 @@ def free(due: QuerySet[Any], *, now: datetime) -> QuerySet[Any]:
     return due.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
 
 
+def lapsed(rows: QuerySet[Any], *, now: datetime) -> QuerySet[Any]:
+    """The rows of ``rows`` whose lease ran out: their holder stalled or died before it let go."""
+    return rows.filter(claimed_until__lt=now)
+
+
 def claim(
     due: QuerySet[Any],
     *,
@@ -79,5 +84,21 @@ def claim(
 
 
 def held(rows: QuerySet[Any], *, token: str) -> QuerySet[Any]:
-    """The rows of ``rows`` still leased to ``token`` (every write after the claim goes through this)."""
-    return rows.filter(claim_token=token)
+    """The rows of ``rows`` still leased to ``token`` (every write after the claim goes through this).
+
+    A lease that ran out still counts until another claim takes the row (that claim changes the
+    token); a row the holder let go of (``let_go``) or that was taken from it (``revoke``) does not.
+    """
+    return rows.filter(claim_token=token, claimed_until__isnull=False)
+
+
+def let_go() -> dict[str, Any]:
+    """Columns to write with the holder's last change: the row is free again and no longer held by
+    anyone (the token stays, as a record of who last held it)."""
+    return {"claimed_until": None}
+
+
+def revoke() -> dict[str, Any]:
+    """Columns to write to take a row away from whoever holds it: a late write by the old holder,
+    through ``held``, finds nothing."""
+    return {"claimed_until": None, "claim_token": ""}

@@ -10,9 +10,9 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaitong.billing import actions, domain, jobs, price_lists
-from kaitong.billing.client import PushAnswer, RecordingMeteringClient
-from kaitong.billing.domain import Outcome
+from kaitong.billing import alarms, closing, domain, jobs, price_lists, pushing, repair
+from kaitong.billing.client import RecordingMeteringClient
+from kaitong.billing.ingest import ingest_batch
 from kaitong.billing.models import (
     ClosedDay,
     DailyBill,
@@ -23,6 +23,7 @@ from kaitong.billing.models import (
     PriceList,
     RetentionSetting,
 )
+from kaitong.marketplace.aliyun.metering import Outcome, PushAnswer
 from kaitong.outbox.actions import run_once
 from kaitong.outbox.models import Job
 from tests.support.billing import DAY, after_close, sample, workspaces
@@ -32,7 +33,7 @@ NEXT = DAY + timedelta(days=1)
 
 
 def ingest(samples, now=None):
-    return actions.ingest_batch(raw=samples, now=now or after_close(NEXT))
+    return ingest_batch(raw=samples, now=now or after_close(NEXT))
 
 
 class Clock:
@@ -47,7 +48,7 @@ class Clock:
 
 
 def push(client, clock, **kwargs):
-    return actions.push_pending(client=client, clock=clock, lease_seconds=30, **kwargs)
+    return pushing.push_pending(client=client, clock=clock, lease_seconds=30, **kwargs)
 
 
 def crash(client, clock, *, at):
@@ -81,7 +82,7 @@ class TestBills:
             + [sample(own, "network_host", DAY, h, 2 + h % 3) for h in range(24)]  # max 4 → 4 × 2 = 8
             + [sample(ali_a, "logs", NEXT, 0, 999)]  # another day: not in this bill
         )
-        result = actions.do_close_day(day=DAY, now=after_close())
+        result = closing.do_close_day(day=DAY, now=after_close())
         assert (result.created, result.bills, result.records, result.total) == (True, 3, 2, Decimal("17.40"))
         bills = bills_of(DAY)
         assert bills[(ali_a.pk, "time_series")] == (Decimal(3300), Decimal("3.30"), Decimal(1), Decimal("3.30"))
@@ -104,17 +105,17 @@ class TestBills:
 
     def test_a_day_without_usage_bills_zero_and_pushes_nothing(self):
         workspaces(3)
-        result = actions.do_close_day(day=DAY, now=after_close())
+        result = closing.do_close_day(day=DAY, now=after_close())
         assert (result.bills, result.records, result.total) == (3, 0, Decimal("0.00"))
         assert set(DailyBill.objects.values_list("total", flat=True)) == {Decimal("0.00")}
         assert not DailyBillLine.objects.exists()
         assert not MeteringRecord.objects.exists()
-        assert not Job.objects.filter(kind=actions.PUSH_JOB).exists()
+        assert not Job.objects.filter(kind=pushing.PUSH_JOB).exists()
 
     def test_usage_below_a_cent_pushes_nothing(self):
         (ws,) = workspaces(1)
         ingest([sample(ws, "forward_guance", DAY, 0, 1)])  # 1 GB × 0.007 → 0.00
-        assert actions.do_close_day(day=DAY, now=after_close()).records == 0
+        assert closing.do_close_day(day=DAY, now=after_close()).records == 0
 
     def test_price_change_applies_from_its_effective_day_only(self):
         (ws,) = workspaces(1)
@@ -125,21 +126,21 @@ class TestBills:
         ]
         price_lists.load(data, price_list_model=PriceList, price_item_model=PriceItem)
         ingest([sample(ws, "sms", day, 0, 10) for day in (DAY, NEXT)], now=after_close(NEXT))
-        actions.do_close_day(day=DAY, now=after_close(NEXT))
-        actions.do_close_day(day=NEXT, now=after_close(NEXT))
+        closing.do_close_day(day=DAY, now=after_close(NEXT))
+        closing.do_close_day(day=NEXT, now=after_close(NEXT))
         assert DailyBill.objects.get(day=DAY).total == Decimal("1.00")
         assert DailyBill.objects.get(day=NEXT).total == Decimal("2.00")
         assert ClosedDay.objects.get(day=NEXT).price_list.version == "test-next"
 
     def test_a_day_that_has_not_ended_cannot_be_closed(self):
-        with pytest.raises(actions.DayNotOver):
-            actions.do_close_day(day=DAY, now=after_close(DAY, minutes=-1))
+        with pytest.raises(closing.DayNotOver):
+            closing.do_close_day(day=DAY, now=after_close(DAY, minutes=-1))
 
     def test_closing_again_changes_nothing(self):
         (ws,) = workspaces(1)
         ingest([sample(ws, "sms", DAY, 0, 10)])
-        first = actions.do_close_day(day=DAY, now=after_close())
-        again = actions.do_close_day(day=DAY, now=after_close(minutes=30))
+        first = closing.do_close_day(day=DAY, now=after_close())
+        again = closing.do_close_day(day=DAY, now=after_close(minutes=30))
         assert first.created and not again.created
         assert (again.bills, again.records, again.total) == (1, 1, Decimal("1.00"))
         assert DailyBill.objects.count() == 1 and MeteringRecord.objects.count() == 1
@@ -164,7 +165,7 @@ def _bills_for(pool, rows):
         with transaction.atomic():
             refs = [pool[w] for w, *_ in rows]
             ingest([sample(ref, item, DAY, h, q) for ref, (_, item, h, q) in zip(refs, rows, strict=True)])
-            actions.do_close_day(day=DAY, now=after_close())
+            closing.do_close_day(day=DAY, now=after_close())
             result = {
                 (b.workspace.name, line.item): line.fee
                 for b in DailyBill.objects.filter(day=DAY)
@@ -201,7 +202,7 @@ class TestPush:
     def test_batches_of_at_most_100_one_product_each_instance_once(self):
         self.close(150)
         self.close(60, product_code="cmgj00099999", prefix="8")
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         client = RecordingMeteringClient()
         report = push(client, Clock(after_close()))
         assert report.requests == 3 and report.next_at is None
@@ -219,8 +220,8 @@ class TestPush:
     def test_one_request_per_instance_per_60_seconds(self):
         (ws,) = self.close(1)
         ingest([sample(ws, "sms", NEXT, 0, 10)], now=after_close(NEXT))
-        actions.do_close_day(day=DAY, now=after_close(NEXT))
-        actions.do_close_day(day=NEXT, now=after_close(NEXT))
+        closing.do_close_day(day=DAY, now=after_close(NEXT))
+        closing.do_close_day(day=NEXT, now=after_close(NEXT))
         client = RecordingMeteringClient()
         clock = Clock(after_close(NEXT))
         report = push(client, clock)
@@ -232,7 +233,7 @@ class TestPush:
 
     def test_flow_control_retries_later_without_a_rejection(self):
         self.close(1)
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         answers = iter([PushAnswer(Outcome.RETRY, "Service.Flow.Control"), PushAnswer(Outcome.ACCEPTED)])
         client = RecordingMeteringClient(answer=lambda m: next(answers))
         clock = Clock(after_close())
@@ -244,7 +245,7 @@ class TestPush:
 
     def test_rejected_raises_the_alarm_and_an_operator_can_retry(self):
         self.close(2)
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         client = RecordingMeteringClient(
             answer=lambda m: PushAnswer(Outcome.REJECTED, "Invalid.Parameter.Metering", "meteringAssit is empty")
         )
@@ -257,9 +258,9 @@ class TestPush:
         assert alarm.payload["type"] == "billing_alarm" and alarm.payload["context"]["count"] == 2
         # The cause is fixed; the operator retries one record.
         client.answer = lambda m: PushAnswer(Outcome.ACCEPTED)
-        actions.do_retry_metering_record(record_id=records[0].pk, now=clock(), acting="ops")
-        with pytest.raises(actions.NotRetryable):
-            actions.do_retry_metering_record(record_id=records[0].pk, now=clock(), acting="ops")
+        repair.do_retry_metering_record(record_id=records[0].pk, now=clock(), acting="ops")
+        with pytest.raises(repair.NotRetryable):
+            repair.do_retry_metering_record(record_id=records[0].pk, now=clock(), acting="ops")
         clock.now += timedelta(seconds=61)
         push(client, clock)
         assert MeteringRecord.objects.get(pk=records[0].pk).state == "accepted"
@@ -269,7 +270,7 @@ class TestPush:
 
     def test_a_timeout_is_unknown_never_resent_and_reconciled_by_an_operator(self):
         self.close(1)
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         client = RecordingMeteringClient(answer=lambda m: PushAnswer(Outcome.UNKNOWN, "ReadTimeout", "timed out"))
         clock = Clock(after_close())
         push(client, clock)
@@ -278,7 +279,7 @@ class TestPush:
         clock.now += timedelta(hours=1)
         assert push(client, clock).requests == 0
         assert len(client.requests) == 1
-        actions.do_resolve_unknown_record(record_id=record.pk, received=False, now=clock(), acting="ops")
+        repair.do_resolve_unknown_record(record_id=record.pk, received=False, now=clock(), acting="ops")
         client.answer = lambda m: PushAnswer(Outcome.ACCEPTED)
         push(client, clock)
         assert MeteringRecord.objects.get().state == "accepted"
@@ -286,20 +287,20 @@ class TestPush:
 
     def test_a_send_without_a_recorded_answer_becomes_unknown_when_its_lease_ends(self):
         self.close(3)
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         client = RecordingMeteringClient()
         clock = Clock(after_close())
         crash(client, clock, at="after_send")
         assert set(MeteringRecord.objects.values_list("state", flat=True)) == {"sent"}
-        assert actions.do_sweep_stale_sent(now=clock()) == 0  # the lease still runs
+        assert pushing.do_sweep_stale_sent(now=clock()) == 0  # the lease still runs
         clock.now += timedelta(seconds=31)
-        assert actions.do_sweep_stale_sent(now=clock()) == 3
+        assert pushing.do_sweep_stale_sent(now=clock()) == 3
         assert set(MeteringRecord.objects.values_list("state", flat=True)) == {"unknown"}
         assert push(client, clock).requests == 0 and len(client.requests) == 1
 
     def test_a_crash_after_claiming_loses_nothing(self):
         self.close(3)
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         client = RecordingMeteringClient()
         clock = Clock(after_close())
         crash(client, clock, at="after_claim")
@@ -310,13 +311,13 @@ class TestPush:
 
     def test_deadline_alarm_at_0130_for_records_not_accepted(self):
         self.close(2)
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         first = MeteringRecord.objects.order_by("id").first()
         MeteringRecord.objects.filter(pk=first.pk).update(state="accepted")
         alarm = domain.alarm_time(DAY)
-        assert actions.do_check_deadline(now=alarm - timedelta(seconds=1)) == 0
-        assert actions.do_check_deadline(now=alarm) == 1
-        assert actions.do_check_deadline(now=alarm + timedelta(minutes=5)) == 0  # once
+        assert alarms.do_check_deadline(now=alarm - timedelta(seconds=1)) == 0
+        assert alarms.do_check_deadline(now=alarm) == 1
+        assert alarms.do_check_deadline(now=alarm + timedelta(minutes=5)) == 0  # once
         assert MeteringRecord.objects.get(pk=first.pk).alarm_at is None
 
 
@@ -335,13 +336,13 @@ class TestWorker:
         assert set(MeteringRecord.objects.values_list("state", flat=True)) == {"accepted"}
         assert len(client.records) == 3
         run_once(now=after_close(DAY, minutes=3))
-        assert Job.objects.filter(kind=actions.CLOSE_DAY_JOB, payload__day=DAY.isoformat()).count() == 1
+        assert Job.objects.filter(kind=closing.CLOSE_DAY_JOB, payload__day=DAY.isoformat()).count() == 1
         assert len(client.records) == 3
 
     def test_days_missed_while_the_worker_was_down_are_closed_too(self, monkeypatch):
         workspaces(1)
         monkeypatch.setattr(jobs, "get_client", lambda: RecordingMeteringClient())
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         run_once(now=after_close(DAY + timedelta(days=3)))
         closed = set(ClosedDay.objects.values_list("day", flat=True))
         assert closed == {DAY + timedelta(days=n) for n in range(4)}
@@ -352,7 +353,7 @@ class TestPages:
         (ws,) = workspaces(1)
         workspaces(1, prefix="6")  # another workspace of the same owner, no usage
         ingest([sample(ws, "sms", DAY, 0, 10), sample(ws, "logs", DAY, 1, 2_000_000)])
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         push(RecordingMeteringClient(), Clock(after_close()))
         client.force_login(ws.owner)
         page = client.get("/billing/").content.decode()
@@ -365,7 +366,7 @@ class TestPages:
     def test_billing_center_in_english(self, client, settings):
         (ws,) = workspaces(1)
         ingest([sample(ws, "sms", DAY, 0, 10)])
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         client.force_login(ws.owner)
         client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
         page = client.get("/billing/").content.decode()
@@ -378,7 +379,7 @@ class TestPages:
         from tests.support.billing import owner
 
         (ws,) = workspaces(1)
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         client.force_login(owner("stranger"))
         assert client.get(f"/billing/bills/{ws.pk}/{DAY}/").status_code == 404
 
@@ -387,7 +388,7 @@ class TestPages:
 
         (ws,) = workspaces(1)
         ingest([sample(ws, "sms", DAY, 0, 10)])
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         MeteringRecord.objects.update(state="rejected", reason="Invalid.Parameter: test")
         admin = ConsoleAccount.objects.create_superuser("ops", "ops@example.com", "pw-ops-12345")
         client.force_login(admin)

@@ -13,10 +13,9 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from kaitong.billing import actions
-from kaitong.billing.client import SdkMeteringClient
-from kaitong.billing.domain import Outcome
+from kaitong.billing import closing, ingest, pushing
 from kaitong.billing.models import MeteringRecord
+from kaitong.marketplace.aliyun.metering import Outcome, SdkMeteringClient
 from tests.support.billing import DAY, after_close, sample, workspaces
 from tests.support.billing_simulator import (
     alarm_emails,
@@ -55,9 +54,9 @@ def test_a_thousand_instance_day_breaks_no_limit(sim, settings):
     pool = workspaces(1000, instance_ids=ids)
     rows = [sample(w, "sms", DAY, h, n % 50 + 1) for n, w in enumerate(pool) for h in (0, 12)]
     for start in range(0, len(rows), 10_000):
-        actions.ingest_batch(raw=rows[start : start + 10_000], now=after_close())
-    assert actions.do_close_day(day=DAY, now=after_close()).records == 1000
-    report = actions.push_pending(client=sdk_client(sim), clock=timezone.now, lease_seconds=60)
+        ingest.ingest_batch(raw=rows[start : start + 10_000], now=after_close())
+    assert closing.do_close_day(day=DAY, now=after_close()).records == 1000
+    report = pushing.push_pending(client=sdk_client(sim), clock=timezone.now, lease_seconds=60)
     answers = Counter(push_answers(sim)) - Counter(before)
     assert answers == {"OK": 10}, answers  # zero rejections: ten full requests
     assert report.requests == 10 and report.next_at is None
@@ -67,7 +66,7 @@ def test_a_thousand_instance_day_breaks_no_limit(sim, settings):
     expected = {r.instance_id: r.amount_cents for r in MeteringRecord.objects.all()}
     assert {r.instance_id: r.value for r in held} == expected
     # Each instance's second request within 60 s would be refused; the ledger never makes one.
-    assert actions.push_pending(client=sdk_client(sim), clock=timezone.now, lease_seconds=60).requests == 0
+    assert pushing.push_pending(client=sdk_client(sim), clock=timezone.now, lease_seconds=60).requests == 0
 
 
 @pytest.fixture(scope="module")

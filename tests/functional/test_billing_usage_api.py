@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
-from kaitong.billing import actions, domain, queries
+from kaitong.billing import closing, domain, queries
 from kaitong.billing.models import UsageSample
 from tests.support.billing import DAY, after_close, sample, workspaces
 
@@ -97,7 +97,7 @@ class TestIngest:
 
     def test_samples_for_a_settled_day_are_refused(self, client):
         (ws,) = workspaces(1)
-        actions.do_close_day(day=DAY, now=after_close())
+        closing.do_close_day(day=DAY, now=after_close())
         response = post(client, [sample(ws, "logs", DAY, 0, 1)])
         assert response.status_code == 400
         assert "settled" in response.json()["errors"][0]["message"]

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from kaitong.billing import actions, commands
+from kaitong.billing import closing, commands, ingest
 from kaitong.billing.models import UsageSample
 from tests.support.billing import DAY, after_close, hour, sample, workspaces
 
@@ -44,7 +44,7 @@ def test_a_bad_file_imports_nothing_and_names_every_bad_line(tmp_path):
             ]
         )
     )
-    with pytest.raises(actions.SamplesRejected) as caught:
+    with pytest.raises(ingest.SamplesRejected) as caught:
         commands.import_file(path=path, now=after_close(), stream=io.StringIO())
     assert [(e.index, e.field) for e in caught.value.errors] == [(1, ""), (2, "item")]
     assert UsageSample.objects.count() == 0
@@ -66,5 +66,5 @@ def test_simulate_feeds_every_workspace_for_the_day(monkeypatch):
     assert UsageSample.objects.count() == 2 * len(commands.PLAUSIBLE) * 24
     commands.usage_simulate(day=DAY.isoformat())  # again: the same rows, upserted
     assert UsageSample.objects.count() == 2 * len(commands.PLAUSIBLE) * 24
-    result = actions.do_close_day(day=DAY, now=after_close())
+    result = closing.do_close_day(day=DAY, now=after_close())
     assert result.total > 0

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount
 from kaitong.billing import domain
+from kaitong.billing.models import MeteringRecord
 from kaitong.marketplace.models import MarketplaceInstance, SpiCall
 from kaitong.workspaces.models import Workspace
 
@@ -105,3 +106,25 @@ def workspaces(
 def sample(workspace: Workspace | int | str, item: str, day: date, h: int, quantity: int | str | Decimal) -> dict:
     ref = workspace.pk if isinstance(workspace, Workspace) else workspace
     return {"workspace": ref, "item": item, "hour": hour(day, h), "quantity": quantity}
+
+
+def ledger_records(count: int, *, prefix: str = "ledger") -> list[MeteringRecord]:
+    """``count`` pending ledger records of DAY, written directly: for tests of the ledger's own rules
+    (the claim, the transition table), which need no bills behind them."""
+    start, end = domain.day_window(DAY)
+    return MeteringRecord.objects.bulk_create(
+        [
+            MeteringRecord(
+                instance_id=f"{prefix}{n:05d}",
+                product_code="cmgj00053362",
+                day=DAY,
+                start_time=int(start.timestamp()),
+                end_time=int(end.timestamp()),
+                amount_cents=100,
+                metering_assit="cmgj00053362-Frequency-1",
+                created_at=LONG_AGO,
+                updated_at=LONG_AGO,
+            )
+            for n in range(count)
+        ]
+    )

@@ -114,7 +114,7 @@ _SEED_VENDOR = """
 import json, sys
 import django
 django.setup()
-from kaitong.billing import actions
+from kaitong.billing import ingest
 from tests.support.billing import DAY, after_close, sample, workspaces
 
 ids = json.loads(sys.stdin.read())
@@ -126,7 +126,7 @@ rows = [
     for h in range(24)
 ]
 for start in range(0, len(rows), 10_000):
-    actions.ingest_batch(raw=rows[start:start + 10_000], now=after_close())
+    ingest.ingest_batch(raw=rows[start:start + 10_000], now=after_close())
 """
 
 

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from kaitong.billing import actions
+from kaitong.billing import repair
 from kaitong.billing.models import (
     ClosedDay,
     DailyBill,
@@ -66,7 +66,7 @@ class MeteringRecordAdmin(ReadOnlyAdmin):
             try:
                 function(record_id=pk, now=now, acting=request.user.get_username(), **kwargs)
                 done += 1
-            except actions.NotRetryable as exc:
+            except repair.NotRetryable as exc:
                 refused.append(str(exc))
         if done:
             messages.success(request, f"{done} record(s) updated.")
@@ -75,12 +75,12 @@ class MeteringRecordAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry rejected record(s) — after fixing the cause")
     def retry_rejected(self, request, queryset):  # type: ignore[no-untyped-def]
-        self._each(request, queryset, actions.do_retry_metering_record)
+        self._each(request, queryset, repair.do_retry_metering_record)
 
     @admin.action(description="Unknown → received (found on the marketplace bill)")
     def unknown_was_received(self, request, queryset):  # type: ignore[no-untyped-def]
-        self._each(request, queryset, actions.do_resolve_unknown_record, received=True)
+        self._each(request, queryset, repair.do_resolve_unknown_record, received=True)
 
     @admin.action(description="Unknown → not received (push again)")
     def unknown_not_received(self, request, queryset):  # type: ignore[no-untyped-def]
-        self._each(request, queryset, actions.do_resolve_unknown_record, received=False)
+        self._each(request, queryset, repair.do_resolve_unknown_record, received=False)

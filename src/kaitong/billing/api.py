@@ -17,7 +17,7 @@ from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
 from ninja.security import HttpBearer
 
-from kaitong.billing import actions, domain
+from kaitong.billing import domain, ingest
 
 
 class UsageToken(HttpBearer):
@@ -93,10 +93,10 @@ def post_samples(request: HttpRequest) -> Status[dict[str, Any]]:
     except (ValueError, UnicodeDecodeError):
         return Status(400, _rejected("the body is not JSON", []))
     try:
-        accepted = actions.ingest_batch(raw=raw, now=timezone.now())
+        accepted = ingest.ingest_batch(raw=raw, now=timezone.now())
     except domain.BatchTooLarge as exc:
         return Status(413, _rejected(str(exc), []))
-    except actions.SamplesRejected as exc:
+    except ingest.SamplesRejected as exc:
         errors = [e.as_dict() for e in exc.errors]
         return Status(400, _rejected("the batch was refused as a whole; nothing was applied", errors))
     return Status(200, {"accepted": accepted})

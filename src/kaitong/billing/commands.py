@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from django.utils import timezone
 
-from kaitong.billing import actions, domain, jobs, queries
+from kaitong.billing import closing, domain, ingest, jobs, queries
 
 CHUNK = domain.MAX_BATCH
 
@@ -59,8 +59,8 @@ def settle(*, day: str, wait: bool = True) -> None:
     """Close ``day`` (bills + ledger) and push its records now; a second run changes nothing."""
     try:
         parsed = domain.parse_day(day)
-        result = actions.do_close_day(day=parsed, now=timezone.now())
-    except (ValueError, actions.DayNotOver, queries.NoPriceList) as exc:
+        result = closing.do_close_day(day=parsed, now=timezone.now())
+    except (ValueError, closing.DayNotOver, queries.NoPriceList) as exc:
         sys.exit(f"kaitong settle: {exc}")
     verb = "closed" if result.created else "already closed"
     print(f"{parsed}: {verb}: {result.bills} bills, total ¥{result.total}, {result.records} marketplace records")
@@ -119,7 +119,7 @@ def _count_lines(path: Path) -> int:
 def import_file(*, path: Path, now: datetime, stream: TextIO | None = None) -> int:
     """Check the whole file first (every error by line), then apply it in batches; returns samples applied.
 
-    Raises actions.SamplesRejected with indices counted from 0 = first sample (line 2 of a CSV).
+    Raises ingest.SamplesRejected with indices counted from 0 = first sample (line 2 of a CSV).
     """
     total = _count_lines(path) - (1 if _is_csv(path) else 0)
     known = queries.known_items()
@@ -132,8 +132,8 @@ def import_file(*, path: Path, now: datetime, stream: TextIO | None = None) -> i
     def check(entries: list[Any], first: int) -> None:
         samples, problems = domain.parse_samples(entries, known_items=known, now=now, first_index=first)
         try:
-            checked.append(actions.check_samples(samples=samples, errors=problems).rows)
-        except actions.SamplesRejected as exc:
+            checked.append(ingest.check_samples(samples=samples, errors=problems).rows)
+        except ingest.SamplesRejected as exc:
             errors.extend(exc.errors)
 
     for row in _rows(path):
@@ -148,11 +148,11 @@ def import_file(*, path: Path, now: datetime, stream: TextIO | None = None) -> i
         progress.advance(len(chunk))
     progress.finish()
     if errors:
-        raise actions.SamplesRejected(errors)
+        raise ingest.SamplesRejected(errors)
     applied = 0
     progress = Progress(total=sum(len(rows) for rows in checked), label="importing", stream=stream)
     for rows in checked:
-        applied += actions.do_ingest_samples(rows=rows, now=now)
+        applied += ingest.do_ingest_samples(rows=rows, now=now)
         progress.advance(len(rows))
     progress.finish()
     return applied
@@ -164,7 +164,7 @@ def usage_import(*, path: str) -> None:
         sys.exit(f"kaitong usage import: no such file: {path}")
     try:
         applied = import_file(path=file, now=timezone.now())
-    except actions.SamplesRejected as exc:
+    except ingest.SamplesRejected as exc:
         for error in exc.errors[:50]:
             where = f"sample {error.index}" if error.index >= 0 else "file"
             print(f"{where}: {error.field} {error.message}".replace("  ", " "), file=sys.stderr)
@@ -231,9 +231,9 @@ def usage_simulate(*, day: str | None) -> None:
     try:
         for offset in range(0, len(samples), CHUNK):
             batch = samples[offset : offset + CHUNK]
-            applied += actions.ingest_batch(raw=batch, now=now, first_index=offset)
+            applied += ingest.ingest_batch(raw=batch, now=now, first_index=offset)
             progress.advance(len(batch))
-    except actions.SamplesRejected as exc:
+    except ingest.SamplesRejected as exc:
         progress.finish()
         first = exc.errors[0]
         sys.exit(f"kaitong usage simulate: {first.field} {first.message} (and {len(exc.errors) - 1} more)")

@@ -1,4 +1,4 @@
-"""Pure billing rules: samples in, daily bills out, and how bills become marketplace records.
+"""Pure billing rules: samples in, daily bills out, and which ledger records go in one request.
 
 No Django, no clock: every function takes the time it needs. Money is ``Decimal``; units and fees are
 truncated (never rounded up) to two places, as the price list's formula says.
@@ -344,52 +344,3 @@ def plan_batch(
         if len(batch) >= limit:
             break
     return batch
-
-
-def metering_entry(
-    *, instance_id: str, start_time: int, end_time: int, amount_cents: int, metering_assit: str
-) -> dict[str, Any]:
-    """One PushMeteringData element, amount mode: the day's fee in cents as one ``Frequency`` entity."""
-    return {
-        "InstanceId": instance_id,
-        "StartTime": str(start_time),
-        "EndTime": str(end_time),
-        "Entities": [{"Key": "Frequency", "Value": str(amount_cents), "meteringAssit": metering_assit}],
-    }
-
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"  # the marketplace refused it for a reason; nothing was recorded there
-    RETRY = "retry"  # refused for now (flow control) or never left (connection refused): push again later
-    UNKNOWN = "unknown"  # it may or may not have been recorded (timeout, unexplained server error)
-
-
-_THROTTLED = {"Service.Flow.Control", "Throttling", "Throttling.User", "Throttling.Api"}
-_REFUSED_PREFIXES = (
-    "Invalid",
-    "Missing",
-    "Metering.Data.Exceeded",
-    "Permission.Denied",
-    "Forbidden",
-    "SignatureDoesNotMatch",
-    "SignatureNonceUsed",
-    "IncompleteSignature",
-    "UnsupportedHTTPMethod",
-)
-
-
-def classify_error(code: str | None) -> Outcome:
-    """What an error answer means for the records in the request.
-
-    A documented refusal (bad parameter, too many records, signature) recorded nothing: rejected, with
-    the reason. Flow control recorded nothing either, and passes: retry. Anything else (UnknownError,
-    a bare 5xx) may have been recorded: unknown, never resent blindly.
-    """
-    if not code:
-        return Outcome.UNKNOWN
-    if code in _THROTTLED:
-        return Outcome.RETRY
-    if code.startswith(_REFUSED_PREFIXES):
-        return Outcome.REJECTED
-    return Outcome.UNKNOWN

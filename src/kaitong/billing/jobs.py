@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from kaitong.billing import actions, domain
+from kaitong.billing import alarms, closing, domain, pushing
 from kaitong.billing.client import get_client
 from kaitong.billing.models import ClosedDay
 from kaitong.outbox.actions import RetryLater, handler, periodic
@@ -33,10 +33,10 @@ def push_concurrency() -> int:
     return 1 if connection.vendor == "sqlite" else settings.ENV.metering_concurrency
 
 
-def push_now() -> actions.PushReport:
+def push_now() -> pushing.PushReport:
     """Sweep stale sends, then push everything that may go now, with the configured client."""
-    actions.do_sweep_stale_sent(now=timezone.now())
-    return actions.push_pending(
+    pushing.do_sweep_stale_sent(now=timezone.now())
+    return pushing.push_pending(
         client=get_client(),
         clock=timezone.now,
         lease_seconds=settings.ENV.metering_lease_seconds,
@@ -45,12 +45,12 @@ def push_now() -> actions.PushReport:
     )
 
 
-@handler(actions.CLOSE_DAY_JOB)
+@handler(closing.CLOSE_DAY_JOB)
 def close_day(payload: dict[str, Any], now: datetime) -> None:
-    actions.do_close_day(day=domain.parse_day(payload["day"]), now=now)
+    closing.do_close_day(day=domain.parse_day(payload["day"]), now=now)
 
 
-@handler(actions.PUSH_JOB)
+@handler(pushing.PUSH_JOB)
 def push(payload: dict[str, Any], now: datetime) -> None:
     report = push_now()
     if report.next_at is not None:
@@ -73,12 +73,12 @@ def schedule_close(now: datetime) -> None:
         return
     first = day if latest is None else max(latest + timedelta(days=1), day - timedelta(days=CATCH_UP_DAYS - 1))
     while first <= day:
-        actions.enqueue_close_day(day=first, now=now)
+        closing.enqueue_close_day(day=first, now=now)
         first += timedelta(days=1)
 
 
 @periodic
 def watch_ledger(now: datetime) -> None:
     """Unknown fates and missed deadlines raise the alarm."""
-    actions.do_sweep_stale_sent(now=now)
-    actions.do_check_deadline(now=now)
+    pushing.do_sweep_stale_sent(now=now)
+    alarms.do_check_deadline(now=now)

@@ -1,6 +1,8 @@
 """Usage samples, the price list, daily bills and the marketplace metering ledger.
 
-Thin data only: the arithmetic lives in ``domain.py`` and the only writer is ``actions.py``.
+Thin data only: the arithmetic lives in ``domain.py``; samples are written by ``ingest.py``, bills and
+new ledger records by ``closing.py``, and every later change of a record's state by the one writer in
+``ledger_writer.py``, following the transition table in ``ledger.py``.
 Money is ``Decimal`` (RMB, two places); amounts pushed to the marketplace are integer cents.
 """
 
@@ -151,8 +153,9 @@ class DailyBillLine(models.Model):
 class MeteringRecord(models.Model):
     """The ledger: one record per marketplace instance per Beijing day, and what became of its push.
 
-    pending → sent → accepted | rejected(reason) | unknown. A record is "claimed" (leased) while a
-    worker prepares its request; only a committed ``sent`` means the request may have left.
+    pending → sent → accepted | rejected(reason) | unknown (the whole table is in ``ledger.py``). A record
+    is "claimed" (leased, ``kaitong_base.claims``) while a worker prepares its request; only a committed
+    ``sent`` means the request may have left.
     """
 
     class State(models.TextChoices):

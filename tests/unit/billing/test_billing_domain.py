@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kaitong.billing import domain
-from kaitong.billing.domain import DailyRule, DayUsage, Outcome, Price, PriceTable
+from kaitong.billing.domain import DailyRule, DayUsage, Price, PriceTable
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 ITEMS = {"time_series", "logs"}
@@ -191,32 +191,3 @@ class TestPlanBatch:
             assert len({c.product_code for c in batch}) <= 1
             assert len({c.instance_id for c in batch}) == len(batch)
             assert not {c.instance_id for c in batch} & busy
-
-
-class TestAnswers:
-    @pytest.mark.parametrize(
-        ("code", "outcome"),
-        [
-            ("Service.Flow.Control", Outcome.RETRY),
-            ("Throttling.User", Outcome.RETRY),
-            ("Invalid.Parameter.Metering", Outcome.REJECTED),
-            ("Metering.Data.Exceeded", Outcome.REJECTED),
-            ("SignatureDoesNotMatch", Outcome.REJECTED),
-            ("UnknownError", Outcome.UNKNOWN),
-            ("", Outcome.UNKNOWN),
-            (None, Outcome.UNKNOWN),
-        ],
-    )
-    def test_classify(self, code, outcome):
-        assert domain.classify_error(code) is outcome
-
-    def test_metering_entry_is_amount_mode(self):
-        entry = domain.metering_entry(
-            instance_id="100001", start_time=1, end_time=86401, amount_cents=1234, metering_assit="cm-Frequency-1"
-        )
-        assert entry == {
-            "InstanceId": "100001",
-            "StartTime": "1",
-            "EndTime": "86401",
-            "Entities": [{"Key": "Frequency", "Value": "1234", "meteringAssit": "cm-Frequency-1"}],
-        }
