@@ -8,8 +8,20 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def operator(django_user_model):  # type: ignore[no-untyped-def]
-    return django_user_model.objects.create_superuser("ops", "ops@example.com", "a-long-operator-password")
+def operator():  # type: ignore[no-untyped-def]
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from kaitong.accounts import actions
+    from kaitong.accounts.models import ConsoleAccount
+
+    operator_id = actions.do_create_operator(
+        username="ops",
+        email="ops@example.com",
+        password_hash=make_password("a-long-operator-password"),
+        now=timezone.now(),
+    )
+    return ConsoleAccount.objects.get(pk=operator_id)
 
 
 def test_instances_and_inbox_are_listed_and_filterable(client, operator):
