@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.support import accounts
 from tests.support.marketplace import call_spi, create_params
 
 pytestmark = pytest.mark.django_db
@@ -9,19 +10,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def operator():  # type: ignore[no-untyped-def]
-    from django.contrib.auth.hashers import make_password
-    from django.utils import timezone
-
-    from kaitong.accounts import actions
-    from kaitong.accounts.models import ConsoleAccount
-
-    operator_id = actions.do_create_operator(
-        username="ops",
-        email="ops@example.com",
-        password_hash=make_password("a-long-operator-password"),
-        now=timezone.now(),
-    )
-    return ConsoleAccount.objects.get(pk=operator_id)
+    return accounts.operator()
 
 
 def test_instances_and_inbox_are_listed_and_filterable(client, operator):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from kaitong.accounts import actions as account_actions
@@ -15,6 +14,7 @@ from kaitong.marketplace.models import SpiCall
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces.models import SettlementChange, Workspace
+from tests.support.accounts import operator
 from tests.support.activation import (
     STRONG_PASSWORD,
     bind_account,
@@ -162,15 +162,7 @@ def test_a_refused_binding_changes_nothing_and_writes_no_row(client):
 
 @pytest.fixture
 def operator_client(client):  # type: ignore[no-untyped-def]
-    from kaitong.accounts.models import ConsoleAccount
-
-    operator_id = account_actions.do_create_operator(
-        username="ops",
-        email="ops@example.com",
-        password_hash=make_password("a-long-operator-password"),
-        now=timezone.now(),
-    )
-    client.force_login(ConsoleAccount.objects.get(pk=operator_id))
+    client.force_login(operator())
     return client
 
 
