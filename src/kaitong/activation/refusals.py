@@ -10,7 +10,7 @@ tests/functional/test_activation_state.py checks that every exception the pages 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -70,11 +70,21 @@ def _instance(exc: sso.EntryRefused) -> dict[str, object]:
     return {"instance": exc.instance_id}
 
 
+def _entry_page(status: int, *, title: Promise, message: Promise, hint: Promise) -> Refusal:
+    """A refusal of the login-free entry: its page says what happened and what to do now."""
+    return Refusal(status, message, page=SSO_REFUSED_PAGE, title=title, hint=hint, params=_instance)
+
+
 _CODE = account_rules.Verdict
 _ISSUE = account_rules.IssueLimit
 _USERNAME = account_rules.UsernameRule
 _ENTRY = sso.Refusal
-_BACK_TO_MARKET = _("请回到阿里云市场「已购买的服务」，重新点击「免登」。")
+_INVALID_LINK = _entry_page(
+    400,
+    title=_("免登链接无效"),
+    message=_("该链接的签名校验失败或参数不完整，可能被修改或复制不完整。"),
+    hint=_("请回到阿里云市场「已购买的服务」，重新点击「免登」。"),
+)
 
 # (exception class, its verdict/reason or None) → how it is answered.
 TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
@@ -139,57 +149,38 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
     (workspace_actions.NoConsoleAccount, None): Refusal(
         400, _("该费用中心账号没有控制台账号，请通过「已有企业账号，去绑定」创建工作空间。")
     ),
-    # -- the login-free entry (免登) ----------------------------------------------------------------------
-    (sso.EntryRefused, _ENTRY.MALFORMED): Refusal(
-        400,
-        _("该链接的签名校验失败或参数不完整，可能被修改或复制不完整。"),
-        page=SSO_REFUSED_PAGE,
-        title=_("免登链接无效"),
-        hint=_BACK_TO_MARKET,
-    ),
-    (sso.EntryRefused, _ENTRY.BAD_TOKEN): Refusal(
+    # -- the login-free entry (免登): a page each ----------------------------------------------------------
+    (sso.EntryRefused, _ENTRY.MALFORMED): _INVALID_LINK,
+    (sso.EntryRefused, _ENTRY.BAD_TOKEN): replace(_INVALID_LINK, status=401),
+    (sso.EntryRefused, _ENTRY.STALE): _entry_page(
         401,
-        _("该链接的签名校验失败或参数不完整，可能被修改或复制不完整。"),
-        page=SSO_REFUSED_PAGE,
-        title=_("免登链接无效"),
-        hint=_BACK_TO_MARKET,
-    ),
-    (sso.EntryRefused, _ENTRY.STALE): Refusal(
-        401,
-        _("该免登链接的时间戳已超出有效时间。"),
-        page=SSO_REFUSED_PAGE,
         title=_("免登链接已过期"),
+        message=_("该免登链接的时间戳已超出有效时间。"),
         hint=_("请回到阿里云市场「已购买的服务」，重新点击「免登」。如果仍然失败，请检查电脑的系统时间是否准确。"),
     ),
-    (sso.EntryRefused, _ENTRY.REPLAYED): Refusal(
+    (sso.EntryRefused, _ENTRY.REPLAYED): _entry_page(
         401,
-        _("每个免登链接只能使用一次，该链接已被使用过。"),
-        page=SSO_REFUSED_PAGE,
         title=_("免登链接已使用"),
+        message=_("每个免登链接只能使用一次，该链接已被使用过。"),
         hint=_("请回到阿里云市场「已购买的服务」，重新点击「免登」获取新的链接。"),
     ),
-    (sso.EntryRefused, _ENTRY.UNKNOWN_INSTANCE): Refusal(
+    (sso.EntryRefused, _ENTRY.UNKNOWN_INSTANCE): _entry_page(
         404,
-        _("我们尚未收到该云市场实例的开通信息，可能仍在处理中。"),
-        page=SSO_REFUSED_PAGE,
         title=_("未找到该实例"),
+        message=_("我们尚未收到该云市场实例的开通信息，可能仍在处理中。"),
         hint=_("请稍候一分钟，再回到阿里云市场「已购买的服务」重新点击「免登」。"),
     ),
-    (sso.EntryRefused, _ENTRY.EXPIRED): Refusal(
+    (sso.EntryRefused, _ENTRY.EXPIRED): _entry_page(
         403,
-        _("云市场实例 %(instance)s 已到期。"),
-        page=SSO_REFUSED_PAGE,
         title=_("实例已到期"),
+        message=_("云市场实例 %(instance)s 已到期。"),
         hint=_("请在阿里云市场续费后，再从「已购买的服务」点击「免登」进入。"),
-        params=_instance,
     ),
-    (sso.EntryRefused, _ENTRY.RELEASED): Refusal(
+    (sso.EntryRefused, _ENTRY.RELEASED): _entry_page(
         403,
-        _("云市场实例 %(instance)s 已释放，无法再开通或绑定观测云。"),
-        page=SSO_REFUSED_PAGE,
         title=_("实例已释放"),
+        message=_("云市场实例 %(instance)s 已释放，无法再开通或绑定观测云。"),
         hint=_("如需继续使用，请在阿里云市场重新购买观测云，再从「已购买的服务」点击「免登」进入。"),
-        params=_instance,
     ),
 }
 
