@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from django.db import transaction
+
 from kaitong.accounts import actions as accounts
 from kaitong.accounts.models import BillingAccount, ConsoleAccount
 from kaitong.billing import domain
@@ -44,12 +46,14 @@ def billing_account(user: ConsoleAccount) -> BillingAccount:
 
 
 def open_instances(instance_ids: list[str], *, product_code: str = "cmgj00053362") -> None:
-    """Each instance created as the marketplace creates it: a signed createInstance through the SPI action."""
-    for instance_id in instance_ids:
-        params = create_params(instance_id, productCode=product_code, skuId=f"{product_code}-postpay")
-        marketplace.do_receive_spi_call(
-            raw_sources=[spi_query(params)], now=LONG_AGO, isv_key=isv_key(), auth_url="http://testserver/sso"
-        )
+    """Each instance created as the marketplace creates it: a signed createInstance through the SPI action
+    (one commit for them all)."""
+    with transaction.atomic():
+        for instance_id in instance_ids:
+            params = create_params(instance_id, productCode=product_code, skuId=f"{product_code}-postpay")
+            marketplace.do_receive_spi_call(
+                raw_sources=[spi_query(params)], now=LONG_AGO, isv_key=isv_key(), auth_url="http://testserver/sso"
+            )
 
 
 def workspaces(
@@ -67,18 +71,20 @@ def workspaces(
     account = billing_account(user)
     ids = (instance_ids or [f"{prefix}{n:07d}" for n in range(count)])[:count] if alibaba else []
     open_instances(ids, product_code=product_code)
-    made = [
-        workspace_actions.do_create_workspace(
-            billing_account_id=account.pk,
-            name=f"ws-{prefix}-{n}",
-            language="zh",
-            settled_by=workspace_rules.by_instance(ids[n]) if alibaba else workspace_rules.BY_BILLING_ACCOUNT,
-            reason=workspace_rules.Reason.CREATED,
-            acting="test",
-            now=LONG_AGO,
-        )
-        for n in range(count)
-    ]
+    # One commit for the lot where no test transaction holds them (bench/, billing_simulator's subprocess).
+    with transaction.atomic():
+        made = [
+            workspace_actions.do_create_workspace(
+                billing_account_id=account.pk,
+                name=f"ws-{prefix}-{n}",
+                language="zh",
+                settled_by=workspace_rules.by_instance(ids[n]) if alibaba else workspace_rules.BY_BILLING_ACCOUNT,
+                reason=workspace_rules.Reason.CREATED,
+                acting="test",
+                now=LONG_AGO,
+            )
+            for n in range(count)
+        ]
     return list(Workspace.objects.filter(pk__in=made).select_related("owner", "cloud_account__instance").order_by("id"))
 
 

@@ -44,7 +44,8 @@ Purpose = account_rules.Purpose
 
 
 def needs_entry(view: View) -> View:
-    """Only a browser that came through the login-free entry may use these pages."""
+    """Only a browser that came through the login-free entry, its instance still active, may use these
+    pages; each view gets the buyer's session as its second argument."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

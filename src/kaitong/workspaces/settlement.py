@@ -42,7 +42,9 @@ def do_change_settlement(
     and locks the instance row first (the same order as an SPI call that releases it): raises
     InstanceNotActive, InstanceBoundElsewhere (accounts) or AlreadyBoundElsewhere (domain).
     """
-    with transaction.atomic():
+    # No savepoint of its own: every caller is an action whose transaction (or savepoint) this joins, and
+    # a failure here undoes that action as a whole. It spares two statements per change.
+    with transaction.atomic(savepoint=False):
         cloud_account_id = None
         if to.method is domain.Method.ALIYUN:
             if workspace.billing_account is None:
