@@ -110,10 +110,10 @@ def start_smtp(host: str, port: int, folder: Path) -> Any:
 def seed_vendor() -> None:
     """Seed the vendor database (idempotent): a billing-center account with a workspace, an operator.
 
-    Run in a child process with the demo's environment. The billing-center account goes through the
-    accounts capability's own action; the workspace (settled by that billing-center account, so that
-    去绑定 has something to bind) and the operator are written directly here, since no action creates
-    a workspace outside the marketplace flow.
+    Run in a child process with the demo's environment. Everything goes through the capabilities' own
+    actions, as a buyer's or an operator's would: the account, the workspace (settled by that
+    billing-center account, so that 去绑定 has something to bind; its settlement audited like any
+    other) and the operator.
     """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kaitong.config.settings")
     import django
@@ -124,40 +124,43 @@ def seed_vendor() -> None:
     from django.utils import timezone
 
     from kaitong.accounts import actions as accounts
-    from kaitong.accounts.models import BillingAccount, ConsoleAccount
-    from kaitong.workspaces.domain import new_token
-    from kaitong.workspaces.models import Workspace
+    from kaitong.accounts import queries as account_queries
+    from kaitong.workspaces import actions as workspaces
+    from kaitong.workspaces import domain as workspace_rules
+    from kaitong.workspaces import queries as workspace_queries
 
     now = timezone.now()
     with transaction.atomic():
-        account = BillingAccount.objects.filter(username=SEED_USERNAME).first()
-        if account is None:
-            account = accounts.do_register_verified_console_account(
+        account_id = account_queries.billing_account_id_by_username(SEED_USERNAME)
+        if account_id is None:
+            account_id = accounts.do_register_verified_console_account(
                 username=SEED_USERNAME,
                 password_hash=make_password(SEED_PASSWORD),
                 email=SEED_EMAIL,
                 enterprise_name="演示企业 Demo Co.",
                 now=now,
-            )
-        owner = account.console_account
+            ).pk
         seeded_workspace = None
-        if owner is not None and not Workspace.objects.filter(billing_account=account).exists():
+        if not workspace_queries.has_workspaces(billing_account_id=account_id):
             # Created "a week ago", so the days fed below are its days and the billing center has bills.
-            seeded_workspace = Workspace.objects.create(
+            seeded_workspace = workspaces.do_create_workspace(
+                billing_account_id=account_id,
                 name=SEED_WORKSPACE,
                 language="zh",
-                token=new_token(),
-                owner=owner,
-                billing_account=account,
-                settlement="billing_account",
-                created_at=now - timedelta(days=7),
+                settled_by=workspace_rules.BY_BILLING_ACCOUNT,
+                reason=workspace_rules.Reason.CREATED,
+                acting="demo seed",
+                now=now - timedelta(days=7),
             )
-        if not ConsoleAccount.objects.filter(username=OPERATOR_USERNAME).exists():
-            ConsoleAccount.objects.create_superuser(
-                username=OPERATOR_USERNAME, email="ops@kaitong.local", password=OPERATOR_PASSWORD
+        if not account_queries.username_is_taken(OPERATOR_USERNAME):
+            accounts.do_create_operator(
+                username=OPERATOR_USERNAME,
+                email="ops@kaitong.local",
+                password_hash=make_password(OPERATOR_PASSWORD),
+                now=now,
             )
     if seeded_workspace is not None:
-        _feed_past_usage(workspace_id=seeded_workspace.pk, now=now)
+        _feed_past_usage(workspace_id=seeded_workspace, now=now)
 
 
 def _feed_past_usage(*, workspace_id: int, now: Any) -> None:

@@ -384,14 +384,13 @@ class TestPages:
         assert client.get(f"/billing/bills/{ws.pk}/{DAY}/").status_code == 404
 
     def test_operator_ledger_and_retry_action(self, client):
-        from kaitong.accounts.models import ConsoleAccount
+        from tests.support.accounts import operator
 
         (ws,) = workspaces(1)
         ingest([sample(ws, "sms", DAY, 0, 10)])
         closing.do_close_day(day=DAY, now=after_close())
         MeteringRecord.objects.update(state="rejected", reason="Invalid.Parameter: test")
-        admin = ConsoleAccount.objects.create_superuser("ops", "ops@example.com", "pw-ops-12345")
-        client.force_login(admin)
+        client.force_login(operator())
         record = MeteringRecord.objects.get()
         listing = client.get("/ops/billing/meteringrecord/").content.decode()
         assert record.instance_id in listing and "Invalid.Parameter: test" in listing

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from django.utils import timezone
 
+from kaitong.activation.session import BuyerSession
 from kaitong.marketplace.aliyun.spi import format_time
 from kaitong.marketplace.aliyun.token import signed
 from kaitong.marketplace.sso_models import LoginFreeUse
@@ -28,8 +29,8 @@ def test_good_entry_opens_a_fresh_session_and_redirects_to_a_clean_url(client):
     cookie = client.cookies["sessionid"]
     assert cookie.value != before and len(cookie.value) >= 32
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
-    assert client.session["mp_instance"] == "300001"
-    assert client.session["mp_ali_uid"] == "1111222233334444"
+    buyer = BuyerSession(client.session)
+    assert (buyer.instance_id, buyer.ali_uid) == ("300001", "1111222233334444")
     page = client.get("/activate/")
     assert "立即注册观测云商业版" in page.content.decode() and "已有企业账号，去绑定" in page.content.decode()
     assert "token=" not in page.content.decode()
@@ -52,7 +53,7 @@ def test_time_stamp_outside_tolerance_is_refused(client, skew):
     response = client.get(verify_url("300003", at=timezone.now() + timedelta(seconds=skew)))
     assert response.status_code == 401
     assert "免登链接已过期" in response.content.decode()
-    assert "mp_instance" not in client.session
+    assert not BuyerSession(client.session).entered
 
 
 @pytest.mark.parametrize("skew", [295, -295])
@@ -60,7 +61,7 @@ def test_time_stamp_inside_tolerance_is_accepted(client, skew):
     open_instance(client, "300004")
     response = client.get(verify_url("300004", at=timezone.now() + timedelta(seconds=skew)))
     assert response.status_code == 302 and response["Location"].endswith("/activate/")
-    assert client.session["mp_instance"] == "300004"
+    assert BuyerSession(client.session).instance_id == "300004"
 
 
 def test_tolerance_is_configurable(client, settings):
@@ -131,11 +132,12 @@ def test_a_new_entry_drops_the_previous_instance_state(client):
     open_instance(client, "300011", ali_uid="1000000000000002")
     client.get(verify_url("300010"))
     session = client.session
-    session["mp_billing"] = 42
+    BuyerSession(session).billing_account_id = 42
     session.save()
     client.get(verify_url("300011"))
-    assert client.session["mp_instance"] == "300011"
-    assert "mp_billing" not in client.session
+    buyer = BuyerSession(client.session)
+    assert buyer.instance_id == "300011"
+    assert buyer.billing_account_id is None
 
 
 def test_expiry_after_entry_ends_what_the_session_can_do(client):

@@ -2,14 +2,15 @@
 
 import pytest
 
+from tests.support import accounts
 from tests.support.marketplace import call_spi, create_params
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def operator(django_user_model):  # type: ignore[no-untyped-def]
-    return django_user_model.objects.create_superuser("ops", "ops@example.com", "a-long-operator-password")
+def operator():  # type: ignore[no-untyped-def]
+    return accounts.operator()
 
 
 def test_instances_and_inbox_are_listed_and_filterable(client, operator):

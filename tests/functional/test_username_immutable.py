@@ -4,13 +4,20 @@ import pytest
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from kaitong.accounts import actions
 from kaitong.accounts.models import BillingAccount, ConsoleAccount
 
 pytestmark = pytest.mark.django_db
 
 
+def register(username: str, email: str) -> BillingAccount:
+    return actions.do_register_verified_console_account(
+        username=username, password_hash="!", email=email, enterprise_name="", now=timezone.now()
+    )
+
+
 def test_billing_account_username_cannot_change():
-    account = BillingAccount.objects.create(username="alice", email="a@example.com", created_at=timezone.now())
+    account = register("alice", "a@example.com")
     with pytest.raises(DatabaseError), transaction.atomic():
         BillingAccount.objects.filter(pk=account.pk).update(username="mallory")
     account.refresh_from_db()
@@ -21,7 +28,8 @@ def test_billing_account_username_cannot_change():
 
 
 def test_console_account_username_cannot_change():
-    user = ConsoleAccount.objects.create_user("bob01", "b@example.com", "a-long-password-123")
+    user = register("bob01", "b@example.com").console_account
+    assert user is not None
     with pytest.raises(DatabaseError), transaction.atomic():
         ConsoleAccount.objects.filter(pk=user.pk).update(username="eve01")
     user.refresh_from_db()

@@ -76,20 +76,26 @@ def bind_workspace(client, workspace_id: int, email: str):  # type: ignore[no-un
 
 def existing_account(username: str = "acme", email: str = "ops@acme.example", workspaces: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
     """A console account + same-named billing-center account registered earlier, with workspaces
-    settled by the billing-center account (as the direct commercial registration leaves them)."""
+    settled by the billing-center account (as the direct commercial registration leaves them), all
+    made through the actions."""
     from django.contrib.auth.hashers import make_password
 
-    from kaitong.accounts.models import BillingAccount, ConsoleAccount
-    from kaitong.workspaces.domain import new_token
-    from kaitong.workspaces.models import Workspace
+    from kaitong.accounts import actions as accounts
+    from kaitong.workspaces import actions as workspace_actions
+    from kaitong.workspaces import domain as workspace_rules
 
     now = timezone.now()
-    console = ConsoleAccount.objects.create(
-        username=username, email=email, password=make_password(STRONG_PASSWORD), date_joined=now
+    account = accounts.do_register_verified_console_account(
+        username=username, password_hash=make_password(STRONG_PASSWORD), email=email, enterprise_name="", now=now
     )
-    account = BillingAccount.objects.create(username=username, email=email, console_account=console, created_at=now)
     for name in workspaces:
-        Workspace.objects.create(
-            name=name, language="zh", token=new_token(), owner=console, billing_account=account, created_at=now
+        workspace_actions.do_create_workspace(
+            billing_account_id=account.pk,
+            name=name,
+            language="zh",
+            settled_by=workspace_rules.BY_BILLING_ACCOUNT,
+            reason=workspace_rules.Reason.CREATED,
+            acting="test",
+            now=now,
         )
     return account

@@ -1,16 +1,22 @@
-"""Billing test helpers: workspaces settled by Alibaba instances, samples, and a fixed clock."""
+"""Billing test helpers: workspaces settled by Alibaba instances (built through the actions), samples,
+and a fixed clock."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount
+from django.db import transaction
+
+from kaitong.accounts import actions as accounts
+from kaitong.accounts.models import BillingAccount, ConsoleAccount
 from kaitong.billing import domain
 from kaitong.billing.models import MeteringRecord
-from kaitong.marketplace.models import MarketplaceInstance, SpiCall
+from kaitong.marketplace import actions as marketplace
+from kaitong.workspaces import actions as workspace_actions
+from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces.models import Workspace
+from tests.support.marketplace import create_params, isv_key, spi_query
 
 DAY = date(2026, 11, 20)
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
@@ -27,26 +33,28 @@ def hour(day: date, h: int) -> str:
 
 
 def owner(username: str = "owner") -> ConsoleAccount:
-    user, _ = ConsoleAccount.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
-    return user
+    """The console account ``username`` (with its same-named billing-center account), registered once."""
+    existing = ConsoleAccount.objects.filter(username=username).first()
+    if existing is not None:
+        return existing
+    return accounts.do_register_verified_console_account(
+        username=username, password_hash="!", email=f"{username}@example.com", enterprise_name="", now=LONG_AGO
+    ).console_account
 
 
 def billing_account(user: ConsoleAccount) -> BillingAccount:
-    account, _ = BillingAccount.objects.get_or_create(
-        username=user.username,
-        defaults={"email": user.email, "console_account": user, "created_at": LONG_AGO},
-    )
-    return account
+    return BillingAccount.objects.get(console_account=user)
 
 
-def _instance_fields() -> dict[str, object]:
-    extra: dict[str, object] = {}
-    names = {f.name for f in MarketplaceInstance._meta.get_fields()}
-    if "created_by_call" in names:  # the foundation's model; a later migration may drop it
-        extra["created_by_call"] = SpiCall.objects.create(
-            received_at=LONG_AGO, action="createInstance", params={}, verdict="applied"
-        )
-    return extra
+def open_instances(instance_ids: list[str], *, product_code: str = "cmgj00053362") -> None:
+    """Each instance created as the marketplace creates it: a signed createInstance through the SPI action
+    (one commit for them all)."""
+    with transaction.atomic():
+        for instance_id in instance_ids:
+            params = create_params(instance_id, productCode=product_code, skuId=f"{product_code}-postpay")
+            marketplace.do_receive_spi_call(
+                raw_sources=[spi_query(params)], now=LONG_AGO, isv_key=isv_key(), auth_url="http://testserver/sso"
+            )
 
 
 def workspaces(
@@ -58,49 +66,27 @@ def workspaces(
     user=None,
     instance_ids: list[str] | None = None,
 ) -> list[Workspace]:
-    """``count`` workspaces; with ``alibaba`` each is settled by its own active marketplace instance
-    (named ``instance_ids``, e.g. the simulator's, or made up from ``prefix``)."""
+    """``count`` workspaces, made through the actions; with ``alibaba`` each is settled by its own active
+    marketplace instance (named ``instance_ids``, e.g. the simulator's, or made up from ``prefix``)."""
     user = user or owner()
     account = billing_account(user)
-    extra = _instance_fields()
-    instances = []
-    if alibaba:
-        instances = MarketplaceInstance.objects.bulk_create(
-            [
-                MarketplaceInstance(
-                    instance_id=instance_ids[n] if instance_ids else f"{prefix}{n:07d}",
-                    ali_uid="1234567890123456",
-                    order_id=f"8{n:09d}",
-                    product_code=product_code,
-                    sku_id=f"{product_code}-postpay",
-                    created_at=LONG_AGO,
-                    updated_at=LONG_AGO,
-                    **extra,
-                )
-                for n in range(count)
-            ]
-        )
-        clouds = CloudAccount.objects.bulk_create(
-            [
-                CloudAccount(billing_account=account, ali_uid="1234567890123456", instance=i, created_at=LONG_AGO)
-                for i in instances
-            ]
-        )
-    return Workspace.objects.bulk_create(
-        [
-            Workspace(
+    ids = (instance_ids or [f"{prefix}{n:07d}" for n in range(count)])[:count] if alibaba else []
+    open_instances(ids, product_code=product_code)
+    # One commit for the lot where no test transaction holds them (bench/, billing_simulator's subprocess).
+    with transaction.atomic():
+        made = [
+            workspace_actions.do_create_workspace(
+                billing_account_id=account.pk,
                 name=f"ws-{prefix}-{n}",
                 language="zh",
-                token="tkn_" + secrets.token_hex(16),
-                owner=user,
-                billing_account=account,
-                settlement="aliyun" if alibaba else "billing_account",
-                cloud_account=clouds[n] if alibaba else None,
-                created_at=LONG_AGO,
+                settled_by=workspace_rules.by_instance(ids[n]) if alibaba else workspace_rules.BY_BILLING_ACCOUNT,
+                reason=workspace_rules.Reason.CREATED,
+                acting="test",
+                now=LONG_AGO,
             )
             for n in range(count)
         ]
-    )
+    return list(Workspace.objects.filter(pk__in=made).select_related("owner", "cloud_account__instance").order_by("id"))
 
 
 def sample(workspace: Workspace | int | str, item: str, day: date, h: int, quantity: int | str | Decimal) -> dict:

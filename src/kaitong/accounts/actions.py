@@ -2,14 +2,19 @@
 
 Every public function is keyword-only, takes ``now``, runs in one transaction and sends mail through
 the outbox, so an email goes out only if the change it announces committed. Expected failures are the
-exception classes below; views turn them into messages.
+exception classes below; views turn them into messages (activation/refusals.py).
+
+An action that needs a proved mailbox calls ``consume_code`` first inside its own transaction, and is
+decorated with ``counts_wrong_codes``; no callback carries the work.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -18,9 +23,9 @@ from django.db.models import F, Sum
 from kaitong.accounts import domain
 from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount, Throttle, VerificationCode
 from kaitong.mail.actions import enqueue_email
-from kaitong.marketplace.domain import State
-from kaitong.marketplace.models import MarketplaceInstance
+from kaitong.marketplace import queries as marketplace_queries
 
+P = ParamSpec("P")
 T = TypeVar("T")
 Purpose = domain.Purpose
 
@@ -119,53 +124,86 @@ def _failures_last_hour(email: str, purpose: str, now: datetime) -> int:
     return int(total or 0)
 
 
-def with_code(*, email: str, purpose: Purpose, code: str, now: datetime, work: Callable[[], T]) -> T:
-    """Consume the code for (email, purpose) and run ``work`` in the same transaction.
+# Wrong codes are counted after the caller's transaction has rolled back (a wrong code is a failure,
+# and the failure undoes the caller's work), so the count must be written by something outside that
+# transaction: the guard below, around every action that consumes a code. It is set per call stack,
+# so an action called by another guarded action leaves the counting to the outermost one.
+_counting_wrong_codes: ContextVar[bool] = ContextVar("counting_wrong_codes", default=False)
 
-    Either both happen or neither: if ``work`` fails, the code stays usable. A wrong code is counted in
-    its own transaction after the rollback, so the count survives the failed attempt.
+
+def counts_wrong_codes(action: Callable[P, T]) -> Callable[P, T]:
+    """Decorate every action that calls ``consume_code``, around its transaction.
+
+    A wrong code raises out of the action's transaction (which rolls back everything the action did)
+    and is then counted here, in its own write, so the count survives: five wrong tries burn the code
+    and ten an hour lock the (email, purpose), however the action fails. CodeRefused says how many
+    tries are left. An action called inside a longer transaction has its count written in that one.
     """
+
+    @functools.wraps(action)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+        if _counting_wrong_codes.get():
+            return action(*args, **kwargs)
+        token = _counting_wrong_codes.set(True)
+        try:
+            return action(*args, **kwargs)
+        except _WrongCode as wrong:
+            VerificationCode.objects.filter(pk=wrong.code_id).update(failures=F("failures") + 1)
+            failures = VerificationCode.objects.filter(pk=wrong.code_id).values_list("failures", flat=True).get()
+            left = domain.tries_left(failures)
+            raise CodeRefused(domain.Verdict.WRONG if left else domain.Verdict.BURNED, left) from None
+        finally:
+            _counting_wrong_codes.reset(token)
+
+    return guarded
+
+
+def consume_code(*, email: str, purpose: Purpose, code: str, now: datetime) -> str:
+    """Mark the newest code for (email, purpose) used, inside the caller's transaction; return the
+    normalised email it proves. CodeRefused when it cannot be used.
+
+    The caller's work follows in the same transaction: if the work fails, the consumption rolls back
+    with it and the code stays usable. Only an action decorated with ``counts_wrong_codes`` may call
+    this (a wrong code would otherwise go uncounted), and it must run inside a transaction.
+    """
+    if not _counting_wrong_codes.get():
+        raise RuntimeError("consume_code needs an action decorated with @counts_wrong_codes")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("consume_code runs inside the transaction of the work it proves")
     email = domain.normalise_email(email)
-    try:
-        with transaction.atomic():
-            row = (
-                VerificationCode.objects.select_for_update()
-                .filter(email=email, purpose=purpose)
-                .order_by("-created_at", "-id")
-                .first()
-            )
-            stored = (
-                domain.StoredCode(row.code_hmac, row.expires_at, row.used_at, row.failures) if row is not None else None
-            )
-            verdict = domain.judge_code(
-                stored=stored,
-                given=code,
-                key=_secret(),
-                email=email,
-                purpose=purpose,
-                now=now,
-                failures_last_hour=_failures_last_hour(email, purpose, now),
-            )
-            if verdict is domain.Verdict.WRONG:
-                assert row is not None
-                raise _WrongCode(row.pk)
-            if verdict is not domain.Verdict.OK:
-                raise CodeRefused(verdict)
-            assert row is not None
-            # Conditional update: of two racing submissions of one code, only one marks it used.
-            if not VerificationCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
-                raise CodeRefused(domain.Verdict.USED)
-            return work()
-    except _WrongCode as wrong:
-        VerificationCode.objects.filter(pk=wrong.code_id).update(failures=F("failures") + 1)
-        failures = VerificationCode.objects.filter(pk=wrong.code_id).values_list("failures", flat=True).get()
-        left = domain.tries_left(failures)
-        raise CodeRefused(domain.Verdict.WRONG if left else domain.Verdict.BURNED, left) from None
+    row = (
+        VerificationCode.objects.select_for_update()
+        .filter(email=email, purpose=purpose)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    stored = domain.StoredCode(row.code_hmac, row.expires_at, row.used_at, row.failures) if row is not None else None
+    verdict = domain.judge_code(
+        stored=stored,
+        given=code,
+        key=_secret(),
+        email=email,
+        purpose=purpose,
+        now=now,
+        failures_last_hour=_failures_last_hour(email, purpose, now),
+    )
+    if verdict is domain.Verdict.WRONG:
+        assert row is not None
+        raise _WrongCode(row.pk)
+    if verdict is not domain.Verdict.OK:
+        raise CodeRefused(verdict)
+    assert row is not None
+    # Conditional update: of two racing submissions of one code, only one marks it used.
+    if not VerificationCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
+        raise CodeRefused(domain.Verdict.USED)
+    return email
 
 
+@counts_wrong_codes
 def do_verify_email(*, email: str, purpose: Purpose, code: str, now: datetime) -> str:
     """Consume a code on its own (a multi-step form proves the mailbox first); return the email."""
-    return with_code(email=email, purpose=purpose, code=code, now=now, work=lambda: domain.normalise_email(email))
+    with transaction.atomic():
+        return consume_code(email=email, purpose=purpose, code=code, now=now)
 
 
 # -- rate limit on revealing answers ---------------------------------------------------------------
@@ -259,17 +297,33 @@ def do_register_verified_console_account(
         raise UsernameTaken from None
 
 
-def active_instance_for_update(instance_id: str) -> MarketplaceInstance:
-    """Lock the instance row for the rest of the transaction; InstanceNotActive unless it is active."""
-    instance = MarketplaceInstance.objects.select_for_update().filter(instance_id=instance_id).first()
-    if instance is None or instance.state != State.ACTIVE:
-        raise InstanceNotActive
-    return instance
+def do_create_operator(*, username: str, email: str, password_hash: str, now: datetime) -> int:
+    """An operator of the operator console (/ops/): a console account with staff and superuser rights.
+    UsernameTaken if the name exists. Return its id."""
+    try:
+        with transaction.atomic():
+            return ConsoleAccount.objects.create(
+                username=username.strip().lower(),
+                email=domain.normalise_email(email),
+                password=password_hash,
+                is_staff=True,
+                is_superuser=True,
+                date_joined=now,
+            ).pk
+    except IntegrityError:
+        raise UsernameTaken from None
 
 
 def ensure_cloud_account(*, billing_account: BillingAccount, instance_id: str, now: datetime) -> CloudAccount:
-    """The instance as a cloud account of ``billing_account`` (created once; never moved to another)."""
-    instance = active_instance_for_update(instance_id)
+    """The instance as a cloud account of ``billing_account`` (created once; never moved to another),
+    inside the caller's transaction, with the instance row locked until it ends.
+
+    InstanceNotActive if the instance is expired, released or unknown; InstanceBoundElsewhere if it
+    already is a cloud account of another billing-center account.
+    """
+    instance = marketplace_queries.lock_active_instance(instance_id)
+    if instance is None:
+        raise InstanceNotActive
     CloudAccount.objects.bulk_create(
         [
             CloudAccount(
@@ -288,6 +342,7 @@ def ensure_cloud_account(*, billing_account: BillingAccount, instance_id: str, n
     return cloud
 
 
+@counts_wrong_codes
 def do_bind_billing_account(*, username: str, email: str, code: str, instance_id: str, now: datetime) -> int:
     """Bind the instance to the billing-center account ``username`` after proving its email.
 
@@ -298,12 +353,10 @@ def do_bind_billing_account(*, username: str, email: str, code: str, instance_id
         canonical = domain.canonical_username(username)
     except domain.UsernameError:
         canonical = ""
-
-    def work() -> int:
+    with transaction.atomic():
+        email = consume_code(email=email, purpose=Purpose.BIND_BILLING_ACCOUNT, code=code, now=now)
         account = BillingAccount.objects.filter(username=canonical).first()
-        if account is None or account.email != domain.normalise_email(email):
+        if account is None or account.email != email:
             raise AccountMismatch
         ensure_cloud_account(billing_account=account, instance_id=instance_id, now=now)
         return account.pk
-
-    return with_code(email=email, purpose=Purpose.BIND_BILLING_ACCOUNT, code=code, now=now, work=work)

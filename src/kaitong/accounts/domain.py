@@ -49,11 +49,19 @@ class Purpose(StrEnum):
     REGISTER = "register"
 
 
-class UsernameError(ValueError):
-    """The username breaks a rule; ``reason`` is one of length, charset, start."""
+class UsernameRule(StrEnum):
+    """The rule a username breaks."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    LENGTH = "length"
+    CHARSET = "charset"
+    START = "start"
+
+
+class UsernameError(ValueError):
+    """The username breaks a rule; ``reason`` says which (UsernameRule)."""
+
+    def __init__(self, reason: UsernameRule) -> None:
+        super().__init__(reason.value)
         self.reason = reason
 
 
@@ -66,11 +74,11 @@ def canonical_username(raw: str) -> str:
     value = unicodedata.normalize("NFKC", raw.strip()).lower()
     value = unicodedata.normalize("NFKC", value)
     if not USERNAME_MIN <= len(value) <= USERNAME_MAX:
-        raise UsernameError("length")
+        raise UsernameError(UsernameRule.LENGTH)
     if not value.isascii() or not re.fullmatch(r"[a-z0-9_.\-]+", value):
-        raise UsernameError("charset")
+        raise UsernameError(UsernameRule.CHARSET)
     if not _USERNAME.match(value):
-        raise UsernameError("start")
+        raise UsernameError(UsernameRule.START)
     return value
 
 
@@ -90,11 +98,19 @@ def normalise_email(raw: str) -> str:
     return raw.strip().lower()
 
 
-class IssueRefused(Exception):
-    """A new code cannot be sent now; ``retry_after`` is whole seconds to wait."""
+class IssueLimit(StrEnum):
+    """The limit that keeps a new code from being sent now."""
 
-    def __init__(self, reason: str, retry_after: int) -> None:
-        super().__init__(reason)
+    COOLDOWN = "cooldown"
+    EMAIL_CAP = "email_cap"
+    IP_CAP = "ip_cap"
+
+
+class IssueRefused(Exception):
+    """A new code cannot be sent now; ``reason`` says why (IssueLimit), ``retry_after`` is whole seconds to wait."""
+
+    def __init__(self, reason: IssueLimit, retry_after: int) -> None:
+        super().__init__(reason.value)
         self.reason = reason
         self.retry_after = retry_after
 
@@ -106,13 +122,13 @@ def check_issue(
     sent_to_email_last_hour: list[datetime],
     sent_from_ip_last_hour: list[datetime],
 ) -> None:
-    """Raise IssueRefused(cooldown | email_cap | ip_cap) unless a code may be sent at ``now``."""
+    """Raise IssueRefused unless a code may be sent at ``now``."""
     if last_sent_at is not None and now - last_sent_at < RESEND_COOLDOWN:
-        raise IssueRefused("cooldown", _seconds(last_sent_at + RESEND_COOLDOWN - now))
+        raise IssueRefused(IssueLimit.COOLDOWN, _seconds(last_sent_at + RESEND_COOLDOWN - now))
     if len(sent_to_email_last_hour) >= CODES_PER_EMAIL_PER_HOUR:
-        raise IssueRefused("email_cap", _seconds(min(sent_to_email_last_hour) + HOUR - now))
+        raise IssueRefused(IssueLimit.EMAIL_CAP, _seconds(min(sent_to_email_last_hour) + HOUR - now))
     if len(sent_from_ip_last_hour) >= CODES_PER_IP_PER_HOUR:
-        raise IssueRefused("ip_cap", _seconds(min(sent_from_ip_last_hour) + HOUR - now))
+        raise IssueRefused(IssueLimit.IP_CAP, _seconds(min(sent_from_ip_last_hour) + HOUR - now))
 
 
 def _seconds(delta: timedelta) -> int:

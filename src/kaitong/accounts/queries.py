@@ -40,6 +40,14 @@ def billing_account_id_for_ali_uid(ali_uid: str) -> int | None:
     )
 
 
+def billing_account_id_by_username(raw: str) -> int | None:
+    try:
+        name = domain.canonical_username(raw)
+    except domain.UsernameError:
+        return None
+    return BillingAccount.objects.filter(username=name).values_list("pk", flat=True).first()
+
+
 def username_is_taken(raw: str) -> bool:
     try:
         name = domain.canonical_username(raw)

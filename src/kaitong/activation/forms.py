@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kaitong.accounts import domain as account_rules
+from kaitong.activation import refusals
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces.models import Workspace
 
@@ -23,11 +24,6 @@ LANGUAGE_WARNING = _(
     "工作空间语言选项会影响工作空间内事件、告警、短信等模板。若选择英文，上述对应模板将默认使用英文模板，"
     "一旦创建，此工作空间的模版语言不可修改，请谨慎选择。"
 )
-_USERNAME_MESSAGES = {
-    "length": _("用户名长度须为 4–32 个字符"),
-    "charset": _("用户名只能包含小写字母、数字、下划线(_)、点(.)和连字符(-)"),
-    "start": _("用户名须以字母开头"),
-}
 
 
 def _please_fill(label: Any) -> str:
@@ -110,7 +106,7 @@ class _UsernameMixin(forms.Form):
         try:
             return account_rules.canonical_username(self.cleaned_data["username"])
         except account_rules.UsernameError as exc:
-            raise forms.ValidationError(_USERNAME_MESSAGES[exc.reason], code=exc.reason) from None
+            raise forms.ValidationError(refusals.answer(exc).message, code=exc.reason) from None
 
 
 class _PasswordMixin(forms.Form):

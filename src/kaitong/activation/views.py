@@ -1,8 +1,9 @@
 """The seed page's screens, after the login-free entry: chooser → register or bind → workspace → 开通成功.
 
-Views read through ``queries`` and write through ``actions``; they never touch models. The session
-(opened by the login-free entry) holds the instance and its aliUid; binding a billing-center account
-adds its id; every workspace bound or created in this session is listed on the success page.
+Views read through ``queries`` and write through ``actions``; they never touch models. The buyer's
+state lives in the session (``session.BuyerSession``, opened by the login-free entry): the instance and
+its aliUid, then the billing-center account, the registration draft, and every workspace bound or
+created, listed on the success page. Every refusal is answered as ``refusals`` says.
 Every form posts with CSRF; 获取验证码 is a second submit button, so the pages work without JavaScript.
 """
 
@@ -27,19 +28,12 @@ from django.views.decorators.http import require_http_methods
 from kaitong.accounts import actions as account_actions
 from kaitong.accounts import domain as account_rules
 from kaitong.accounts import queries as account_queries
-from kaitong.activation import forms
+from kaitong.activation import forms, refusals
+from kaitong.activation.session import BuyerSession, NoEntry, RegistrationDraft
 from kaitong.config.http import client_ip
-from kaitong.marketplace import sso
-from kaitong.marketplace.sso_views import SESSION_ALI_UID, SESSION_INSTANCE
+from kaitong.marketplace import queries as marketplace_queries
 from kaitong.workspaces import actions as workspace_actions
-from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces import queries as workspace_queries
-
-SESSION_BILLING = "mp_billing"
-SESSION_BOUND = "mp_bound"
-SESSION_HINT_SEEN = "mp_hint_seen"
-SESSION_REGISTRATION = "mp_registration"  # step 1 of the commercial registration, password hashed
-SESSION_OPENED = "mp_opened"
 
 View = Callable[..., HttpResponse]
 FormT = TypeVar("FormT", bound=django_forms.Form)
@@ -50,17 +44,18 @@ Purpose = account_rules.Purpose
 
 
 def needs_entry(view: View) -> View:
-    """Only a browser that came through the login-free entry may use these pages."""
+    """Only a browser that came through the login-free entry, its instance still active, may use these
+    pages; each view gets the buyer's session as its second argument."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        instance_id = request.session.get(SESSION_INSTANCE)
-        if not instance_id:
-            return render(request, "activation/no_entry.html", status=403)
-        if not sso.instance_is_active(str(instance_id)):
+        buyer = BuyerSession.of(request)
+        if not buyer.entered:
+            return _refused_page(request, NoEntry())
+        if not marketplace_queries.instance_is_active(buyer.instance_id):
             # Expired or released since the entry: the session can no longer bind anything.
-            return _instance_gone(request)
-        response = view(request, *args, **kwargs)
+            return _refused_page(request, account_actions.InstanceNotActive())
+        response = view(request, buyer, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         return response
 
@@ -69,39 +64,8 @@ def needs_entry(view: View) -> View:
     return require_http_methods(["GET", "POST"])(hidden(wrapped))
 
 
-def _instance(request: HttpRequest) -> str:
-    return str(request.session[SESSION_INSTANCE])
-
-
 def _language() -> str:
     return "en" if translation.get_language() == "en" else "zh-hans"
-
-
-def _remember_bound(request: HttpRequest, workspace_id: int) -> None:
-    bound = list(request.session.get(SESSION_BOUND, []))
-    if workspace_id not in bound:
-        bound.append(workspace_id)
-    request.session[SESSION_BOUND] = bound
-
-
-def _code_message(exc: account_actions.CodeRefused) -> str:
-    verdict = account_rules.Verdict
-    if exc.verdict is verdict.WRONG:
-        return _("验证码错误，还可尝试 %(n)s 次") % {"n": exc.tries_left}
-    return {
-        verdict.MISSING: _("请先获取验证码"),
-        verdict.EXPIRED: _("验证码已过期，请重新获取"),
-        verdict.USED: _("验证码已使用，请重新获取"),
-        verdict.BURNED: _("验证码错误次数过多，已失效，请重新获取"),
-        verdict.LOCKED: _("验证码错误次数过多，请一小时后再试"),
-    }[exc.verdict]
-
-
-def _issue_message(exc: account_rules.IssueRefused) -> str:
-    if exc.reason == "cooldown":
-        return _("验证码发送过于频繁，请 %(s)s 秒后再试") % {"s": exc.retry_after}
-    minutes = max(1, (exc.retry_after + 59) // 60)
-    return _("获取验证码次数已达上限，请 %(m)s 分钟后再试") % {"m": minutes}
 
 
 _SECRET_FIELDS = {"password1", "password2", "code", "csrfmiddlewaretoken", "op"}
@@ -123,7 +87,7 @@ def _send_code(
             email=email, purpose=purpose, ip=client_ip(request), language=_language(), now=timezone.now()
         )
     except account_rules.IssueRefused as exc:
-        return {"form": form, "email_error": _issue_message(exc)}
+        return {"form": form, "email_error": refusals.answer(exc).message}
     # The same words whether or not an account uses this email (no enumeration).
     messages.success(request, _("验证码已发送至 %(email)s，10 分钟内有效") % {"email": email})
     return {"form": form}
@@ -174,9 +138,10 @@ def _site_name() -> str:
 
 
 def _page(request: HttpRequest, template: str, *, status: int = 200, **context: Any) -> HttpResponse:
-    context.setdefault("instance_id", request.session.get(SESSION_INSTANCE, ""))
-    context.setdefault("ali_uid", request.session.get(SESSION_ALI_UID, ""))
-    context.setdefault("account", account_queries.billing_account(request.session.get(SESSION_BILLING)))
+    buyer = BuyerSession.of(request)
+    context.setdefault("instance_id", buyer.instance_id if buyer.entered else "")
+    context.setdefault("ali_uid", buyer.ali_uid)
+    context.setdefault("account", account_queries.billing_account(buyer.billing_account_id))
     context.setdefault("site_name", _site_name())
     return render(request, template, context, status=status)
 
@@ -186,70 +151,41 @@ def _invalid(request: HttpRequest, template: str, **context: Any) -> HttpRespons
     return _page(request, template, status=400, **context)
 
 
-# Every failure an action can announce; views catch this tuple and let _refused answer it.
-REFUSALS: tuple[type[Exception], ...] = (
-    account_actions.CodeRefused,
-    account_actions.AccountMismatch,
-    account_actions.UsernameTaken,
-    account_actions.InstanceBoundElsewhere,
-    account_actions.InstanceNotActive,
-    workspace_rules.WorkspaceNameError,
-    workspace_actions.WorkspaceNotFound,
-    workspace_actions.AlreadyBoundElsewhere,
-    workspace_actions.EmailMismatch,
-    workspace_actions.NoConsoleAccount,
-)
+def _refused_page(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A refusal answered by a page of its own (no entry, instance gone, workspace not found)."""
+    answer = refusals.answer(exc)
+    return _page(request, answer.page, status=answer.status, refusal=answer)
 
 
 def _refused(
-    request: HttpRequest,
-    template: str,
-    form: django_forms.Form,
-    exc: Exception,
-    *,
-    email_message: str = "",
-    **context: Any,
+    request: HttpRequest, template: str, form: django_forms.Form, exc: Exception, **context: Any
 ) -> HttpResponse:
-    """Answer an action's refusal: the message on the field it concerns, the form kept, nothing changed."""
-    if isinstance(exc, account_actions.InstanceNotActive):
-        return _instance_gone(request)
-    if isinstance(exc, workspace_actions.WorkspaceNotFound):
-        return _page(request, "activation/not_found.html", status=404)
-    status = 400
-    if isinstance(exc, account_actions.CodeRefused):
-        form.add_error("code", _code_message(exc))
-    elif isinstance(exc, account_actions.UsernameTaken):
+    """Answer an action's refusal as the table says: its page, or its message on the field it concerns
+    with the form kept. Nothing changed (the action rolled back)."""
+    answer = refusals.answer(exc)
+    if answer.page:
+        return _refused_page(request, exc)
+    if isinstance(exc, account_actions.UsernameTaken):
+        # The answer reveals that an account exists: each client address gets only so many an hour.
         account_actions.do_count_taken_answer(ip=client_ip(request), now=timezone.now())
-        form.add_error("username", _("该用户名已被注册，请更换用户名"))
-        status = 409
-    elif isinstance(exc, account_actions.AccountMismatch):
-        form.add_error("username", _("用户名与邮箱不匹配，请检查后重试"))
-    elif isinstance(exc, workspace_rules.WorkspaceNameError):
-        form.add_error("name", _("请填写工作空间名称"))
-    elif isinstance(exc, workspace_actions.EmailMismatch | workspace_actions.NoConsoleAccount) and email_message:
-        form.add_error("email", email_message)
-    elif isinstance(exc, workspace_actions.AlreadyBoundElsewhere):
-        form.add_error(None, _("该工作空间已由其他云市场实例结算，无法绑定。"))
-    elif isinstance(exc, workspace_actions.NoConsoleAccount):
-        form.add_error(None, _("该费用中心账号没有控制台账号，请通过「已有企业账号，去绑定」创建工作空间。"))
-    elif isinstance(exc, account_actions.InstanceBoundElsewhere):
-        form.add_error(None, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。"))
-    else:
-        raise exc  # a refusal added to REFUSALS needs its own message here, never a wrong one
-    return _page(request, template, status=status, form=form, **context)
+    form.add_error(answer.field, answer.message)
+    response = _page(request, template, status=answer.status, form=form, **context)
+    if answer.retry_after is not None:
+        response["Retry-After"] = str(answer.retry_after)
+    return response
 
 
 # -- chooser ----------------------------------------------------------------------------------------
 
 
 @needs_entry
-def start(request: HttpRequest) -> HttpResponse:
+def start(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     """立即注册观测云商业版 / 已有企业账号，去绑定 — unless this Alibaba account is already bound."""
-    if request.session.get(SESSION_BILLING):
+    if buyer.billing_account_id:
         return redirect("activation:workspaces")
-    bound = account_queries.billing_account_id_for_ali_uid(str(request.session[SESSION_ALI_UID]))
+    bound = account_queries.billing_account_id_for_ali_uid(buyer.ali_uid)
     if bound is not None:
-        request.session[SESSION_BILLING] = bound
+        buyer.billing_account_id = bound
         messages.info(request, _("您的阿里云账号已绑定费用中心账号，请选择要绑定的工作空间。"))
         return redirect("activation:workspaces")
     return _page(request, "activation/start.html")
@@ -259,14 +195,13 @@ def start(request: HttpRequest) -> HttpResponse:
 
 
 @needs_entry
-def bind_account(request: HttpRequest) -> HttpResponse:
+def bind_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     if request.GET.get("hint") == "ok":
-        request.session[SESSION_HINT_SEEN] = True
+        buyer.mark_hint_seen()
         return redirect("activation:bind_account")
     template = "activation/bind_account.html"
     if request.method != "POST":
-        show_hint = not request.session.get(SESSION_HINT_SEEN)
-        return _page(request, template, form=forms.BindAccountForm(), show_hint=show_hint)
+        return _page(request, template, form=forms.BindAccountForm(), show_hint=not buyer.hint_seen)
     form = _submitted(request, template, forms.BindAccountForm, code_purpose=Purpose.BIND_BILLING_ACCOUNT)
     if isinstance(form, HttpResponse):
         return form
@@ -276,49 +211,45 @@ def bind_account(request: HttpRequest) -> HttpResponse:
             username=data["username"],
             email=data["email"],
             code=data["code"],
-            instance_id=_instance(request),
+            instance_id=buyer.instance_id,
             now=timezone.now(),
         )
-    except REFUSALS as exc:
+    except refusals.REFUSED as exc:
         return _refused(request, template, form, exc)
-    request.session[SESSION_BILLING] = account_id
+    buyer.billing_account_id = account_id
     messages.success(request, _("费用中心账号绑定成功"))
     return redirect("activation:workspaces")
-
-
-def _instance_gone(request: HttpRequest) -> HttpResponse:
-    return _page(request, "activation/instance_gone.html", status=409)
 
 
 # -- B2: bind a workspace, three ways ------------------------------------------------------------
 
 
-def _workspace_list(request: HttpRequest) -> list[workspace_queries.WorkspaceRow]:
-    return workspace_queries.bindable_workspaces(
-        billing_account_id=int(request.session[SESSION_BILLING]), instance_id=_instance(request)
-    )
+def _workspace_list(buyer: BuyerSession, billing_account_id: int) -> list[workspace_queries.WorkspaceRow]:
+    return workspace_queries.bindable_workspaces(billing_account_id=billing_account_id, instance_id=buyer.instance_id)
 
 
 @needs_entry
-def workspaces(request: HttpRequest) -> HttpResponse:
+def workspaces(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     """绑定观测云工作空间: the account's workspaces, each 绑定 or 已绑定, and 确定 when one is bound."""
-    if not request.session.get(SESSION_BILLING):
+    account_id = buyer.billing_account_id
+    if not account_id:
         return redirect("activation:bind_account")
-    rows = _workspace_list(request)
+    rows = _workspace_list(buyer, account_id)
     return _page(
         request, "activation/workspaces.html", rows=rows, tab="bind", any_bound=any(r.bound_here for r in rows)
     )
 
 
 @needs_entry
-def bind_workspace(request: HttpRequest, workspace_id: int) -> HttpResponse:
+def bind_workspace(request: HttpRequest, buyer: BuyerSession, workspace_id: int) -> HttpResponse:
     """The 绑定 dialog: email + code → 确认 → back to the list, the row now 已绑定."""
-    if not request.session.get(SESSION_BILLING):
+    account_id = buyer.billing_account_id
+    if not account_id:
         return redirect("activation:bind_account")
-    rows = _workspace_list(request)
+    rows = _workspace_list(buyer, account_id)
     row = next((r for r in rows if r.id == workspace_id), None)
     if row is None:
-        return _page(request, "activation/not_found.html", status=404)
+        return _refused_page(request, workspace_actions.WorkspaceNotFound())
     context: dict[str, Any] = {"rows": rows, "tab": "bind", "target": row, "any_bound": any(r.bound_here for r in rows)}
     template = "activation/workspaces.html"
     form = _submitted(request, template, forms.BindWorkspaceForm, code_purpose=Purpose.BIND_WORKSPACE, **context)
@@ -327,24 +258,24 @@ def bind_workspace(request: HttpRequest, workspace_id: int) -> HttpResponse:
     try:
         workspace_actions.do_bind_workspace(
             workspace_id=workspace_id,
-            billing_account_id=int(request.session[SESSION_BILLING]),
-            instance_id=_instance(request),
+            billing_account_id=account_id,
+            instance_id=buyer.instance_id,
             email=form.cleaned_data["email"],
             code=form.cleaned_data["code"],
             now=timezone.now(),
         )
-    except REFUSALS as exc:
-        message = _("请输入该工作空间所属费用中心账号或拥有者的邮箱")
-        return _refused(request, template, form, exc, email_message=message, **context)
-    _remember_bound(request, workspace_id)
+    except refusals.REFUSED as exc:
+        return _refused(request, template, form, exc, **context)
+    buyer.remember_bound(workspace_id)
     messages.success(request, _("工作空间「%(name)s」已绑定") % {"name": row.name})
     return redirect("activation:workspaces")
 
 
 @needs_entry
-def create_workspace(request: HttpRequest) -> HttpResponse:
+def create_workspace(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     """创建工作空间 (has a console account): name, language, the console account's email + code."""
-    if not request.session.get(SESSION_BILLING):
+    account_id = buyer.billing_account_id
+    if not account_id:
         return redirect("activation:bind_account")
     template = "activation/workspace_create.html"
     context: dict[str, Any] = {"tab": "create"}
@@ -354,18 +285,17 @@ def create_workspace(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     try:
         workspace_id = workspace_actions.do_create_bound_workspace(
-            billing_account_id=int(request.session[SESSION_BILLING]),
-            instance_id=_instance(request),
+            billing_account_id=account_id,
+            instance_id=buyer.instance_id,
             name=data["name"],
             language=data["language"],
             email=data["email"],
             code=data["code"],
             now=timezone.now(),
         )
-    except REFUSALS as exc:
-        message = _("请输入注册观测云账号时使用的邮箱")
-        return _refused(request, template, form, exc, email_message=message, **context)
-    _remember_bound(request, workspace_id)
+    except refusals.REFUSED as exc:
+        return _refused(request, template, form, exc, **context)
+    buyer.remember_bound(workspace_id)
     messages.success(request, _("工作空间「%(name)s」创建成功，已绑定") % {"name": data["name"]})
     return redirect("activation:workspaces")
 
@@ -373,16 +303,13 @@ def create_workspace(request: HttpRequest) -> HttpResponse:
 def _throttled(request: HttpRequest, template: str, form: django_forms.Form, **context: Any) -> HttpResponse | None:
     try:
         account_actions.check_taken_answers(ip=client_ip(request), now=timezone.now())
-    except account_actions.TooManyAttempts:
-        form.add_error(None, _("尝试次数过多，请一小时后再试"))
-        response = _page(request, template, status=429, form=form, **context)
-        response["Retry-After"] = "3600"
-        return response
+    except account_actions.TooManyAttempts as exc:
+        return _refused(request, template, form, exc, **context)
     return None
 
 
 @needs_entry
-def register_workspace(request: HttpRequest) -> HttpResponse:
+def register_workspace(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     """注册观测云账号 (new user): console + same-named billing-center account + first workspace."""
     template = "activation/workspace_register.html"
     context: dict[str, Any] = {"tab": "register"}
@@ -395,7 +322,7 @@ def register_workspace(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     try:
         account_id, workspace_id = workspace_actions.do_register_and_create_workspace(
-            instance_id=_instance(request),
+            instance_id=buyer.instance_id,
             name=data["name"],
             language=data["language"],
             username=data["username"],
@@ -406,10 +333,10 @@ def register_workspace(request: HttpRequest) -> HttpResponse:
             page_language=_language(),
             now=timezone.now(),
         )
-    except REFUSALS as exc:
+    except refusals.REFUSED as exc:
         return _refused(request, template, form, exc, **context)
-    request.session[SESSION_BILLING] = account_id
-    _remember_bound(request, workspace_id)
+    buyer.billing_account_id = account_id
+    buyer.remember_bound(workspace_id)
     return redirect("activation:done")
 
 
@@ -417,8 +344,8 @@ def register_workspace(request: HttpRequest) -> HttpResponse:
 
 
 @needs_entry
-def register_basic(request: HttpRequest) -> HttpResponse:
-    if request.session.get(SESSION_BILLING):
+def register_basic(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
+    if buyer.billing_account_id:
         return redirect("activation:register_open")
     template = "activation/register_basic.html"
     form = _submitted(request, template, forms.RegisterBasicForm, code_purpose=Purpose.REGISTER)
@@ -435,24 +362,24 @@ def register_basic(request: HttpRequest) -> HttpResponse:
         email = account_actions.do_verify_email(
             email=data["email"], purpose=Purpose.REGISTER, code=data["code"], now=timezone.now()
         )
-    except REFUSALS as exc:
+    except refusals.REFUSED as exc:
         return _refused(request, template, form, exc)
     # The mailbox is proved; keep the rest for step 2, the password only as its Argon2 hash.
-    request.session[SESSION_REGISTRATION] = {
-        "username": data["username"],
-        "password_hash": make_password(data["password1"]),
-        "email": email,
-        "phone": data["phone"],
-    }
+    buyer.registration = RegistrationDraft(
+        username=data["username"],
+        password_hash=make_password(data["password1"]),
+        email=email,
+        phone=data["phone"],
+    )
     return redirect("activation:register_enterprise")
 
 
 @needs_entry
-def register_enterprise(request: HttpRequest) -> HttpResponse:
-    if request.session.get(SESSION_BILLING):
+def register_enterprise(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
+    if buyer.billing_account_id:
         return redirect("activation:register_open")
-    pending = request.session.get(SESSION_REGISTRATION)
-    if not pending:
+    pending = buyer.registration
+    if pending is None:
         return redirect("activation:register_basic")
     template = "activation/register_enterprise.html"
     form = _submitted(request, template, forms.RegisterEnterpriseForm, pending=pending)
@@ -460,29 +387,31 @@ def register_enterprise(request: HttpRequest) -> HttpResponse:
         return form
     try:
         account = account_actions.do_register_verified_console_account(
-            username=pending["username"],
-            password_hash=pending["password_hash"],
-            email=pending["email"],
-            phone=pending["phone"],
+            username=pending.username,
+            password_hash=pending.password_hash,
+            email=pending.email,
+            phone=pending.phone,
             enterprise_name=form.cleaned_data["enterprise_name"],
             language=_language(),
             now=timezone.now(),
         )
-    except account_actions.UsernameTaken:
-        del request.session[SESSION_REGISTRATION]
+    except account_actions.UsernameTaken as exc:
+        # Taken between the steps: back to step 1, which says so above its form.
+        buyer.registration = None
         account_actions.do_count_taken_answer(ip=client_ip(request), now=timezone.now())
-        messages.error(request, _("该用户名已被注册，请更换用户名"))
+        messages.error(request, refusals.answer(exc).message)
         return redirect("activation:register_basic")
-    del request.session[SESSION_REGISTRATION]
-    request.session[SESSION_BILLING] = account.pk
+    buyer.registration = None
+    buyer.billing_account_id = account.pk
     return redirect("activation:register_open")
 
 
 @needs_entry
-def register_open(request: HttpRequest) -> HttpResponse:
-    if not request.session.get(SESSION_BILLING):
+def register_open(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
+    account_id = buyer.billing_account_id
+    if not account_id:
         return redirect("activation:register_basic")
-    if request.session.get(SESSION_OPENED):
+    if buyer.opened:
         messages.info(request, _("已开通，无需重复提交"))
         return redirect("activation:done")
     template = "activation/register_open.html"
@@ -491,16 +420,16 @@ def register_open(request: HttpRequest) -> HttpResponse:
         return form
     try:
         workspace_id = workspace_actions.do_open_commercial_workspace(
-            billing_account_id=int(request.session[SESSION_BILLING]),
-            instance_id=_instance(request),
+            billing_account_id=account_id,
+            instance_id=buyer.instance_id,
             name=form.cleaned_data["name"],
             language=form.cleaned_data["language"],
             now=timezone.now(),
         )
-    except REFUSALS as exc:
+    except refusals.REFUSED as exc:
         return _refused(request, template, form, exc)
-    request.session[SESSION_OPENED] = True
-    _remember_bound(request, workspace_id)
+    buyer.mark_opened()
+    buyer.remember_bound(workspace_id)
     return redirect("activation:done")
 
 
@@ -508,8 +437,8 @@ def register_open(request: HttpRequest) -> HttpResponse:
 
 
 @needs_entry
-def done(request: HttpRequest) -> HttpResponse:
-    bound = [int(i) for i in request.session.get(SESSION_BOUND, [])]
+def done(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
+    bound = buyer.bound_workspace_ids
     if not bound:
         return redirect("activation:start")
     names = workspace_queries.names_of(bound)

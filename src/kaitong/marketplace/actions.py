@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from django.db import connection, models, transaction
@@ -330,22 +330,28 @@ def _apply(
             "skuId": after.sku_id,
         },
     )
-    _notify_state_change(instance, before_state=before_state, now=now)
+    _notify_state_change(instance, before_state=before_state, now=now, spi_call_id=inbox.pk)
 
 
 # Other capabilities react to a state change (a released instance stops settling its workspaces)
-# through receivers registered here; they run inside the same transaction.
-_state_change_receivers: list = []
+# through receivers registered here; they run inside the same transaction, with the instance row
+# still locked, so what they write commits or rolls back with the change and its audit row.
+class StateChangeReceiver(Protocol):
+    def __call__(self, instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int) -> None:
+        """React to ``instance`` having left ``before_state``; ``spi_call_id`` is the inbox row that did it."""
 
 
-def on_instance_state_change(receiver):  # type: ignore[no-untyped-def]
-    """Register ``receiver(instance, before_state=…, now=…)``, called inside the writing transaction."""
+_state_change_receivers: list[StateChangeReceiver] = []
+
+
+def on_instance_state_change(receiver: StateChangeReceiver) -> StateChangeReceiver:
+    """Register ``receiver``, called inside the writing transaction after every change of state."""
     _state_change_receivers.append(receiver)
     return receiver
 
 
-def _notify_state_change(instance: MarketplaceInstance, *, before_state: str, now: datetime) -> None:
+def _notify_state_change(instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int) -> None:
     if instance.state == before_state:
         return
     for receiver in _state_change_receivers:
-        receiver(instance, before_state=before_state, now=now)
+        receiver(instance, before_state=before_state, now=now, spi_call_id=spi_call_id)

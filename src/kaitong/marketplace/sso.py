@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from django.db import IntegrityError, transaction
 
+from kaitong.marketplace import queries
 from kaitong.marketplace.aliyun import spi
 from kaitong.marketplace.domain import State
 from kaitong.marketplace.models import MarketplaceInstance
@@ -72,10 +73,8 @@ def do_enter_login_free(*, raw_sources: Iterable[str], isv_key: str, tolerance_s
     instance = MarketplaceInstance.objects.filter(instance_id=instance_id).first()
     if instance is None:
         raise EntryRefused(Refusal.UNKNOWN_INSTANCE, instance_id)
-    if instance.state == State.RELEASED:
-        raise EntryRefused(Refusal.RELEASED, instance_id)
-    if instance.state == State.EXPIRED:
-        raise EntryRefused(Refusal.EXPIRED, instance_id)
+    if not queries.instance_is_active(instance_id):
+        raise EntryRefused(Refusal.RELEASED if instance.state == State.RELEASED else Refusal.EXPIRED, instance_id)
     try:
         with transaction.atomic():
             LoginFreeUse.objects.filter(keep_until__lt=now).delete()
@@ -85,8 +84,3 @@ def do_enter_login_free(*, raw_sources: Iterable[str], isv_key: str, tolerance_s
     except IntegrityError:
         raise EntryRefused(Refusal.REPLAYED, instance_id) from None
     return Entry(instance_id=instance.instance_id, ali_uid=instance.ali_uid)
-
-
-def instance_is_active(instance_id: str) -> bool:
-    """Whether a session's instance may still be used (an expiry or release after entry ends it)."""
-    return MarketplaceInstance.objects.filter(instance_id=instance_id, state=State.ACTIVE).exists()

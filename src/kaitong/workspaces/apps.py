@@ -7,4 +7,4 @@ class WorkspacesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from kaitong.workspaces import actions  # noqa: F401  (registers the release → fallback receiver)
+        from kaitong.workspaces import settlement  # noqa: F401  (registers the release → fallback receiver)

@@ -1,4 +1,5 @@
-"""Workspaces: name, immutable language, token, owner, and how the workspace is settled."""
+"""Workspaces: name, immutable language, token, owner, how the workspace is settled, and the audit of
+every change of that settlement. Thin data: the settlement fields are written by ``settlement.py`` alone."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from kaitong.workspaces.domain import Method, Reason
 
 
 class Workspace(models.Model):
@@ -45,3 +48,43 @@ class Workspace(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# The domain's methods and the column's choices are one list; a method added on one side only fails here.
+assert set(Workspace.Settlement.values) == {method.value for method in Method}
+
+REASON_LABELS = {
+    Reason.CREATED: _("创建工作空间（运营或演示）"),
+    Reason.CREATED_BOUND: _("开通时创建工作空间"),
+    Reason.REGISTERED: _("注册观测云账号并创建工作空间"),
+    Reason.COMMERCIAL_OPENED: _("注册观测云商业版"),
+    Reason.BOUND: _("绑定云市场实例"),
+    Reason.INSTANCE_RELEASED: _("云市场实例已释放"),
+}
+
+
+class SettlementChange(models.Model):
+    """One setting or change of how a workspace settles, written by the settlement door
+    (``workspaces/settlement.py``) in the transaction of the change itself: who, when, from what, to
+    what, why. The first row of a workspace has no "from": it was created settled so."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.PROTECT, related_name="settlement_changes", verbose_name=_("工作空间")
+    )
+    at = models.DateTimeField(_("时间"))
+    # "buyer <email the code proved>", "marketplace releaseInstance (SPI call #N)", "operator <name>", "demo".
+    acting = models.CharField(_("操作者"), max_length=200)
+    reason = models.CharField(_("原因"), max_length=32, choices=[(r.value, REASON_LABELS[r]) for r in Reason])
+    from_method = models.CharField(_("原结算方式"), max_length=16, choices=Workspace.Settlement.choices, blank=True)
+    from_instance_id = models.CharField(_("原云市场实例"), max_length=64, blank=True)
+    to_method = models.CharField(_("新结算方式"), max_length=16, choices=Workspace.Settlement.choices)
+    to_instance_id = models.CharField(_("新云市场实例"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("结算方式变更")
+        verbose_name_plural = _("结算方式变更")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["workspace", "at"], name="settlement_change_history")]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}: {self.from_method or '—'} → {self.to_method} ({self.reason})"

@@ -59,6 +59,10 @@ class WorkspaceHome:
     dataway_url: str
 
 
+def has_workspaces(*, billing_account_id: int) -> bool:
+    return Workspace.objects.filter(billing_account_id=billing_account_id).exists()
+
+
 def workspaces_of(owner_id: int) -> list[tuple[int, str]]:
     return list(Workspace.objects.filter(owner_id=owner_id).order_by("created_at", "id").values_list("id", "name"))
 

@@ -1,0 +1,129 @@
+"""The session of a buyer in activation: what the login-free entry opened and what the pages added.
+
+This module alone reads and writes these keys (tests/functional/test_activation_state.py checks it):
+the login-free entry (``marketplace/sso_views.py``) calls ``open_buyer_session``, the activation
+pages read and write through ``BuyerSession``'s typed accessors. Everything the buyer may do hangs
+off the instance and its aliUid; the rest records how far the buyer got.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest
+
+_PREFIX = "mp_"  # every key below starts so: a new entry drops them all
+_INSTANCE = "mp_instance"
+_ALI_UID = "mp_ali_uid"
+_BILLING_ACCOUNT = "mp_billing"
+_BOUND = "mp_bound"
+_HINT_SEEN = "mp_hint_seen"
+_REGISTRATION = "mp_registration"
+_OPENED = "mp_opened"
+
+
+class NoEntry(Exception):
+    """This browser did not come through the login-free entry (or its session ended)."""
+
+
+@dataclass(frozen=True)
+class RegistrationDraft:
+    """Step 1 of the commercial registration, kept for step 2: the mailbox is proved, the password is
+    kept only as its Argon2 hash."""
+
+    username: str
+    password_hash: str
+    email: str
+    phone: str
+
+
+def open_buyer_session(request: HttpRequest, *, instance_id: str, ali_uid: str) -> None:
+    """Start afresh for one login-free entry: a new session id holding only this instance and its
+    aliUid; nothing from an earlier entry carries over (another instance, a half-done registration)."""
+    session = request.session
+    for key in [key for key in list(session.keys()) if key.startswith(_PREFIX)]:
+        del session[key]
+    session.cycle_key()
+    session[_INSTANCE] = instance_id
+    session[_ALI_UID] = ali_uid
+
+
+class BuyerSession:
+    """Typed access to the activation state of one browser session."""
+
+    def __init__(self, session: SessionBase) -> None:
+        self._session = session
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> BuyerSession:
+        return cls(request.session)
+
+    # -- what the entry opened --------------------------------------------------------------------
+
+    @property
+    def entered(self) -> bool:
+        return bool(self._session.get(_INSTANCE))
+
+    @property
+    def instance_id(self) -> str:
+        """The instance this session may settle by; NoEntry when the browser did not come in through it."""
+        instance_id = self._session.get(_INSTANCE)
+        if not instance_id:
+            raise NoEntry
+        return str(instance_id)
+
+    @property
+    def ali_uid(self) -> str:
+        return str(self._session.get(_ALI_UID, ""))
+
+    # -- how far the buyer got --------------------------------------------------------------------
+
+    @property
+    def billing_account_id(self) -> int | None:
+        """The billing-center account bound, registered or recognised by aliUid in this session."""
+        value = self._session.get(_BILLING_ACCOUNT)
+        return int(value) if value else None
+
+    @billing_account_id.setter
+    def billing_account_id(self, account_id: int) -> None:
+        self._session[_BILLING_ACCOUNT] = account_id
+
+    @property
+    def registration(self) -> RegistrationDraft | None:
+        draft = self._session.get(_REGISTRATION)
+        return RegistrationDraft(**draft) if draft else None
+
+    @registration.setter
+    def registration(self, draft: RegistrationDraft | None) -> None:
+        if draft is None:
+            self._session.pop(_REGISTRATION, None)
+        else:
+            self._session[_REGISTRATION] = asdict(draft)
+
+    @property
+    def hint_seen(self) -> bool:
+        """The 如何快速绑定阿里云账号结算 dialog was dismissed (知道了)."""
+        return bool(self._session.get(_HINT_SEEN))
+
+    def mark_hint_seen(self) -> None:
+        self._session[_HINT_SEEN] = True
+
+    @property
+    def opened(self) -> bool:
+        """The commercial registration's last step (开通) succeeded: it is not done twice."""
+        return bool(self._session.get(_OPENED))
+
+    def mark_opened(self) -> None:
+        self._session[_OPENED] = True
+
+    @property
+    def bound_workspace_ids(self) -> list[int]:
+        """Workspaces bound or created in this session, for 开通成功, in the order they were."""
+        return [int(i) for i in self._session.get(_BOUND, [])]
+
+    def remember_bound(self, workspace_id: int) -> None:
+        bound = self.bound_workspace_ids
+        if workspace_id not in bound:
+            bound.append(workspace_id)
+        self._session[_BOUND] = bound

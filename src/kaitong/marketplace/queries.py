@@ -1,0 +1,32 @@
+"""Read-only questions about marketplace instances.
+
+"Is this instance active?" is answered here and nowhere else: the login-free entry, the activation
+pages and every settlement by an instance ask ``active_instances``, so a state the lifecycle adds
+later (DESIGN.md, day two) changes what "active" means in one place.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from kaitong.marketplace.domain import State
+from kaitong.marketplace.models import MarketplaceInstance
+
+
+def active_instances() -> QuerySet[MarketplaceInstance]:
+    """Instances that may settle workspaces and admit buyers: neither expired nor released."""
+    return MarketplaceInstance.objects.filter(state=State.ACTIVE)
+
+
+def instance_is_active(instance_id: str) -> bool:
+    """Whether a session's instance may still be used (an expiry or release after entry ends it)."""
+    return active_instances().filter(instance_id=instance_id).exists()
+
+
+def lock_active_instance(instance_id: str) -> MarketplaceInstance | None:
+    """The instance, its row locked for the rest of the caller's transaction, if it is active; else None.
+
+    Whoever settles a workspace by an instance holds this lock, and so does the SPI call that expires or
+    releases it: a release either happens first (the binding is refused) or sees the bound workspace.
+    """
+    return active_instances().select_for_update().filter(instance_id=instance_id).first()
