@@ -39,14 +39,13 @@ from kaitong.billing.models import (
     RetentionSetting,
     UsageSample,
 )
+from kaitong.jobs.actions import enqueue
 from kaitong.mail.actions import enqueue_email
-from kaitong.outbox.actions import enqueue
 from kaitong.workspaces.models import Workspace
 
 log = logging.getLogger(__name__)
 State = MeteringRecord.State
-PUSH_JOB = "billing.push"
-CLOSE_DAY_JOB = "billing.close_day"
+PUSH_JOB = "kaitong.billing.tasks.push_metering"
 ALARM_EMAIL = "billing_alarm"
 AGGREGATE_CHUNK = 2000
 
@@ -292,7 +291,7 @@ def _close_day(*, day: date, now: datetime) -> CloseResult:
         closed.bills, closed.records, closed.total = len(bills), len(records), total
         closed.save(update_fields=["bills", "records", "total"])
         if records:
-            enqueue(PUSH_JOB, {"day": day.isoformat()}, now=now, dedup_key=f"{PUSH_JOB}:close:{day.isoformat()}")
+            enqueue(PUSH_JOB)
     return CloseResult(day, True, len(bills), len(records), total)
 
 
@@ -311,11 +310,6 @@ def _insert_rows(model: Any, fields: list[str], rows: list[tuple[Any, ...]]) -> 
                 copy.write_row(row)
         return
     model.objects.bulk_create([model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=2000)
-
-
-def enqueue_close_day(*, day: date, now: datetime) -> bool:
-    """Schedule the day's close (once: the dedup key makes a repeat a no-op). True if newly queued."""
-    return enqueue(CLOSE_DAY_JOB, {"day": day.isoformat()}, now=now, dedup_key=f"{CLOSE_DAY_JOB}:{day}") is not None
 
 
 # --- pushing ----------------------------------------------------------------------------------------
@@ -612,4 +606,4 @@ def _reopen(*, record_id: int, now: datetime, allowed: set[str], detail: str) ->
             updated_at=now,
         )
         _events([(record_id, record.state)], to_state=State.PENDING, at=now, detail=detail)
-        enqueue(PUSH_JOB, {}, now=now, dedup_key=f"{PUSH_JOB}:reopen:{record_id}:{record.attempts}:{now.timestamp()}")
+        enqueue(PUSH_JOB)

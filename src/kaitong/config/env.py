@@ -80,6 +80,11 @@ class AppEnv(BaseSettings):
     metering_lease_seconds: int = Field(default=120, ge=1)
     metering_concurrency: int = Field(default=2, ge=1, le=16)
 
+    # Jobs: a task RUNNING this long is taken to have lost its worker and runs again (at least once);
+    # finished tasks are kept this many days (failed ones three times as long).
+    job_lease_seconds: int = Field(default=300, ge=1)
+    job_retention_days: int = Field(default=14, ge=1)
+
     # The simulator: where it delivers SPI calls, and how often it retries a failed one.
     simulator_spi_url: str = "http://127.0.0.1:8000/marketplace/aliyun/spi"
     simulator_retry_seconds: float = Field(default=10.0, gt=0)

@@ -24,14 +24,21 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "kaitong.outbox",
     "kaitong.marketplace",
     "kaitong.accounts",
     "kaitong.workspaces",
     "kaitong.activation",
     "kaitong.billing",
     "kaitong.mail",
+    # Django's tasks framework (built into Django 6: drop "django_tasks" then) on its database backend.
+    "django_tasks",
+    "django_tasks_db",
+    "kaitong.jobs",
 ]
+
+# Tasks are rows in this database, written in the transaction of the change that queues them, and run
+# by ``kaitong worker`` (kaitong.jobs). The same setting on Django 6.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
