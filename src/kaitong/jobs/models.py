@@ -4,6 +4,7 @@ through ``TaskRun``, which records a run's outcome the way this project needs it
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 from traceback import format_exception
 from typing import Any
@@ -122,10 +123,10 @@ class TaskRun(DBTaskResult):
             "return_value": None,
         }
         if self.attempts < attempts_for(self.task_path) and not isinstance(exc, GiveUp):
-            # The last error stays on the row (the admin shows it) while the task waits for its next try.
-            self._write(
-                status=TaskResultStatus.READY, run_after=now + domain.retry_delay(attempts=self.attempts), **error
-            )
+            # A task whose worker died is due at once (the lease made it wait already); a failure waits
+            # its backoff. The last error stays on the row, for the admin, until the next try.
+            wait = timedelta(0) if isinstance(exc, LeaseExpired) else domain.retry_delay(attempts=self.attempts)
+            self._write(status=TaskResultStatus.READY, run_after=now + wait, **error)
         else:
             self._write(
                 status=TaskResultStatus.FAILED,
