@@ -32,15 +32,24 @@ def in_process_worker() -> ResilientWorker:
     )
 
 
-def run_jobs(*, now: datetime | None = None, limit: int = 200) -> int:
-    """The scheduler's tick at ``now``, then every ready task until none is left; return tasks run."""
-    scheduler.tick(now=now or timezone.now(), lease=timedelta(seconds=settings.ENV.job_lease_seconds))
+def claim_next(worker: ResilientWorker) -> DBTaskResult | None:
+    """The next ready task, claimed for ``worker`` as its loop claims it."""
+    with exclusive_transaction():
+        result = DBTaskResult.objects.ready().get_locked()
+        if result is not None:
+            result.claim(worker.worker_id)
+    return result
+
+
+def run_jobs(*, now: datetime | None = None, duties: bool = True, limit: int = 200) -> int:
+    """The scheduler's tick at ``now`` (without ``duties``: none), then every ready task until none is
+    left; return how many ran."""
+    if duties:
+        scheduler.tick(now=now or timezone.now(), lease=timedelta(seconds=settings.ENV.job_lease_seconds))
     worker = in_process_worker()
     for ran in range(limit):
-        with exclusive_transaction():
-            result = DBTaskResult.objects.ready().get_locked()
-            if result is None:
-                return ran
-            result.claim(worker.worker_id)
+        result = claim_next(worker)
+        if result is None:
+            return ran
         worker.run_task(result)
     raise AssertionError(f"tasks still ready after {limit} runs: a task that requeues itself at once?")

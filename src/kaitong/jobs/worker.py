@@ -96,7 +96,7 @@ class ResilientWorker(Worker):
     def run(self) -> None:
         while self.running:
             try:
-                self._finish_interrupted()
+                self.finish_interrupted()
                 super().run()
                 return
             except DATABASE_DOWN as error:
@@ -109,7 +109,7 @@ class ResilientWorker(Worker):
         super().run_task(run)
         self.interrupted = None
 
-    def _finish_interrupted(self) -> None:
+    def finish_interrupted(self) -> None:
         """Write the outcome the outage kept from being written (or, with none, make the task due)."""
         run = self.interrupted
         if run is None:
