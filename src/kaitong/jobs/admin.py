@@ -9,8 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
@@ -62,11 +62,9 @@ class TaskAdmin(DBTaskResultAdmin):
                 replayed += 1
             except actions.NotReplayable:
                 skipped += 1
-        text = ngettext("已重新排队 %(n)d 个任务。", "已重新排队 %(n)d 个任务。", replayed) % {"n": replayed}
+        text = gettext("已重新排队 %(n)d 个任务。") % {"n": replayed}
         if skipped:
-            text += " " + ngettext("%(n)d 个任务未失败，未处理。", "%(n)d 个任务未失败，未处理。", skipped) % {
-                "n": skipped
-            }
+            text += " " + gettext("%(n)d 个任务未失败，未处理。") % {"n": skipped}
         messages.success(request, text)
 
 
