@@ -158,5 +158,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING" if ENV.mode is Mode.TEST else "INFO"},
+    # The tasks framework logs every task's start and end at INFO (the ledger watch alone runs every
+    # minute); its failures are logged at ERROR and still show. ("django.tasks" on Django 6.)
+    "loggers": {name: {"level": "WARNING"} for name in ("django_tasks", "django.tasks")},
     # gunicorn's access log would carry the SPI token in the query string; it is turned off in serve.
 }

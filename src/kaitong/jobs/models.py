@@ -3,6 +3,7 @@ through ``TaskRun``, which records a run's outcome the way this project needs it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -19,6 +20,7 @@ from kaitong.jobs.framework import TaskResultStatus
 from kaitong.jobs.retries import GiveUp, RetryLater, attempts_for
 from kaitong.jobs.sealing import without_sealed
 
+log = logging.getLogger("kaitong.jobs")
 # What a database that is down (PostgreSQL restarting, SQLite's write lock held past busy_timeout)
 # raises through Django. The worker rides these out; they are never a task's fault alone.
 DATABASE_DOWN = (OperationalError, InterfaceError)
@@ -127,6 +129,15 @@ class TaskRun(DBTaskResult):
             # its backoff. The last error stays on the row, for the admin, until the next try.
             wait = timedelta(0) if isinstance(exc, LeaseExpired) else domain.retry_delay(attempts=self.attempts)
             self._write(status=TaskResultStatus.READY, run_after=now + wait, **error)
+            log.warning(
+                "task %s (%s) failed, attempt %d of %d; again in %d s: %s",
+                self.pk,
+                self.task_path,
+                self.attempts,
+                attempts_for(self.task_path),
+                wait.total_seconds(),
+                f"{type(exc).__name__}: {exc}"[:300],
+            )
         else:
             self._write(
                 status=TaskResultStatus.FAILED,
