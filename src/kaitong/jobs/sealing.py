@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import lru_cache
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -28,6 +29,7 @@ class SealBroken(GiveUp):
     """The sealed value cannot be opened: it was dropped (its task finished), or the key changed."""
 
 
+@lru_cache(maxsize=8)  # one derivation per key, not per seal
 def _fernet(secret_key: str | bytes) -> Fernet:
     material = secret_key.encode() if isinstance(secret_key, str) else secret_key
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PURPOSE).derive(material)
