@@ -4,12 +4,11 @@ fired once per slot, failed tasks replayed from the operator console."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 
 import pytest
 from django.core import mail
-from django.db import OperationalError, connection, connections, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -25,6 +24,7 @@ from kaitong.jobs.retries import RetryLater, retried
 from kaitong.jobs.sealing import DROPPED, seal, unseal
 from kaitong.mail.tasks import ATTEMPTS as MAIL_ATTEMPTS
 from tests.support.billing import DAY, after_close, sample, workspaces
+from tests.support.concurrency import at_once
 from tests.support.jobs import claim_next, in_process_worker, run_jobs
 
 pytestmark = pytest.mark.django_db
@@ -212,22 +212,15 @@ class TestScheduler:
 def test_schedulers_of_many_workers_racing_fire_each_slot_once():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL's concurrent writers")
-    now, barrier, errors = after_close(DAY, minutes=1), threading.Barrier(8), []
+    now, errors = after_close(DAY, minutes=1), []
 
-    def one_worker() -> None:
+    def one_worker(n: int) -> None:
         try:
-            barrier.wait()
             scheduler.tick(now=now, lease=timedelta(minutes=5))
         except Exception as exc:  # anything escaping is a bug; recorded for the assertion
             errors.append(exc)
-        finally:
-            connections.close_all()
 
-    threads = [threading.Thread(target=one_worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(8, one_worker)
     assert errors == []
     assert DutyRun.objects.count() == DBTaskResult.objects.count() == 3
 
