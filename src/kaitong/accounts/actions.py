@@ -1,8 +1,8 @@
 """The only writers of console accounts, billing-center accounts, cloud accounts and codes.
 
 Every public function is keyword-only, takes ``now``, runs in one transaction and sends mail through
-a task queued in it, so an email goes out only if the change it announces committed. Expected failures are the
-exception classes below; views turn them into messages.
+a task queued in it, so an email goes out only if the change it announces committed. Expected failures
+are the exception classes below; views turn them into messages.
 """
 
 from __future__ import annotations
