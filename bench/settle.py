@@ -83,13 +83,13 @@ def main() -> None:
         django.setup()
         from django.db import connection
         from django.utils import timezone
+        from django_tasks_db.models import DBTaskResult
         from tests.support.billing import DAY, after_close, workspaces
 
         from kaitong.billing import closing, domain, pushing
         from kaitong.billing.client import get_client
         from kaitong.billing.models import ClosedDay, DailyBill, MeteringEvent, MeteringRecord
         from kaitong.marketplace.aliyun.metering import SdkMeteringClient, metering_entry
-        from kaitong.outbox.models import Job
 
         began = time.perf_counter()
         pool = workspaces(args.instances, instance_ids=ids)
@@ -124,7 +124,7 @@ def main() -> None:
         closes, pushes, intakes = [], [], []
         last_push = 0.0
         for run in range(args.runs):
-            for model in (MeteringEvent, MeteringRecord, DailyBill, ClosedDay, Job):
+            for model in (MeteringEvent, MeteringRecord, DailyBill, ClosedDay, DBTaskResult):
                 model.objects.all().delete()
             wait = last_push + 61 - time.monotonic()
             if wait > 0:

@@ -46,11 +46,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     _django()
-    from kaitong.outbox.actions import run_forever
+    from kaitong.jobs.worker import run_worker
 
-    print("kaitong worker: running jobs (Ctrl-C to stop)", flush=True)
+    print("kaitong worker: running tasks and periodic duties (Ctrl-C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        run_forever(idle_seconds=args.idle)
+        run_worker(interval=args.idle)
 
 
 def cmd_admin(args: argparse.Namespace) -> None:
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=4)
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run outbox jobs and periodic duties")
+    worker = sub.add_parser("worker", help="run queued tasks and the periodic duties")
     worker.add_argument("--idle", type=float, default=1.0, help="seconds to sleep when nothing is due")
     worker.set_defaults(func=cmd_worker)
 

@@ -1,7 +1,7 @@
 """Every branch of the seed page in Chromium, from a marketplace-signed login-free URL to 开通成功.
 
 Each test creates its instance through the real SPI endpoint, enters through a signed ``verify`` URL,
-reads verification codes from mail the outbox worker sent over real SMTP (aiosmtpd on loopback), and
+reads verification codes from mail the worker sent over real SMTP (aiosmtpd on loopback), and
 ends on the workspace's DataKit command. ``KAITONG_SCREENSHOTS=/dir`` saves a PNG of every screen.
 """
 
@@ -16,12 +16,11 @@ from urllib.parse import urlencode
 from urllib.request import urlopen
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from kaitong.marketplace.aliyun.token import signed
-from kaitong.outbox.actions import run_once
 from tests.support.activation import STRONG_PASSWORD, existing_account, verify_url
+from tests.support.jobs import run_jobs
 from tests.support.marketplace import SPI_PATH, create_params, isv_key
 from tests.support.smtp import Sink, smtp_sink  # noqa: F401  (fixture)
 
@@ -56,10 +55,10 @@ def open_instance(base: str, instance_id: str, ali_uid: str) -> str:
 
 
 def code_from_mail(sink: Sink, email: str, *, already: int) -> str:
-    """Run the outbox like ``kaitong worker`` until the code email arrives; return the code."""
+    """Run queued tasks like ``kaitong worker`` until the code email arrives; return the code."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        run_once(now=timezone.now())
+        run_jobs()
         mine = [m for m in sink.messages if email in str(m["To"])]
         if len(mine) > already:
             found = re.search(r"\b(\d{6})\b", sink.text_of(mine[-1]))

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django_tasks_db.models import DBTaskResult
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaitong.billing import alarms, closing, domain, jobs, price_lists, pushing, repair
+from kaitong.billing import alarms, closing, domain, price_lists, pushing, repair, tasks
 from kaitong.billing.client import RecordingMeteringClient
 from kaitong.billing.ingest import ingest_batch
 from kaitong.billing.models import (
@@ -23,10 +24,10 @@ from kaitong.billing.models import (
     PriceList,
     RetentionSetting,
 )
+from kaitong.jobs.models import DutyRun
 from kaitong.marketplace.aliyun.metering import Outcome, PushAnswer
-from kaitong.outbox.actions import run_once
-from kaitong.outbox.models import Job
 from tests.support.billing import DAY, after_close, sample, workspaces
+from tests.support.jobs import run_jobs
 
 pytestmark = pytest.mark.django_db
 NEXT = DAY + timedelta(days=1)
@@ -110,7 +111,7 @@ class TestBills:
         assert set(DailyBill.objects.values_list("total", flat=True)) == {Decimal("0.00")}
         assert not DailyBillLine.objects.exists()
         assert not MeteringRecord.objects.exists()
-        assert not Job.objects.filter(kind=pushing.PUSH_JOB).exists()
+        assert not DBTaskResult.objects.filter(task_path=pushing.PUSH_JOB).exists()
 
     def test_usage_below_a_cent_pushes_nothing(self):
         (ws,) = workspaces(1)
@@ -254,8 +255,8 @@ class TestPush:
         records = list(MeteringRecord.objects.all())
         assert {r.state for r in records} == {"rejected"}
         assert all("meteringAssit is empty" in r.reason and r.alarm_at for r in records)
-        alarm = Job.objects.get(kind="mail.send")
-        assert alarm.payload["type"] == "billing_alarm" and alarm.payload["context"]["count"] == 2
+        alarm = DBTaskResult.objects.get(task_path="kaitong.mail.tasks.send_email").args_kwargs["kwargs"]
+        assert alarm["message_type"] == "billing_alarm" and alarm["context"]["count"] == 2
         # The cause is fixed; the operator retries one record.
         client.answer = lambda m: PushAnswer(Outcome.ACCEPTED)
         repair.do_retry_metering_record(record_id=records[0].pk, now=clock(), acting="ops")
@@ -326,24 +327,26 @@ class TestWorker:
         pool = workspaces(3)
         ingest([sample(w, "sms", DAY, 0, 10) for w in pool])
         client = RecordingMeteringClient()
-        monkeypatch.setattr(jobs, "get_client", lambda: client)
-        monkeypatch.setattr(jobs, "push_concurrency", lambda: 1)  # threads would not see the test's transaction
-        run_once(now=after_close(DAY, minutes=-5))
+        monkeypatch.setattr(tasks, "get_client", lambda: client)
+        monkeypatch.setattr(tasks, "push_concurrency", lambda: 1)  # threads would not see the test's transaction
+        run_jobs(now=after_close(DAY, minutes=-5))
         assert not ClosedDay.objects.filter(day=DAY).exists()  # only the day before is over
-        run_once(now=after_close(DAY, minutes=1))  # the duty queues the close; the job runs
+        run_jobs(now=after_close(DAY, minutes=1))  # the duty queues the close, which queues the push
         assert ClosedDay.objects.filter(day=DAY).exists()
-        run_once(now=after_close(DAY, minutes=2))  # the push job queued by the close
         assert set(MeteringRecord.objects.values_list("state", flat=True)) == {"accepted"}
         assert len(client.records) == 3
-        run_once(now=after_close(DAY, minutes=3))
-        assert Job.objects.filter(kind=closing.CLOSE_DAY_JOB, payload__day=DAY.isoformat()).count() == 1
+        run_jobs(now=after_close(DAY, minutes=3))
+        assert list(DutyRun.objects.filter(duty="billing.close_days").values_list("slot", flat=True)) == [
+            DAY.isoformat(),
+            (DAY - timedelta(days=1)).isoformat(),
+        ]
         assert len(client.records) == 3
 
     def test_days_missed_while_the_worker_was_down_are_closed_too(self, monkeypatch):
         workspaces(1)
-        monkeypatch.setattr(jobs, "get_client", lambda: RecordingMeteringClient())
+        monkeypatch.setattr(tasks, "get_client", lambda: RecordingMeteringClient())
         closing.do_close_day(day=DAY, now=after_close())
-        run_once(now=after_close(DAY + timedelta(days=3)))
+        run_jobs(now=after_close(DAY + timedelta(days=3)))
         closed = set(ClosedDay.objects.values_list("day", flat=True))
         assert closed == {DAY + timedelta(days=n) for n in range(4)}
 

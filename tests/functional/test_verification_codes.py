@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from kaitong.accounts import actions, domain
 from kaitong.accounts.models import VerificationCode
-from kaitong.outbox.models import Job
 from tests.support.activation import code_sent_to, deliver_mail, enter
 
 pytestmark = pytest.mark.django_db
@@ -147,12 +147,12 @@ def test_page_says_cooldown_and_bad_email_clearly(client):
     assert VerificationCode.objects.count() == 1
 
 
-def test_email_goes_out_through_the_outbox_in_the_page_language(client):
+def test_email_goes_out_through_a_task_in_the_page_language(client):
     client.cookies["django_language"] = "en"
     enter(client, "800002")
     client.post("/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
     assert len(mail.outbox) == 0  # queued, not sent inline
-    assert Job.objects.filter(kind="mail.send", status="pending").count() == 1
+    assert DBTaskResult.objects.filter(task_path="kaitong.mail.tasks.send_email", status="READY").count() == 1
     deliver_mail()
     message = mail.outbox[-1]
     assert message.to == [EMAIL]

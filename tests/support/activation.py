@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from kaitong.marketplace.aliyun.spi import format_time
 from kaitong.marketplace.aliyun.token import signed
-from kaitong.outbox.actions import run_once
+from tests.support.jobs import run_jobs
 from tests.support.marketplace import call_spi, create_params, isv_key
 
 SSO_PATH = "/marketplace/aliyun/sso"
@@ -40,8 +40,8 @@ def enter(client, instance_id: str = "100001", *, ali_uid: str = "12345678901234
 
 
 def deliver_mail(at: datetime | None = None) -> None:
-    """Run the outbox the way ``kaitong worker`` does."""
-    run_once(now=at or timezone.now())
+    """Run queued tasks the way ``kaitong worker`` does."""
+    run_jobs(now=at)
 
 
 def code_sent_to(email: str, *, at: datetime | None = None) -> str:

@@ -164,6 +164,7 @@ def ledger(database: Path) -> list[LedgerRow]:
 def alarm_emails(database: Path) -> int:
     with sqlite3.connect(database) as db:
         (count,) = db.execute(
-            "SELECT COUNT(*) FROM outbox_job WHERE kind = 'mail.send' AND payload LIKE '%billing_alarm%'"
+            "SELECT COUNT(*) FROM django_tasks_database_dbtaskresult "
+            "WHERE task_path = 'kaitong.mail.tasks.send_email' AND args_kwargs LIKE '%billing_alarm%'"
         ).fetchone()
     return int(count)

@@ -1,8 +1,8 @@
 """The only writers of console accounts, billing-center accounts, cloud accounts and codes.
 
 Every public function is keyword-only, takes ``now``, runs in one transaction and sends mail through
-the outbox, so an email goes out only if the change it announces committed. Expected failures are the
-exception classes below; views turn them into messages (activation/refusals.py).
+a task queued in it, so an email goes out only if the change it announces committed. Expected failures
+are the exception classes below; views turn them into messages (activation/refusals.py).
 
 An action that needs a proved mailbox calls ``consume_code`` first inside its own transaction, and is
 decorated with ``counts_wrong_codes``; no callback carries the work.
@@ -112,7 +112,8 @@ def do_send_verification_code(*, email: str, purpose: Purpose, ip: str, language
             message_type="verification_code",
             to=email,
             language=language,
-            context={"code": code, "minutes": int(domain.CODE_LIFETIME.total_seconds() // 60), "purpose": purpose},
+            context={"minutes": int(domain.CODE_LIFETIME.total_seconds() // 60), "purpose": purpose},
+            secret={"code": code},  # sealed in the task, dropped once mailed: never at rest in clear
             now=now,
         )
 

@@ -7,4 +7,4 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from kaitong.billing import jobs  # noqa: F401  (registers the close/push handlers and duties)
+        from kaitong.billing import tasks  # noqa: F401  (registers the periodic duties)

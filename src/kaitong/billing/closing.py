@@ -1,6 +1,6 @@
 """Closing a Beijing day: every workspace's bill, and one pending ledger record per Alibaba instance.
 
-``kaitong worker`` queues the close when a day has ended (``enqueue_close_day``); ``kaitong settle``
+``kaitong worker``'s scheduler queues the close when a day has ended (``billing.tasks``); ``kaitong settle``
 runs it at once. A closed day is final: closing it again changes nothing and pushes nothing twice.
 """
 
@@ -27,11 +27,10 @@ from kaitong.billing.models import (
     UsageSample,
 )
 from kaitong.billing.pushing import PUSH_JOB
-from kaitong.outbox.actions import enqueue
+from kaitong.jobs.actions import enqueue
 from kaitong.workspaces.models import Workspace
 
 State = MeteringRecord.State
-CLOSE_DAY_JOB = "billing.close_day"
 AGGREGATE_CHUNK = 2000
 
 
@@ -169,10 +168,5 @@ def _close_day(*, day: date, now: datetime) -> CloseResult:
         closed.bills, closed.records, closed.total = len(bills), len(records), total
         closed.save(update_fields=["bills", "records", "total"])
         if records:
-            enqueue(PUSH_JOB, {"day": day.isoformat()}, now=now, dedup_key=f"{PUSH_JOB}:close:{day.isoformat()}")
+            enqueue(PUSH_JOB)
     return CloseResult(day, True, len(bills), len(records), total)
-
-
-def enqueue_close_day(*, day: date, now: datetime) -> bool:
-    """Schedule the day's close (once: the dedup key makes a repeat a no-op). True if newly queued."""
-    return enqueue(CLOSE_DAY_JOB, {"day": day.isoformat()}, now=now, dedup_key=f"{CLOSE_DAY_JOB}:{day}") is not None

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from django.utils import timezone
 
-from kaitong.billing import closing, domain, ingest, jobs, queries
+from kaitong.billing import closing, domain, ingest, queries, tasks
 
 CHUNK = domain.MAX_BATCH
 
@@ -65,7 +65,7 @@ def settle(*, day: str, wait: bool = True) -> None:
     verb = "closed" if result.created else "already closed"
     print(f"{parsed}: {verb}: {result.bills} bills, total ¥{result.total}, {result.records} marketplace records")
     while True:
-        report = jobs.push_now()
+        report = tasks.push_now()
         if report.requests:
             outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
             print(f"pushed {report.requests} request(s): {outcomes}")

@@ -34,7 +34,7 @@ from kaitong.marketplace.aliyun.metering import Outcome, PushAnswer, metering_en
 from kaitong_base import claims
 
 State = MeteringRecord.State
-PUSH_JOB = "billing.push"
+PUSH_JOB = "kaitong.billing.tasks.push_metering"  # by path: the task imports this module
 CLAIM_LIMIT = 400  # candidates read per claim: enough to fill a request of one product past busy instances
 NO_ANSWER = "no answer recorded (the pushing process stopped): check the marketplace bill"
 ANSWER_EVENTS = {

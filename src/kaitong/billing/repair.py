@@ -15,7 +15,7 @@ from kaitong.billing.ledger import Event, Refused
 from kaitong.billing.ledger_writer import do_apply_ledger_event
 from kaitong.billing.models import MeteringRecord
 from kaitong.billing.pushing import PUSH_JOB
-from kaitong.outbox.actions import enqueue
+from kaitong.jobs.actions import enqueue
 
 
 class NotRetryable(Exception):
@@ -45,11 +45,5 @@ def _apply(*, event: Event, record_id: int, now: datetime, detail: str) -> None:
             raise NotRetryable(f"record {record_id} is {exc.state}: {exc}") from None
         if not changed:
             raise NotRetryable(f"record {record_id} does not exist")
-        record = MeteringRecord.objects.values("state", "attempts").get(pk=record_id)
-        if record["state"] == MeteringRecord.State.PENDING:
-            enqueue(
-                PUSH_JOB,
-                {},
-                now=now,
-                dedup_key=f"{PUSH_JOB}:reopen:{record_id}:{record['attempts']}:{now.timestamp()}",
-            )
+        if MeteringRecord.objects.filter(pk=record_id, state=MeteringRecord.State.PENDING).exists():
+            enqueue(PUSH_JOB)

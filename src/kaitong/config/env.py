@@ -79,6 +79,11 @@ class AppEnv(BaseSettings):
     metering_lease_seconds: int = Field(default=120, ge=1)
     metering_concurrency: int = Field(default=2, ge=1, le=16)
 
+    # Jobs: a task RUNNING this long is taken to have lost its worker and runs again (at least once);
+    # finished tasks are kept this many days (failed ones three times as long).
+    job_lease_seconds: int = Field(default=300, ge=1)
+    job_retention_days: int = Field(default=14, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

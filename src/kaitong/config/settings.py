@@ -24,14 +24,21 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "kaitong.outbox",
     "kaitong.marketplace",
     "kaitong.accounts",
     "kaitong.workspaces",
     "kaitong.activation",
     "kaitong.billing",
     "kaitong.mail",
+    # Django's tasks framework (built into Django 6: drop "django_tasks" then) on its database backend.
+    "django_tasks",
+    "django_tasks_db",
+    "kaitong.jobs",
 ]
+
+# Tasks are rows in this database, written in the transaction of the change that queues them, and run
+# by ``kaitong worker`` (kaitong.jobs). The same setting on Django 6.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -151,5 +158,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING" if ENV.mode is Mode.TEST else "INFO"},
+    # The tasks framework logs every task's start and end at INFO (the ledger watch alone runs every
+    # minute); its failures are logged at ERROR and still show. ("django.tasks" on Django 6.)
+    "loggers": {name: {"level": "WARNING"} for name in ("django_tasks", "django.tasks")},
     # gunicorn's access log would carry the SPI token in the query string; it is turned off in serve.
 }

@@ -291,4 +291,15 @@ EN = {
     "%(count)s metering record(s) are not accepted by the marketplace (reason: %(why)s).": "%(count)s metering record(s) are not accepted by the marketplace (reason: %(why)s).",
     "unknown: reconcile with the marketplace bill, then mark it received or not received in the operator console (ledger). rejected: fix the cause, then retry the record. The marketplace accepts daily usage until 01:59 Beijing time.": "unknown: reconcile with the marketplace bill, then mark it received or not received in the operator console (ledger). rejected: fix the cause, then retry the record. The marketplace accepts daily usage until 01:59 Beijing time.",
     "%(count)s marketplace metering record(s) need attention": "%(count)s marketplace metering record(s) need attention",
+    # the job engine (operator console)
+    "任务": "Tasks",
+    "周期任务": "Duty",
+    "时段": "Slot",
+    "触发时间": "Fired at",
+    "周期任务触发": "Duty firings",
+    "尝试次数": "Attempts",
+    "最近错误": "Last error",
+    "重新执行失败的任务": "Replay failed tasks",
+    "已重新排队 %(n)d 个任务。": "Queued %(n)d task(s) again.",
+    "%(n)d 个任务未失败，未处理。": "%(n)d task(s) had not failed and were left alone.",
 }

@@ -6,20 +6,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kaitong.outbox.actions import enqueue
+from kaitong.jobs.sealing import seal
+from kaitong.mail.tasks import send_email
 
-SEND_EMAIL = "mail.send"
 
+def enqueue_email(
+    *,
+    message_type: str,
+    to: str,
+    language: str,
+    context: dict[str, Any],
+    now: datetime,
+    secret: dict[str, Any] | None = None,
+) -> None:
+    """Queue the email in the caller's transaction; a worker renders and sends it over SMTP.
 
-def enqueue_email(*, message_type: str, to: str, language: str, context: dict[str, Any], now: datetime) -> None:
-    """Queue the email in the caller's transaction; the worker renders and sends it over SMTP.
-
-    ``context`` is stored in the outbox row so a failed send can be retried; it may hold a verification
-    code, which is useless once its ten minutes are over. Codes are never logged.
+    ``context`` is stored in the task row, in clear, so that a failed send can be retried; ``secret``
+    (a verification code) is rendered like ``context`` but stored only sealed, and dropped once the
+    mail is sent. Neither is ever logged. ``now`` is kept for the callers' sake: the task row stamps
+    its own enqueue time.
     """
-    enqueue(
-        SEND_EMAIL,
-        {"type": message_type, "to": to, "language": language, "context": context},
-        now=now,
-        max_attempts=12,
+    send_email.enqueue(
+        message_type=message_type,
+        to=to,
+        language=language,
+        context=context,
+        sealed_context=seal(secret) if secret else "",
     )

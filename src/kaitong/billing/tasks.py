@@ -1,4 +1,5 @@
-"""Worker side of billing: the outbox handlers and the periodic duties ``kaitong worker`` runs each loop.
+"""Worker side of billing: its tasks (close the days that ended, push the ledger, watch it) and their
+periodic duties.
 
 This is an interface layer: it reads the clock and the configuration, and calls the actions.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,9 +18,13 @@ from django.utils import timezone
 from kaitong.billing import alarms, closing, domain, pushing
 from kaitong.billing.client import get_client
 from kaitong.billing.models import ClosedDay
-from kaitong.outbox.actions import RetryLater, handler, periodic
+from kaitong.jobs import scheduler
+from kaitong.jobs.domain import every
+from kaitong.jobs.framework import task
+from kaitong.jobs.retries import RetryLater
 
 FAULT_VARIABLE = "KAITONG_BILLING_FAULT"
+CATCH_UP_DAYS = 7
 
 
 def fault_step(name: str) -> None:
@@ -45,40 +50,43 @@ def push_now() -> pushing.PushReport:
     )
 
 
-@handler(closing.CLOSE_DAY_JOB)
-def close_day(payload: dict[str, Any], now: datetime) -> None:
-    closing.do_close_day(day=domain.parse_day(payload["day"]), now=now)
-
-
-@handler(pushing.PUSH_JOB)
-def push(payload: dict[str, Any], now: datetime) -> None:
+@task()
+def push_metering() -> dict[str, Any]:
+    """Push what may go now; while records remain (the 60 s rule, another process's lease), the same
+    task comes back when the earliest of them may go."""
     report = push_now()
+    outcomes = dict(report.outcomes)
     if report.next_at is not None:
-        # Records remain (rate limit, someone else's lease): this same job comes back when they may go.
-        raise RetryLater("records still pending", at=report.next_at)
+        raise RetryLater(f"{report.requests} request(s) {outcomes}; records still pending", at=report.next_at)
+    return {"requests": report.requests, "outcomes": outcomes}
 
 
-CATCH_UP_DAYS = 7
+@task()
+def close_days(slot: str) -> list[str]:
+    """Close the Beijing day ``slot`` names, and the days missed before it (an outage), up to a week back.
 
-
-@periodic
-def schedule_close(now: datetime) -> None:
-    """When a Beijing day has ended, queue its close once (the dedup key makes repeats no-ops).
-
-    After an outage the days missed since the last closed one are queued too (up to a week back).
+    Idempotent: a closed day is never recomputed.
     """
-    day = domain.last_closed_day(now)
+    day = domain.parse_day(slot)
     latest = ClosedDay.objects.order_by("-day").values_list("day", flat=True).first()
-    if latest == day:
-        return
     first = day if latest is None else max(latest + timedelta(days=1), day - timedelta(days=CATCH_UP_DAYS - 1))
+    closed = []
     while first <= day:
-        closing.enqueue_close_day(day=first, now=now)
+        closing.do_close_day(day=first, now=timezone.now())
+        closed.append(first.isoformat())
         first += timedelta(days=1)
+    return closed
 
 
-@periodic
-def watch_ledger(now: datetime) -> None:
+@task()
+def watch_ledger(slot: str) -> None:
     """Unknown fates and missed deadlines raise the alarm."""
+    now = timezone.now()
     pushing.do_sweep_stale_sent(now=now)
     alarms.do_check_deadline(now=now)
+
+
+# A new slot when a Beijing day ends (00:00): its close is queued once.
+scheduler.register("billing.close_days", task=close_days, slot=lambda now: domain.last_closed_day(now).isoformat())
+# Every minute, so that the 01:30 deadline alarm is at most a minute late.
+scheduler.register("billing.watch_ledger", task=watch_ledger, slot=every(timedelta(minutes=1)))

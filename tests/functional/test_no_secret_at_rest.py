@@ -1,0 +1,70 @@
+"""A verification code is never stored in clear outside the mail that carries it: not in its task
+(there it travels sealed, and the seal is dropped once the mail is sent), not in any other table, not
+on the operator console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django_tasks_db.models import DBTaskResult
+
+from kaitong.jobs.sealing import DROPPED
+from tests.support.activation import code_sent_to, enter
+
+pytestmark = pytest.mark.django_db
+EMAIL = "secret@rest.example"
+
+
+def every_stored_value() -> Iterator[tuple[str, str, str]]:
+    """(table, column, value as text) for every column of every row of every table."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            columns = [column.name for column in connection.introspection.get_table_description(cursor, table)]
+            as_text = ", ".join(f"CAST({quote(column)} AS TEXT)" for column in columns)
+            cursor.execute(f"SELECT {as_text} FROM {quote(table)}")  # noqa: S608 - names from introspection
+            for row in cursor.fetchall():
+                for column, value in zip(columns, row, strict=True):
+                    if value is not None:
+                        yield table, column, value
+
+
+def places_holding(text: str) -> list[str]:
+    return [f"{table}.{column}" for table, column, value in every_stored_value() if text in value]
+
+
+def test_no_table_holds_the_code_in_clear_before_or_after_it_is_mailed(client):
+    enter(client, "830001")
+    client.post("/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
+    (queued,) = DBTaskResult.objects.filter(task_path="kaitong.mail.tasks.send_email")
+    sealed = queued.args_kwargs["kwargs"]["sealed_context"]
+    assert sealed and sealed != DROPPED  # queued: the code is in the task, sealed
+
+    code = code_sent_to(EMAIL)  # the worker mails it; the mail carries the code
+    (message,) = mail.outbox
+    assert code in message.body and code in message.alternatives[0][0]
+    assert places_holding(code) == []
+    assert places_holding(sealed) == []  # sent: not even the sealed form is kept
+    queued.refresh_from_db()
+    assert queued.status == "SUCCESSFUL" and queued.args_kwargs["kwargs"]["sealed_context"] == DROPPED
+
+
+def test_the_operator_console_shows_the_code_email_task_but_neither_its_seal_nor_its_code(client, django_user_model):
+    enter(client, "830002")
+    client.post("/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
+    (queued,) = DBTaskResult.objects.filter(task_path="kaitong.mail.tasks.send_email")
+    sealed = queued.args_kwargs["kwargs"]["sealed_context"]
+    operator = django_user_model.objects.create_superuser("ops", "ops@example.com", "a-long-operator-password")
+    task_page = f"/ops/django_tasks_database/dbtaskresult/{queued.pk}/change/"
+    client.force_login(operator)
+    waiting = client.get(task_page).text
+    assert EMAIL in waiting and "verification_code" in waiting and "‹sealed›" in waiting
+    assert sealed not in waiting
+    code = code_sent_to(EMAIL)
+    for page in (task_page, "/ops/django_tasks_database/dbtaskresult/"):
+        sent = client.get(page)
+        assert sent.status_code == 200 and str(queued.pk) in sent.text
+        assert code not in sent.text
