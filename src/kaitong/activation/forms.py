@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from kaitong.accounts import domain as account_rules
 from kaitong.activation import refusals
 from kaitong.workspaces import domain as workspace_rules
-from kaitong.workspaces.models import Workspace
+from kaitong.workspaces import queries as workspace_queries
 
 USERNAME_HELP = _(
     "4–32 个字符，小写字母开头，可含小写字母、数字、下划线、点和连字符。"
@@ -68,7 +68,7 @@ def _code() -> forms.CharField:
 def _language() -> forms.ChoiceField:
     return forms.ChoiceField(
         label=_("工作空间语言"),
-        choices=Workspace.Language.choices,
+        choices=workspace_queries.language_choices,
         initial="zh",
         widget=forms.RadioSelect,
         help_text=LANGUAGE_WARNING,

@@ -9,11 +9,16 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q
 
 from kaitong.billing import domain
-from kaitong.billing.models import DailyBill, DailyBillLine, MeteringRecord, PriceItem, PriceList
+from kaitong.billing.models import ClosedDay, DailyBill, DailyBillLine, MeteringRecord, PriceItem, PriceList
 
 
 class NoPriceList(Exception):
     """No price list is in effect on the day asked for."""
+
+
+def latest_closed_day() -> date | None:
+    """The last Beijing day closed into bills (None before the first)."""
+    return ClosedDay.objects.order_by("-day").values_list("day", flat=True).first()
 
 
 def price_list_for(day: date) -> PriceList:

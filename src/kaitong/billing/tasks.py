@@ -15,9 +15,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from kaitong.billing import alarms, closing, domain, pushing
+from kaitong.billing import alarms, closing, domain, pushing, queries
 from kaitong.billing.client import get_client
-from kaitong.billing.models import ClosedDay
 from kaitong.jobs import scheduler
 from kaitong.jobs.domain import every
 from kaitong.jobs.framework import task
@@ -68,7 +67,7 @@ def close_days(slot: str) -> list[str]:
     Idempotent: a closed day is never recomputed.
     """
     day = domain.parse_day(slot)
-    latest = ClosedDay.objects.order_by("-day").values_list("day", flat=True).first()
+    latest = queries.latest_closed_day()
     first = day if latest is None else max(latest + timedelta(days=1), day - timedelta(days=CATCH_UP_DAYS - 1))
     closed = []
     while first <= day:

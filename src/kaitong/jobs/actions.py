@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
@@ -72,6 +73,15 @@ def do_expire_leases(*, now: datetime, lease: timedelta) -> int:
             run.set_failed(LeaseExpired(f"worker {worker} took it at {taken} and did not finish within {lease}"))
             expired += 1
     return expired
+
+
+def do_prune_finished(*, now: datetime, days: int) -> int:
+    """Delete finished tasks older than ``days`` (failed ones: three times as long, for the operator)
+    and duty firings older than ``days``; return the firings deleted."""
+    # django-tasks-db's own pruning, for every queue.
+    call_command("prune_db_task_results", queue_name="*", min_age_days=days, failed_min_age_days=3 * days, verbosity=0)
+    deleted, _ = DutyRun.objects.filter(fired_at__lt=now - timedelta(days=days)).delete()
+    return deleted
 
 
 class NotReplayable(Exception):

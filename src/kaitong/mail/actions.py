@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kaitong.jobs.actions import enqueue
 from kaitong.jobs.sealing import seal
-from kaitong.mail.tasks import send_email
+
+# By path: the task is an interface above this module (the layers contract), and imports nothing of it.
+SEND_EMAIL = "kaitong.mail.tasks.send_email"
 
 
 def enqueue_email(
@@ -26,7 +29,8 @@ def enqueue_email(
     mail is sent. Neither is ever logged. ``now`` is kept for the callers' sake: the task row stamps
     its own enqueue time.
     """
-    send_email.enqueue(
+    enqueue(
+        SEND_EMAIL,
         message_type=message_type,
         to=to,
         language=language,

@@ -10,6 +10,11 @@ from kaitong.workspaces import domain
 from kaitong.workspaces.models import Workspace
 
 
+def language_choices() -> list[tuple[str, str]]:
+    """The languages a workspace can be created in (value, label): chosen once, never changed."""
+    return list(Workspace.Language.choices)
+
+
 @dataclass(frozen=True)
 class WorkspaceRow:
     id: int
