@@ -1,5 +1,7 @@
 """Operators see instances and the raw SPI inbox in the admin, read-only."""
 
+import html
+
 import pytest
 
 from tests.support import accounts
@@ -39,3 +41,31 @@ def test_instances_cannot_be_edited_or_added_by_hand(client, operator):
 def test_anonymous_visitors_are_sent_to_sign_in(client):
     response = client.get("/ops/marketplace/spicall/")
     assert response.status_code == 302 and "/ops/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(
+    ("language", "done", "refused"),
+    [
+        ("zh-hans", "已更新 1 条记录。", "的状态是「待推送」，不能这样处理。"),
+        ("en", "1 record(s) updated.", 'is "Pending": this cannot be done to it.'),
+    ],
+)
+def test_ledger_repair_speaks_the_operators_language(client, operator, language, done, refused):
+    """The ledger's repair actions answer in Chinese, or in English for an operator who chose it: a record
+    the transition table refuses says why, the others are updated."""
+    from kaitong.billing.models import MeteringRecord
+    from tests.support.billing import ledger_records
+
+    pending, rejected = ledger_records(2)
+    MeteringRecord.objects.filter(pk=rejected.pk).update(state="rejected")
+    client.force_login(operator)
+    client.cookies["django_language"] = language
+    page = client.post(
+        "/ops/billing/meteringrecord/",
+        {"action": "retry_rejected", "_selected_action": [pending.pk, rejected.pk]},
+        follow=True,
+    )
+    text = html.unescape(page.content.decode())
+    assert done in text
+    assert refused in text
+    assert MeteringRecord.objects.get(pk=rejected.pk).state == "pending"

@@ -1,36 +1,86 @@
-"""The English catalogue is complete and its compiled .mo matches the .po (no network, no DB)."""
+"""The English catalogue is the source of the English (``./scripts/messages``): every string of the code
+is in it, none is empty or fuzzy, and its compiled .mo matches it (no network, no DB)."""
 
 from __future__ import annotations
 
 import ast
 import gettext
+import os
 import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 import kaitong
 
-LOCALE = Path(kaitong.__file__).parent / "locale" / "en" / "LC_MESSAGES"
+PACKAGE = Path(kaitong.__file__).parent
+LOCALE = PACKAGE / "locale" / "en" / "LC_MESSAGES"
 
 
-def po_entries() -> dict[str, str]:
-    entries: dict[str, str] = {}
-    text = LOCALE.joinpath("django.po").read_text(encoding="utf-8")
-    for block in text.split("\n\n"):
-        msgid = re.search(r'^msgid (".*"(?:\n".*")*)', block, re.M)
-        msgstr = re.search(r'^msgstr (".*"(?:\n".*")*)', block, re.M)
-        if msgid and msgstr and "msgid_plural" not in block:
-            key = "".join(ast.literal_eval(part) for part in msgid.group(1).split("\n"))
-            entries[key] = "".join(ast.literal_eval(part) for part in msgstr.group(1).split("\n"))
+@dataclass(frozen=True)
+class Entry:
+    msgid: str
+    msgstr: str
+    fuzzy: bool
+
+
+def _joined(block: str, key: str) -> str | None:
+    found = re.search(rf'^{key} (".*"(?:\n".*")*)', block, re.M)
+    if found is None:
+        return None
+    return "".join(ast.literal_eval(part) for part in found.group(1).split("\n"))
+
+
+def po_entries(path: Path = LOCALE / "django.po") -> list[Entry]:
+    """The entries of a .po file (the header left out); plural entries are read by their first form."""
+    entries = []
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        msgid = _joined(block, "msgid")
+        msgstr = _joined(block, "msgstr") if "msgid_plural" not in block else _joined(block, r"msgstr\[0\]")
+        if not msgid or msgstr is None:
+            continue
+        fuzzy = any(line.startswith("#,") and "fuzzy" in line for line in block.splitlines())
+        entries.append(Entry(msgid, msgstr, fuzzy))
     return entries
 
 
-def test_every_string_has_english():
-    missing = [msgid for msgid, msgstr in po_entries().items() if msgid and not msgstr]
-    assert missing == []
+def test_every_string_has_english_and_none_is_fuzzy():
+    entries = po_entries()
+    assert len(entries) > 250  # the whole catalogue was read
+    assert [e.msgid for e in entries if not e.msgstr] == []
+    assert [e.msgid for e in entries if e.fuzzy] == [], "check these translations, then remove their '#, fuzzy'"
 
 
 def test_compiled_catalogue_is_current():
     with LOCALE.joinpath("django.mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
-    stale = [msgid for msgid, msgstr in po_entries().items() if msgid and compiled.gettext(msgid) != msgstr]
-    assert stale == [], "run msgfmt -o django.mo django.po"
+    stale = [e.msgid for e in po_entries() if compiled.gettext(e.msgid) != e.msgstr]
+    assert stale == [], "run ./scripts/messages compile"
+
+
+@pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs GNU gettext (Debian's gettext package)")
+def test_every_string_of_the_code_is_in_the_catalogue(tmp_path):
+    """What ``./scripts/messages extract`` would find, extracted from a copy of the package, is exactly
+    what the committed .po holds: a new string without English, or an English for a string the code no
+    longer has, fails here rather than showing Chinese to an English reader."""
+    copy = tmp_path / "kaitong"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+    django_admin = Path(sys.executable).parent / "django-admin"
+    env = {**os.environ, "KAITONG_ENV": "test", "DJANGO_SETTINGS_MODULE": "kaitong.config.settings_test"}
+    # The same command as ./scripts/messages extract.
+    extract = ["makemessages", "-l", "en", "--no-location", "--no-obsolete", "-i", "migrations/*", "-i", "locale/*"]
+    subprocess.run(
+        [str(django_admin), *extract],
+        cwd=copy,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    extracted = {e.msgid for e in po_entries(copy / "locale" / "en" / "LC_MESSAGES" / "django.po")}
+    committed = {e.msgid for e in po_entries()}
+    assert sorted(extracted - committed) == [], "new strings: run ./scripts/messages extract and fill their English"
+    assert sorted(committed - extracted) == [], "strings the code no longer has: run ./scripts/messages extract"

@@ -2,6 +2,8 @@
 
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from kaitong.billing import repair
 from kaitong.billing.models import (
@@ -52,6 +54,14 @@ class MeteringEventInline(ReadOnlyInline):
     readonly_fields = ["at", "from_state", "to_state", "detail"]
 
 
+def _refusal(exc: repair.NotRetryable) -> str:
+    """The operator's words for a repair the ledger's transition table refuses."""
+    if not exc.record_state:
+        return gettext("记录 %(id)s 不存在。") % {"id": exc.record_id}
+    state = MeteringRecord.State(exc.record_state).label
+    return gettext("记录 %(id)s 的状态是「%(state)s」，不能这样处理。") % {"id": exc.record_id, "state": state}
+
+
 @admin.register(MeteringRecord)
 class MeteringRecordAdmin(ReadOnlyAdmin):
     list_display = ["day", "instance_id", "amount_cents", "state", "reason", "attempts", "alarm_at", "answered_at"]
@@ -67,20 +77,20 @@ class MeteringRecordAdmin(ReadOnlyAdmin):
                 function(record_id=pk, now=now, acting=request.user.get_username(), **kwargs)
                 done += 1
             except repair.NotRetryable as exc:
-                refused.append(str(exc))
+                refused.append(_refusal(exc))
         if done:
-            messages.success(request, f"{done} record(s) updated.")
+            messages.success(request, gettext("已更新 %(count)d 条记录。") % {"count": done})
         for message in refused[:20]:
             messages.warning(request, message)
 
-    @admin.action(description="Retry rejected record(s) — after fixing the cause")
+    @admin.action(description=_("重新推送被拒绝的记录（请先排除原因）"))
     def retry_rejected(self, request, queryset):  # type: ignore[no-untyped-def]
         self._each(request, queryset, repair.do_retry_metering_record)
 
-    @admin.action(description="Unknown → received (found on the marketplace bill)")
+    @admin.action(description=_("结果未知 → 已收到（云市场账单上有）"))
     def unknown_was_received(self, request, queryset):  # type: ignore[no-untyped-def]
         self._each(request, queryset, repair.do_resolve_unknown_record, received=True)
 
-    @admin.action(description="Unknown → not received (push again)")
+    @admin.action(description=_("结果未知 → 未收到（重新推送）"))
     def unknown_not_received(self, request, queryset):  # type: ignore[no-untyped-def]
         self._each(request, queryset, repair.do_resolve_unknown_record, received=False)

@@ -19,7 +19,14 @@ from kaitong.jobs.actions import enqueue
 
 
 class NotRetryable(Exception):
-    """Only a rejected record (or an unknown one an operator confirmed was not received) may be pushed again."""
+    """Only a rejected record (or an unknown one an operator confirmed was not received) may be pushed again.
+
+    ``record_state`` is the record's state ("" when there is no such record), for the operator's message."""
+
+    def __init__(self, message: str, *, record_id: int, state: str = "") -> None:
+        super().__init__(message)
+        self.record_id = record_id
+        self.record_state = state
 
 
 def do_retry_metering_record(*, record_id: int, now: datetime, acting: str) -> None:
@@ -42,8 +49,10 @@ def _apply(*, event: Event, record_id: int, now: datetime, detail: str) -> None:
                 event=event, records=MeteringRecord.objects.filter(pk=record_id), now=now, detail=detail, refuse=True
             )
         except Refused as exc:
-            raise NotRetryable(f"record {record_id} is {exc.state}: {exc}") from None
+            raise NotRetryable(
+                f"record {record_id} is {exc.state}: {exc}", record_id=record_id, state=exc.state
+            ) from None
         if not changed:
-            raise NotRetryable(f"record {record_id} does not exist")
+            raise NotRetryable(f"record {record_id} does not exist", record_id=record_id)
         if MeteringRecord.objects.filter(pk=record_id, state=MeteringRecord.State.PENDING).exists():
             enqueue(PUSH_JOB)

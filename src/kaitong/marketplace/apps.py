@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MarketplaceConfig(AppConfig):
     name = "kaitong.marketplace"
-    verbose_name = "云市场实例 Marketplace instances"
+    verbose_name = _("云市场实例")
     default_auto_field = "django.db.models.BigAutoField"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class LoginFreeUse(models.Model):
@@ -15,8 +16,8 @@ class LoginFreeUse(models.Model):
 
     class Meta:
         app_label = "marketplace"
-        verbose_name = "免登记录"
-        verbose_name_plural = "免登记录"
+        verbose_name = _("免登记录")
+        verbose_name_plural = _("免登记录")
 
     def __str__(self) -> str:
         return f"{self.instance_id} @ {self.used_at:%Y-%m-%d %H:%M:%S}"

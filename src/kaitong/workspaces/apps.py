@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WorkspacesConfig(AppConfig):
     name = "kaitong.workspaces"
-    verbose_name = "工作空间 Workspaces"
+    verbose_name = _("工作空间")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
