@@ -113,12 +113,14 @@ class ClosedDay(models.Model):
 class DailyBill(models.Model):
     """A workspace's bill for one Beijing day, whatever its settlement method."""
 
-    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.PROTECT, related_name="+")
-    day = models.DateField()
-    total = models.DecimalField(max_digits=18, decimal_places=2)
-    settlement = models.CharField(max_length=16)
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.PROTECT, related_name="+", verbose_name=_("工作空间")
+    )
+    day = models.DateField(_("账期日"))
+    total = models.DecimalField(_("金额"), max_digits=18, decimal_places=2)
+    settlement = models.CharField(_("结算方式"), max_length=16)
     # The marketplace instance that settles this bill (snapshot at close), or "" for billing-center accounts.
-    instance_id = models.CharField(max_length=64, blank=True)
+    instance_id = models.CharField(_("实例 ID"), max_length=64, blank=True)
     price_list = models.ForeignKey(PriceList, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
 
@@ -176,11 +178,11 @@ class MeteringRecord(models.Model):
     reason = models.CharField(_("原因"), max_length=500, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     claim_token = models.CharField(max_length=32, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(_("推送次数"), default=0)
     last_request_at = models.DateTimeField(null=True, blank=True, db_index=True)
     not_before = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(_("应答时间"), null=True, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     alarm_at = models.DateTimeField(_("告警时间"), null=True, blank=True)
     created_at = models.DateTimeField()
@@ -210,12 +212,14 @@ class MeteringEvent(models.Model):
     """Audit row for every ledger transition, written in the transaction that makes it."""
 
     record = models.ForeignKey(MeteringRecord, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField()
-    from_state = models.CharField(max_length=16)
-    to_state = models.CharField(max_length=16)
-    detail = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(_("时间"))
+    from_state = models.CharField(_("原状态"), max_length=16, choices=MeteringRecord.State.choices)
+    to_state = models.CharField(_("新状态"), max_length=16, choices=MeteringRecord.State.choices)
+    detail = models.CharField(_("说明"), max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("台账变更")
+        verbose_name_plural = _("台账变更")
         ordering = ["at", "id"]
 
     def __str__(self) -> str:

@@ -3,8 +3,8 @@
 Keyword-only, ``now`` passed in, one transaction each. How a workspace settles is set and changed only
 through ``settlement.do_change_settlement``, which writes the audit row. Binding to an instance needs
 the instance to be active (DESIGN.md, Settlement) and proof of the mailbox (an email code) for the
-account concerned: each such action consumes the code first in its own transaction, so a failure after
-it leaves the code usable.
+account concerned: each such action consumes the code first, inside the action's one transaction, so a
+failure after it rolls the consumption back and leaves the code usable.
 """
 
 from __future__ import annotations

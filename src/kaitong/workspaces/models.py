@@ -26,13 +26,25 @@ class Workspace(models.Model):
     token = models.CharField(max_length=36, unique=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="workspaces")
     billing_account = models.ForeignKey(
-        "accounts.BillingAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="workspaces"
+        "accounts.BillingAccount",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="workspaces",
+        verbose_name=_("费用中心账号"),
     )
-    settlement = models.CharField(max_length=16, choices=Settlement.choices, default=Settlement.BILLING_ACCOUNT)
+    settlement = models.CharField(
+        _("结算方式"), max_length=16, choices=Settlement.choices, default=Settlement.BILLING_ACCOUNT
+    )
     cloud_account = models.ForeignKey(
-        "accounts.CloudAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="workspaces"
+        "accounts.CloudAccount",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="workspaces",
+        verbose_name=_("云账号"),
     )
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(_("创建时间"))
 
     class Meta:
         verbose_name = _("工作空间")
