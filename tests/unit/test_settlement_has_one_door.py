@@ -17,9 +17,13 @@ COLUMNS = {"settlement", "cloud_account", "cloud_account_id"}
 def _writes(tree: ast.AST) -> list[int]:
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("update", "create", "update_or_create"):
-            if any(keyword.arg in COLUMNS for keyword in node.keywords):
-                lines.append(node.lineno)
+        writes = isinstance(node, ast.Call) and getattr(node.func, "attr", "") in (
+            "update",
+            "create",
+            "update_or_create",
+        )
+        if writes and any(keyword.arg in COLUMNS for keyword in node.keywords):  # type: ignore[attr-defined]
+            lines.append(node.lineno)
         if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Attribute) and t.attr in COLUMNS for t in targets):
