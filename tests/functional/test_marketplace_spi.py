@@ -121,6 +121,16 @@ class TestBadInput:
             (lambda: spi_query(create_params("1")) + "&orderBizId=1", "duplicate parameter"),
             (lambda: spi_query(create_params("1", junk="x" * 9000)), "too"),
             (lambda: spi_query(create_params("1; DROP TABLE"), key=None), "not a valid identifier"),
+            # Identifiers and times are matched in full and in ASCII only (issue 10, item 3).
+            (lambda: spi_query(create_params("abc\n")), "control characters"),
+            (lambda: spi_query(create_params("１２３")), "not a valid identifier"),
+            (lambda: spi_query(create_params("1", expiredOn="２０２６-01-01 00:00:00")), "expiredOn must be"),
+            # A time no real subscription has is refused, not stored (item 1).
+            (lambda: spi_query(create_params("1", expiredOn="0001-01-01 00:00:00")), "between 2000 and 2100"),
+            (lambda: spi_query(create_params("1", expiredOn="2101-01-01 00:00:00")), "between 2000 and 2100"),
+            # Control characters, NUL above all, are bad input, never "temporarily unavailable" (item 2).
+            (lambda: spi_query(create_params("1", note="a\x00b")), "control characters"),
+            (lambda: "action=createInstance&orderBizId=%00", "control characters"),
         ],
     )
     def test_create_failures_answer_zero_and_change_nothing(self, client, query, message):
@@ -133,6 +143,28 @@ class TestBadInput:
     def test_unknown_action(self, client):
         body = call_spi(client, {"action": "dance", "instanceId": "1"})
         assert body == {"success": False, "message": "unknown action: dance"}
+
+    @pytest.mark.parametrize(
+        ("params", "message"),
+        [
+            (
+                {"action": "renewInstance", "instanceId": "1", "orderId": "o2", "expiredOn": "0001-01-01 00:00:00"},
+                "2000",
+            ),
+            ({"action": "expiredInstance", "instanceId": "%00"}, "control characters"),
+            ({"action": "releaseInstance", "instanceId": "1\n"}, "control characters"),
+            ({"action": "releaseInstance", "instanceId": "１"}, "not a valid identifier"),
+        ],
+    )
+    def test_bad_lifecycle_input_is_refused_and_the_instance_keeps_working(self, client, params, message):
+        assert call_spi(client, create_params("1"))["instanceId"] == "1"
+        query = "action=expiredInstance&instanceId=%00" if params["instanceId"] == "%00" else spi_query(params)
+        response = client.get(SPI_PATH + "?" + query)
+        assert response.status_code == 200
+        assert response.json()["success"] is False and message in response.json()["message"]
+        # Nothing changed: the instance answers the next real call as before.
+        assert MarketplaceInstance.objects.get(instance_id="1").state == "active"
+        assert call_spi(client, {"action": "expiredInstance", "instanceId": "1"})["success"] is True
 
     def test_lifecycle_failures_answer_success_false(self, client):
         body = call_spi(client, {"action": "renewInstance", "instanceId": "1", "orderId": "2", "expiredOn": "tomorrow"})

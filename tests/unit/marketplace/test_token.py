@@ -103,3 +103,24 @@ class TestVerification:
         upper = signed(params, KEY)
         upper["token"] = upper["token"].upper()
         assert not token_is_valid(upper, KEY)
+
+
+class TestSpiMatchesInFull:
+    """Identifiers and times are matched in full and in ASCII (``$`` accepts a final newline, ``\\d``
+    full-width digits): checked on the pure parser, past the control-character check."""
+
+    def test_identifier_with_a_final_newline_is_not_an_identifier(self):
+        from kaitong.marketplace.aliyun import spi
+
+        assert spi._ID.fullmatch("abc\n") is None and spi._ID.fullmatch("abc") is not None
+        assert spi._ID.fullmatch("１２３") is None
+
+    def test_times_are_ascii_and_plausible(self):
+        import pytest
+
+        from kaitong.marketplace.aliyun import spi
+
+        assert spi.parse_time("2026-11-30 10:00:00", name="t").year == 2026
+        for bad in ("2026-11-30 10:00:00\n", "２０２６-11-30 10:00:00", "1999-12-31 23:59:59", "2101-01-01 00:00:00"):
+            with pytest.raises(spi.BadCall):
+                spi.parse_time(bad, name="t")

@@ -23,8 +23,16 @@ MARKETPLACE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_QUERY_BYTES = 8192
 MAX_PARAMETERS = 64
 MAX_VALUE_LENGTH = 512
-_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+# Matched in full (``fullmatch``: ``$`` would accept a final newline) and ASCII only (``\d`` would accept
+# full-width digits).
+_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+# Control characters (NUL included): no marketplace parameter carries one, PostgreSQL cannot store NUL in
+# text, and a newline in a logged value would forge a log line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A time outside these years is no real subscription's: refused rather than stored (a year-1 expiry
+# could not even be read back on every database).
+PLAUSIBLE_YEARS = range(2000, 2101)
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     Action.CREATE: ("aliUid", "orderBizId", "orderId", "productCode", "skuId", "trial"),
@@ -82,6 +90,8 @@ def collect_parameters(sources: Iterable[str]) -> dict[str, str]:
         except (ValueError, UnicodeDecodeError):
             raise BadCall(f"malformed query or too many parameters (at most {MAX_PARAMETERS})") from None
         for name, value in pairs:
+            if _CONTROL.search(name) or _CONTROL.search(value):
+                raise BadCall("control characters are not allowed in parameters")
             if name in params:
                 raise BadCall(f"duplicate parameter: {name[:40]}")
             if len(value) > MAX_VALUE_LENGTH:
@@ -100,12 +110,15 @@ def authenticate(params: dict[str, str], *, key: str) -> SpiRequest:
 
 def parse_time(value: str, *, name: str) -> datetime:
     """``yyyy-MM-dd HH:mm:ss`` in Beijing time (the marketplace sends no offset) → aware datetime."""
-    if not _TIME.match(value):
+    if not _TIME.fullmatch(value):
         raise BadCall(f"{name} must be yyyy-MM-dd HH:mm:ss")
     try:
-        return datetime.strptime(value, MARKETPLACE_TIME_FORMAT).replace(tzinfo=BEIJING)
+        moment = datetime.strptime(value, MARKETPLACE_TIME_FORMAT).replace(tzinfo=BEIJING)
     except ValueError:
         raise BadCall(f"{name} is not a real date and time") from None
+    if moment.year not in PLAUSIBLE_YEARS:
+        raise BadCall(f"{name} must lie between {PLAUSIBLE_YEARS.start} and {PLAUSIBLE_YEARS.stop - 1}")
+    return moment
 
 
 def format_time(moment: datetime) -> str:
@@ -126,7 +139,7 @@ def _require(request: SpiRequest, action: Action) -> dict[str, str]:
     if missing:
         raise BadCall("missing parameter: " + ", ".join(missing))
     for name in _ID_PARAMETERS:
-        if name in params and params[name] and not _ID.match(params[name]):
+        if name in params and params[name] and not _ID.fullmatch(params[name]):
             raise BadCall(f"{name} is not a valid identifier")
     return params
 
