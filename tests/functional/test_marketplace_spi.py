@@ -170,8 +170,18 @@ class TestBadInput:
         body = call_spi(client, {"action": "renewInstance", "instanceId": "1", "orderId": "2", "expiredOn": "tomorrow"})
         assert body["success"] is False and "expiredOn" in body["message"]
 
-    def test_other_methods_are_refused_without_a_500(self, client):
-        assert client.put(SPI_PATH).status_code == 405
+    @pytest.mark.parametrize("method", ["put", "options", "delete", "patch", "head"])
+    def test_other_methods_are_refused_in_the_protocols_json(self, client, method):
+        response = getattr(client, method)(SPI_PATH + "?" + spi_query(create_params("1")))
+        assert response.status_code == 405 and response["Allow"] == "GET, POST"
+        assert response["Content-Type"] == "application/json"
+        if method != "head":  # a HEAD answer has no body
+            assert response.json() == {
+                "instanceId": "0",
+                "success": False,
+                "message": f"method not allowed: {method.upper()}; use GET",
+            }
+        assert not MarketplaceInstance.objects.exists()
 
     def test_inbox_records_every_call_without_the_token(self, client):
         call_spi(client, create_params("300001"))

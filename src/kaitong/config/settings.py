@@ -155,7 +155,13 @@ DEFAULT_FROM_EMAIL = ENV.mail_from
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Control characters in a message are escaped (config/logs.py): a request cannot forge a log line.
+    "formatters": {
+        "plain": {
+            "()": "kaitong.config.logs.EscapingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING" if ENV.mode is Mode.TEST else "INFO"},
     # The tasks framework logs every task's start and end at INFO (the ledger watch alone runs every

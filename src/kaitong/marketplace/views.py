@@ -13,7 +13,6 @@ from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from kaitong.config.http import client_ip
 from kaitong.marketplace.actions import do_receive_spi_call, failure
@@ -28,8 +27,13 @@ def _json(body: dict, status: int = 200) -> JsonResponse:
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
 def spi_endpoint(request: HttpRequest) -> JsonResponse:
+    if request.method not in ("GET", "POST"):
+        # Every answer on the SPI path is the protocol's JSON, a refused method's too (not Django's HTML).
+        method = (request.method or "")[:10]
+        response = _json(failure("", f"method not allowed: {method}; use GET"), 405)
+        response["Allow"] = "GET, POST"
+        return response
     sources = [request.META.get("QUERY_STRING", "")]
     if request.method == "POST":
         length = int(request.META.get("CONTENT_LENGTH") or 0)
