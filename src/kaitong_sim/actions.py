@@ -19,6 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
+from kaitong_base import claims
 from kaitong_base.claims import claim, free, held
 from kaitong_sim import domain, signer
 from kaitong_sim.domain import PopError, read_answer
@@ -371,7 +372,8 @@ def _attempt(
                 delivery.state = Delivery.State.GAVE_UP
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=config.retry_seconds)
-        delivery.claimed_until, delivery.claim_token = None, ""
+        for column, value in claims.revoke().items():  # the lease ends with this write
+            setattr(delivery, column, value)
         delivery.save()
     if ok and fault == "duplicate":
         # Test hook: the marketplace sends the same call again; the vendor must change nothing twice.
