@@ -66,6 +66,10 @@ class RunningSimulator:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
 
+    def add_account(self, *, uid: str, name: str) -> dict:
+        """A simulated Alibaba Cloud account to sign in as (kept if the UID exists): uid, created."""
+        return self._json("POST", "/_sim/accounts", {"uid": uid, "name": name})
+
     def create_instance(self, *, trial: bool = False, product_code: str = "cmgj00053362", **extra: Any) -> dict:
         """A purchased instance (the simulator queues createInstance to its SPI URL): instanceId, orderId, aliUid."""
         return self._json("POST", "/_sim/instances", {"trial": trial, "productCode": product_code, **extra})

@@ -155,3 +155,22 @@ def test_a_bad_variable_stops_it_at_once_naming_the_variable(tmp_path: Path):
     )
     assert result.returncode != 0
     assert "KAITONG_SIMULATOR_MAX_ATTEMPTS" in result.stderr
+
+
+def test_pages_are_served_with_a_csp_and_their_own_script_and_stylesheet(tmp_path: Path):
+    """The simulator's pages allow scripts and styles from its own origin only (nothing inline), and it
+    serves those files itself (there is no collectstatic step in a simulator)."""
+    with start_simulator(tmp_path) as sim:
+        page = httpx.get(sim.url + "/")
+        policy = {
+            directive.split()[0]: directive.split()[1:]
+            for directive in page.headers["Content-Security-Policy"].split(";")
+            if directive.strip()
+        }
+        assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"]
+        assert policy["default-src"] == ["'self'"] and policy["frame-ancestors"] == ["'none'"]
+        assert "form-action" not in policy  # 免登 posts here and is redirected on to the vendor
+        assert '<link rel="stylesheet" href="/static/simulator/sim.css">' in page.text
+        for path, kind in (("/static/simulator/console.js", "javascript"), ("/static/simulator/sim.css", "css")):
+            served = httpx.get(sim.url + path)
+            assert served.status_code == 200 and kind in served.headers["Content-Type"]
