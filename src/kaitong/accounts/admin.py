@@ -31,6 +31,9 @@ class CloudAccountInline(ReadOnlyInline):
     fields = readonly_fields = ("ali_uid", "instance", "instance_state", "created_at")
     labels = {"instance": _("云市场实例"), "created_at": _("登记时间")}
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CloudAccount]:
+        return super().get_queryset(request).select_related("instance")
+
     @admin.display(description=_("实例状态"))
     def instance_state(self, cloud_account: CloudAccount) -> str:
         return cloud_account.instance.get_state_display()
@@ -39,9 +42,16 @@ class CloudAccountInline(ReadOnlyInline):
 class WorkspaceInline(ReadOnlyInline):
     model = Workspace
     fk_name = "billing_account"
-    fields = readonly_fields = ("id", "name", "settlement", "cloud_account", "language", "created_at")
-    labels = {"id": _("工作空间 ID")}
+    fields = readonly_fields = ("workspace_id", "name", "settlement", "cloud_account", "language", "created_at")
     show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
+        return super().get_queryset(request).select_related("cloud_account__instance")
+
+    @admin.display(description=_("工作空间 ID"))
+    def workspace_id(self, workspace: Workspace) -> int:
+        # A method: Django's inlines never show the primary key as a column.
+        return workspace.pk
 
 
 @admin.register(BillingAccount)
