@@ -161,8 +161,11 @@ class TestLinks:
     def test_an_account_page_shows_its_cloud_accounts_and_workspaces(self, operator_client, buyers):
         acme, _globex = buyers
         page = operator_client.get(f"{ACCOUNTS}{acme.account.pk}/change/").content.decode()
-        assert acme.ali_uid in page and acme.instance_id in page
+        # The cloud account by its aliUid and the marketplace's instance ID (never the instance row's key).
+        assert f"{acme.ali_uid} / {acme.instance_id}" in page
         assert f"{WORKSPACES}{acme.bound.pk}/change/" in page and f"{WORKSPACES}{acme.direct.pk}/change/" in page
+        shown_ids = re.findall(r'<td class="field-workspace_id">\s*<p>(\d+)</p>', page)
+        assert sorted(shown_ids) == sorted([str(acme.bound.pk), str(acme.direct.pk)])
 
     def test_a_workspace_links_to_its_account(self, operator_client, buyers):
         acme, _globex = buyers
