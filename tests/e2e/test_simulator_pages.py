@@ -12,15 +12,13 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.simulator import RunningSimulator, start_simulator
+from tests.support.simulator import RunningSimulator, VendorStub, serving, start_simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -31,46 +29,33 @@ DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+class GatedVendor(VendorStub):
+    """A vendor's SPI endpoint that answers createInstance "not ready" (instanceId 0) until ``opens`` is set."""
+
+    opens = threading.Event()
+
+    def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
+        if not GatedVendor.opens.is_set():
+            return 200, b'{"instanceId": 0}'
+        app_info = {"authUrl": "http://127.0.0.1:9/marketplace/aliyun/sso"}
+        return 200, json.dumps({"instanceId": params.get("orderBizId", ""), "appInfo": app_info}).encode()
+
+
 @dataclass
-class GatedVendor:
-    """A vendor's SPI endpoint that answers createInstance "not ready" (instanceId 0) until opened."""
-
-    url: str = ""
-    open: threading.Event = field(default_factory=threading.Event)
+class Vendor:
+    url: str  # its SPI URL
+    opens: threading.Event  # set: createInstance succeeds from now on
 
 
 @pytest.fixture
-def vendor() -> Iterator[GatedVendor]:
-    gated = GatedVendor()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            params = dict(parse_qsl(urlsplit(self.path).query))
-            ready = gated.open.is_set()
-            answer = {"instanceId": params.get("orderBizId", "") if ready else 0}
-            if ready:
-                answer["appInfo"] = {"authUrl": "http://127.0.0.1:9/marketplace/aliyun/sso"}
-            body = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    gated.url = f"http://127.0.0.1:{server.server_port}/marketplace/aliyun/spi"
-    try:
-        yield gated
-    finally:
-        server.shutdown()
+def vendor() -> Iterator[Vendor]:
+    GatedVendor.opens = threading.Event()
+    with serving(GatedVendor) as url:
+        yield Vendor(url=url, opens=GatedVendor.opens)
 
 
 @pytest.fixture
-def marketplace(tmp_path: Path, vendor: GatedVendor) -> Iterator[RunningSimulator]:
+def marketplace(tmp_path: Path, vendor: Vendor) -> Iterator[RunningSimulator]:
     with start_simulator(tmp_path, spi_url=vendor.url, KAITONG_SIMULATOR_RETRY_SECONDS="0.3") as sim:
         sim.add_account(uid=BUYER_UID, name=BUYER_NAME)
         yield sim
@@ -109,7 +94,7 @@ def test_purchased_services_turn_opened_without_a_reload(page: Page, marketplace
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
 
-    vendor.open.set()
+    vendor.opens.set()
     expect(status).to_have_text(re.compile("已开通"), timeout=20_000)
     expect(page.get_by_test_id("sso").first).to_be_visible()
     assert page.evaluate("window.stillTheSamePage") is True and navigations == []
@@ -120,17 +105,17 @@ def test_purchased_services_turn_opened_without_a_reload(page: Page, marketplace
 
 def test_a_half_filled_event_form_is_not_reset_while_another_instance_opens(page: Page, marketplace, vendor) -> None:
     """Only a row whose state changed is replaced: the buyer's open 模拟事件 form on another row stays."""
-    vendor.open.set()
+    vendor.opens.set()
     first = marketplace.create_instance(aliUid=BUYER_UID)["instanceId"]
     marketplace.wait_for(lambda state: state["instances"][0]["status"] == "opened")
-    vendor.open.clear()
+    vendor.opens.clear()
     second = marketplace.create_instance(aliUid=BUYER_UID)["instanceId"]
     page.set_viewport_size(DESKTOP)
     sign_in(page, marketplace)
     row = page.locator(f"tr[data-instance='{first}']")
     row.locator("summary").click()
     row.locator("input[name=delay]").fill("42")
-    vendor.open.set()
+    vendor.opens.set()
     expect(page.locator(f"tr[data-instance='{second}'] [data-testid=status]")).to_have_text(re.compile("已开通"))
     expect(row.locator("input[name=delay]")).to_have_value("42")
 

@@ -109,28 +109,8 @@ class MeteringRecordAdmin(ReadOnlyAdmin):
     list_filter = ["state", "day", ("alarm_at", admin.EmptyFieldListFilter), "product_code"]
     search_fields = ["instance_id", "reason", "request_id"]
     search_help_text = _("按云市场实例 ID、原因或请求 ID 查找")
-    # Listed: the claim token (which push holds the record) means nothing to an operator.
-    fields = [
-        "instance_id",
-        "product_code",
-        "day",
-        "start_time",
-        "end_time",
-        "amount_cents",
-        "metering_assit",
-        "state",
-        "reason",
-        "attempts",
-        "claimed_until",
-        "last_request_at",
-        "not_before",
-        "sent_at",
-        "answered_at",
-        "request_id",
-        "alarm_at",
-        "created_at",
-        "updated_at",
-    ]
+    # Every column but the claim token (which push holds the record: nothing to an operator).
+    fields = [field.name for field in MeteringRecord._meta.fields if field.name not in ("id", "claim_token")]
     inlines = [MeteringEventInline]
     labels = {
         "product_code": _("商品编码"),
