@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from kaitong.billing import closing
+from kaitong.billing import tasks as billing_tasks
 from kaitong.billing.ingest import ingest_batch
 from tests.support import accounts, billing
 from tests.support.jobs import run_jobs
@@ -93,9 +94,10 @@ def foreign_words(label: str, language: str) -> list[str]:
 
 
 @pytest.fixture
-def everything(client: Client) -> None:
+def everything(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     """A row in every table the console shows: a buyer's workspaces settled by an instance, a closed day
     with its bills and ledger record, the tasks that ran, the duties that fired, the SPI inbox."""
+    monkeypatch.setattr(billing_tasks, "push_concurrency", lambda: 1)  # threads would not see the test's transaction
     workspaces = billing.workspaces(2)
     call_spi(client, {"action": "expiredInstance", "instanceId": workspaces[0].cloud_account.instance.instance_id})
     ingest_batch(raw=[billing.sample(workspaces[0], "logs", billing.DAY, 3, 5_000_000)], now=billing.after_close())
