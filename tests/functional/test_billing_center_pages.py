@@ -59,35 +59,45 @@ class TestBillDetail:
         closing.do_close_day(day=DAY, now=after_close())
         return ws
 
-    def test_numbers_read_as_money_prices_and_units(self, client, bill):
+    @pytest.mark.parametrize(
+        ("language", "rows", "settlement"),
+        [
+            (
+                "zh-hans",
+                [
+                    ["计费项", "数据保存", "用量", "计费数量", "单位", "单价", "费用"],
+                    # Prices at the list's precision (its finest price is 0.007): never "3" beside "1.5000".
+                    ["应用性能 Trace", "7 天", "1,000,000", "1", "百万条", "¥3.000", "¥3.00"],
+                    # Quantities without trailing zeros (never "1016060000.000000"), thousands grouped.
+                    ["日志类数据", "14 天", "1,016,060,000", "1,016.06", "百万条", "¥1.500", "¥1,524.09"],
+                    ["时间线（日活跃）", "7 天", "2,500", "2.5", "千条", "¥0.700", "¥1.75"],
+                    ["合计", "¥1,528.84"],
+                ],
+                "结算方式：阿里云账号结算 · 实例 ID：{instance}",
+            ),
+            (
+                "en",
+                [
+                    ["Billing item", "Retention", "Usage", "Billed units", "Unit", "Unit price", "Fee"],
+                    ["APM traces", "7 days", "1,000,000", "1", "1 M traces", "¥3.000", "¥3.00"],
+                    ["Log data", "14 days", "1,016,060,000", "1,016.06", "1 M records", "¥1.500", "¥1,524.09"],
+                    ["Time series (daily active)", "7 days", "2,500", "2.5", "1,000 series", "¥0.700", "¥1.75"],
+                    ["Total", "¥1,528.84"],
+                ],
+                "Settlement: Alibaba Cloud account · Instance ID: {instance}",
+            ),
+        ],
+    )
+    def test_numbers_read_as_money_prices_and_units(self, client, settings, bill, language, rows, settlement):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
         client.force_login(bill.owner)
         page = client.get(f"/billing/bills/{bill.pk}/{DAY}/").content.decode()
-        assert html.table(page, "bill-lines") == [
-            ["计费项", "数据保存", "用量", "计费数量", "单位", "单价", "费用"],
-            # Prices at the list's precision (its finest price is 0.007): never "3" beside "1.5000".
-            ["应用性能 Trace", "7 天", "1,000,000", "1", "百万条", "¥3.000", "¥3.00"],
-            # Quantities without trailing zeros (never "1016060000.000000"), thousands grouped.
-            ["日志类数据", "14 天", "1,016,060,000", "1,016.06", "百万条", "¥1.500", "¥1,524.09"],
-            ["时间线（日活跃）", "7 天", "2,500", "2.5", "千条", "¥0.700", "¥1.75"],
-            ["合计", "¥1,528.84"],
-        ]
+        assert html.table(page, "bill-lines") == rows
         assert html.text(page, "bill-total-figure") == "¥1,528.84"
         instance = bill.cloud_account.instance.instance_id
-        assert html.text(page, "bill-settlement") == f"结算方式：阿里云账号结算 · 实例 ID：{instance}"
-
-    def test_in_english(self, english, bill):
-        english.force_login(bill.owner)
-        page = english.get(f"/billing/bills/{bill.pk}/{DAY}/").content.decode()
-        assert html.table(page, "bill-lines") == [
-            ["Billing item", "Retention", "Usage", "Billed units", "Unit", "Unit price", "Fee"],
-            ["APM traces", "7 days", "1,000,000", "1", "1 M traces", "¥3.000", "¥3.00"],
-            ["Log data", "14 days", "1,016,060,000", "1,016.06", "1 M records", "¥1.500", "¥1,524.09"],
-            ["Time series (daily active)", "7 days", "2,500", "2.5", "1,000 series", "¥0.700", "¥1.75"],
-            ["Total", "¥1,528.84"],
-        ]
-        instance = bill.cloud_account.instance.instance_id
-        assert html.text(page, "bill-settlement") == f"Settlement: Alibaba Cloud account · Instance ID: {instance}"
-        assert "结算" not in page and "合计" not in page
+        assert html.text(page, "bill-settlement") == settlement.format(instance=instance)
+        if language == "en":
+            assert re.search(r"[\u4e00-\u9fff]", html.text(page, "bill")) is None  # no Chinese left in the bill
 
     def test_billing_center_settlement(self, client):
         (ws,) = workspaces(1, alibaba=False)
