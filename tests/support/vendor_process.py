@@ -8,17 +8,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from kaitong.config.env import DEMO_USAGE_API_TOKEN
 from tests.support.billing_simulator import ROOT
 from tests.support.marketplace import isv_key
-from tests.support.simulator import free_port
+from tests.support.simulator import free_port, stop, wait_until_up
 
 USAGE_TOKEN = DEMO_USAGE_API_TOKEN  # what KAITONG_ENV=test fills in
 
@@ -60,25 +57,10 @@ def start_vendor(
         )
     vendor = RunningVendor(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("kaitong serve exited:\n" + vendor.log())
-            try:
-                if httpx.get(vendor.url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("kaitong serve did not start:\n" + vendor.log()) from None
-                time.sleep(0.1)
+        wait_until_up(process, vendor.url + "/healthz", name="kaitong serve", log=vendor.log, seconds=60)
         yield vendor
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, seconds=20)
 
 
 @contextlib.contextmanager
