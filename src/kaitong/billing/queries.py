@@ -327,3 +327,12 @@ def all_workspace_ids() -> list[int]:
 def in_flight_until() -> datetime | None:
     """The latest lease of a record marked sent without an answer yet (None: nothing in flight)."""
     return MeteringRecord.objects.filter(state=MeteringRecord.State.SENT).aggregate(t=Max("claimed_until"))["t"]
+
+
+def unfinished_ledger_counts() -> dict[str, int]:
+    """Records in every state but accepted, over all days (the ``state`` index keeps this cheap: an
+    accepted record is final and they grow without bound, the others are few)."""
+    states = [s for s in MeteringRecord.State.values if s != MeteringRecord.State.ACCEPTED]
+    counts = MeteringRecord.objects.filter(state__in=states).values("state").annotate(n=Count("id")).order_by()
+    found = {row["state"]: row["n"] for row in counts}
+    return {state: found.get(state, 0) for state in states}

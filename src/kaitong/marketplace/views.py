@@ -14,6 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from kaitong.config import metrics
 from kaitong.config.http import client_ip
 from kaitong.marketplace.actions import do_receive_spi_call, failure
 from kaitong.marketplace.aliyun.spi import MAX_QUERY_BYTES
@@ -53,5 +54,7 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         # Fail closed: never answer success without a commit; the marketplace will call again.
         log.exception("SPI call could not be stored")
+        metrics.count_spi_verdict("unavailable")
         return _json(failure("", "temporarily unavailable"), 503)
+    metrics.count_spi_verdict(answer.verdict)
     return _json(answer.body)
