@@ -312,25 +312,26 @@ class TestDescribeInstanceFollowsTheInstance:
 
 
 def test_lookups_beyond_the_callers_rate_are_flow_controlled(tmp_path):
-    with start_simulator(tmp_path, KAITONG_SIMULATOR_LOOKUPS_PER_SECOND="2") as limited:
+    # One a second: the second lookup of a quick pair is refused, however loaded the machine.
+    with start_simulator(tmp_path, KAITONG_SIMULATOR_LOOKUPS_PER_SECOND="1") as limited:
         instance_id = limited.create_instance()["instanceId"]
         client = market_client(limited)
         request = models.DescribeInstanceForIsvRequest(instance_id=instance_id)
         codes = []
-        for _ in range(6):
+        for _ in range(4):
             try:
                 client.describe_instance_for_isv(request)
                 codes.append("OK")
             except Exception as exc:  # the SDK raises the gateway's error
                 codes.append(exc.code)
                 assert exc.status_code == 400
-        assert codes[:2] == ["OK", "OK"] and "Throttling.User" in codes
-        # No second of the simulator's log holds more than two answered lookups.
+        assert codes[0] == "OK" and "Throttling.User" in codes
+        # No second of the simulator's log holds more than one answered lookup.
         answered = sorted(
             datetime.fromisoformat(c["at"])
             for c in limited.state()["api_calls"]
             if c["action"] == "DescribeInstanceForIsv" and c["code"] == "OK"
         )
-        assert all(sum(1 for b in answered if a <= b < a + timedelta(seconds=1)) <= 2 for a in answered)
+        assert all(sum(1 for b in answered if a <= b < a + timedelta(seconds=1)) <= 1 for a in answered)
         time.sleep(1.1)
         assert client.describe_instance_for_isv(request).body.status == "OPENING"
