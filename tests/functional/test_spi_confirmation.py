@@ -109,3 +109,26 @@ class TestNothingToAsk:
         call_spi(client, {"action": "upgradeInstance", "instanceId": "500001", "skuId": "pro", "orderId": "10"})
         assert opened.asked == []
         assert MarketplaceInstance.objects.get(instance_id="500001").sku_id == "pro"
+
+
+def test_a_call_that_finds_the_instance_changed_since_its_check_is_answered_call_again(client, opened, monkeypatch):
+    from kaitong.marketplace import actions
+
+    opened.says("500001", MarketView(MarketStatus.EXPIRED))
+    call_spi(client, EXPIRE)
+    checked = actions._confirm
+
+    def resumed_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = checked(*args, **kwargs)  # already expired: a repeated expire asks nothing
+        MarketplaceInstance.objects.filter(instance_id="500001").update(state="active")  # a resume lands
+        return result
+
+    monkeypatch.setattr(actions, "_confirm", resumed_meanwhile)
+    body = call_spi(client, EXPIRE)
+    assert body == {"success": False, "message": "the instance changed while this call was checked; call again"}
+    assert state() == "active" and last_call().verdict == "refused"
+    monkeypatch.undo()
+    # The marketplace's retry is asked about, as it should have been.
+    opened.says("500001", MarketView(MarketStatus.OPENED))
+    assert call_spi(client, EXPIRE) == {"success": True}
+    assert state() == "active" and last_call().verdict == "contradicted"
