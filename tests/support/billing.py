@@ -13,6 +13,7 @@ from kaitong.accounts.models import BillingAccount, ConsoleAccount
 from kaitong.billing import domain
 from kaitong.billing.models import MeteringRecord
 from kaitong.marketplace import actions as marketplace
+from kaitong.marketplace.aliyun.instances import scripted
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces.models import Workspace
@@ -53,7 +54,11 @@ def open_instances(instance_ids: list[str], *, product_code: str = "cmgj00053362
         for instance_id in instance_ids:
             params = create_params(instance_id, productCode=product_code, skuId=f"{product_code}-postpay")
             marketplace.do_receive_spi_call(
-                raw_sources=[spi_query(params)], now=LONG_AGO, isv_key=isv_key(), auth_url="http://testserver/sso"
+                raw_sources=[spi_query(params)],
+                now=LONG_AGO,
+                isv_key=isv_key(),
+                auth_url="http://testserver/sso",
+                marketplace=scripted,  # a create asks the marketplace nothing
             )
 
 

@@ -84,6 +84,14 @@ class AppEnv(BaseSettings):
     metering_lease_seconds: int = Field(default=120, ge=1)
     metering_concurrency: int = Field(default=2, ge=1, le=16)
 
+    # Asking the marketplace about an instance (DescribeInstanceForIsv): before an SPI expire, release or
+    # resume (on the SPI's path, so briefly: the marketplace waits about 5 s in all), and in the periodic
+    # reconciliation, at most so many calls a second, each instance again after so many hours.
+    instance_check_client: str = Field(default="sdk", pattern="^(sdk|scripted)$")
+    instance_check_timeout_ms: int = Field(default=2000, ge=100, le=4000)
+    reconcile_calls_per_second: float = Field(default=5.0, gt=0, le=100)
+    reconcile_interval_hours: int = Field(default=24, ge=1)
+
     # Jobs: a task RUNNING this long is taken to have lost its worker and runs again (at least once);
     # finished tasks are kept this many days (failed ones three times as long).
     job_lease_seconds: int = Field(default=300, ge=1)

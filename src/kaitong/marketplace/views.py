@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from kaitong.config import metrics
 from kaitong.config.http import client_ip
 from kaitong.marketplace.actions import do_receive_spi_call, failure
+from kaitong.marketplace.aliyun.instances import instance_lookup
 from kaitong.marketplace.aliyun.spi import MAX_QUERY_BYTES
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
             now=timezone.now(),
             isv_key=env.aliyun_isv_key,
             auth_url=env.public_url + SSO_PATH,
+            # Asked before an expire, release or resume; briefly, since the marketplace waits ~5 s in all.
+            marketplace=instance_lookup(timeout_ms=env.instance_check_timeout_ms),
             remote_addr=client_ip(request),
         )
     except DatabaseError:
