@@ -65,9 +65,11 @@ def workspaces(
     prefix: str = "9",
     user=None,
     instance_ids: list[str] | None = None,
+    created: datetime = LONG_AGO,
 ) -> list[Workspace]:
-    """``count`` workspaces, made through the actions; with ``alibaba`` each is settled by its own active
-    marketplace instance (named ``instance_ids``, e.g. the simulator's, or made up from ``prefix``)."""
+    """``count`` workspaces, made through the actions at ``created``; with ``alibaba`` each is settled by
+    its own active marketplace instance (named ``instance_ids``, e.g. the simulator's, or made up from
+    ``prefix``)."""
     user = user or owner()
     account = billing_account(user)
     ids = (instance_ids or [f"{prefix}{n:07d}" for n in range(count)])[:count] if alibaba else []
@@ -82,7 +84,7 @@ def workspaces(
                 settled_by=workspace_rules.by_instance(ids[n]) if alibaba else workspace_rules.BY_BILLING_ACCOUNT,
                 reason=workspace_rules.Reason.CREATED,
                 acting="test",
-                now=LONG_AGO,
+                now=created,
             )
             for n in range(count)
         ]

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
@@ -80,18 +81,31 @@ def _rejected(message: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
     return {"message": message, "errors": errors}
 
 
+class Unauthorized(Schema):
+    detail: str
+
+
 @api.post(
     "/usage/samples",
     auth=UsageToken(),
-    response={200: Accepted, 400: Rejected, 413: Rejected},
+    response={200: Accepted, 400: Rejected, 401: Unauthorized, 413: Rejected},
     openapi_extra={"requestBody": _BODY_SCHEMA},
     summary="Upsert hourly usage samples (all or nothing)",
 )
 def post_samples(request: HttpRequest) -> Status[dict[str, Any]]:
     try:
-        raw = json.loads(request.body, parse_float=Decimal)
+        body = request.body
+    except RequestDataTooBig:
+        # Django refuses to read past DATA_UPLOAD_MAX_MEMORY_SIZE (checked against Content-Length first).
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Status(413, _rejected(f"the body is larger than {limit} bytes; send fewer samples per request", []))
+    try:
+        raw = json.loads(body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         return Status(400, _rejected("the body is not JSON", []))
+    except RecursionError:
+        # The decoder recurses once per nested array or object; a batch needs three levels.
+        return Status(400, _rejected("the body is nested too deeply to be a batch of samples", []))
     try:
         accepted = ingest.ingest_batch(raw=raw, now=timezone.now())
     except domain.BatchTooLarge as exc:
