@@ -65,10 +65,28 @@ _BODY_SCHEMA = {
                     "required": ["workspace", "item", "hour", "quantity"],
                     "additionalProperties": False,
                     "properties": {
-                        "workspace": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
-                        "item": {"type": "string"},
-                        "hour": {"type": "string", "format": "date-time", "example": "2026-11-26T08:00:00Z"},
-                        "quantity": {"type": "number", "minimum": 0},
+                        "workspace": {
+                            "description": "the workspace's id, or its token tkn_…",
+                            "oneOf": [{"type": "integer", "minimum": 1, "maximum": domain.MAX_ID}, {"type": "string"}],
+                        },
+                        "item": {
+                            "type": "string",
+                            "description": "a billing item of the price list",
+                            "example": "logs",
+                        },
+                        "hour": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "UTC, on the hour, of a day not settled yet, the workspace existing",
+                            "example": "2026-11-26T08:00:00Z",
+                        },
+                        "quantity": {
+                            "description": "≥ 0, at most 6 decimal places; a string keeps a decimal exact",
+                            "oneOf": [
+                                {"type": "number", "minimum": 0, "exclusiveMaximum": int(domain.MAX_QUANTITY)},
+                                {"type": "string", "example": "12.5"},
+                            ],
+                        },
                     },
                 },
             }
