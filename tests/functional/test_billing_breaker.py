@@ -20,7 +20,7 @@ from kaitong.billing.client import RecordingMeteringClient, get_client
 from kaitong.billing.models import MeteringRecord, PushBreaker
 from kaitong.mail.tasks import render_email
 from kaitong.marketplace.aliyun.metering import Outcome, PushAnswer
-from tests.support.billing import DAY, after_close, ledger_records, sample, workspaces
+from tests.support.billing import DAY, Clock, after_close, ledger_records, sample, workspaces
 from tests.support.billing_simulator import held_records, kaitong, ledger, seed_instances, seed_vendor, vendor_env
 from tests.support.concurrency import at_once
 from tests.support.market_line import MarketLine
@@ -29,17 +29,6 @@ from tests.support.simulator import start_simulator
 NO_DEADLINE = {"KAITONG_SIMULATOR_ENFORCE_DEADLINE": "false", "KAITONG_SIMULATOR_RETRY_SECONDS": "3600"}
 BATCHES = breaker.THRESHOLD  # full requests of 100 that time out before the breaker opens
 REST = 10  # records left pending when it opens
-
-
-class Clock:
-    """A clock the test moves; every read advances it a little, like real time."""
-
-    def __init__(self, start):
-        self.now = start
-
-    def __call__(self):
-        self.now += timedelta(milliseconds=5)
-        return self.now
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,17 @@ DAY = date(2026, 11, 20)
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+class Clock:
+    """A clock the test moves; every read advances it a little, like real time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=5)
+        return self.now
+
+
 def after_close(day: date = DAY, *, minutes: int = 10) -> datetime:
     """A moment just after ``day`` ended in Beijing (00:10 Beijing the next day, by default)."""
     return domain.day_window(day)[1] + timedelta(minutes=minutes)
