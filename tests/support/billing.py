@@ -23,6 +23,17 @@ DAY = date(2026, 11, 20)
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+class Clock:
+    """A clock the test moves; every read advances it a little, like real time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=5)
+        return self.now
+
+
 def after_close(day: date = DAY, *, minutes: int = 10) -> datetime:
     """A moment just after ``day`` ended in Beijing (00:10 Beijing the next day, by default)."""
     return domain.day_window(day)[1] + timedelta(minutes=minutes)
@@ -70,9 +81,11 @@ def workspaces(
     prefix: str = "9",
     user=None,
     instance_ids: list[str] | None = None,
+    created: datetime = LONG_AGO,
 ) -> list[Workspace]:
-    """``count`` workspaces, made through the actions; with ``alibaba`` each is settled by its own active
-    marketplace instance (named ``instance_ids``, e.g. the simulator's, or made up from ``prefix``)."""
+    """``count`` workspaces, made through the actions at ``created``; with ``alibaba`` each is settled by
+    its own active marketplace instance (named ``instance_ids``, e.g. the simulator's, or made up from
+    ``prefix``)."""
     user = user or owner()
     account = billing_account(user)
     ids = (instance_ids or [f"{prefix}{n:07d}" for n in range(count)])[:count] if alibaba else []
@@ -87,7 +100,7 @@ def workspaces(
                 settled_by=workspace_rules.by_instance(ids[n]) if alibaba else workspace_rules.BY_BILLING_ACCOUNT,
                 reason=workspace_rules.Reason.CREATED,
                 acting="test",
-                now=LONG_AGO,
+                now=created,
             )
             for n in range(count)
         ]

@@ -32,6 +32,11 @@ def latest_closed_day() -> date | None:
     return ClosedDay.objects.order_by("-day").values_list("day", flat=True).first()
 
 
+def first_price_day() -> date | None:
+    """The day the first price list took effect: no day before it can be closed (None: no list yet)."""
+    return PriceList.objects.order_by("effective_from").values_list("effective_from", flat=True).first()
+
+
 def price_list_for(day: date) -> PriceList:
     price_list = PriceList.objects.filter(effective_from__lte=day).order_by("-effective_from").first()
     if price_list is None:
