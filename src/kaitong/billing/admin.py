@@ -14,12 +14,22 @@ from kaitong.billing.models import (
     MeteringRecord,
     PriceItem,
     PriceList,
+    PushBreaker,
 )
 from kaitong.marketplace.admin import Labelled, ReadOnlyAdmin, ReadOnlyInline, choices_filter
 from kaitong.workspaces.models import Workspace
 
 _PRICE_LIST_LABELS = {"currency": _("币种"), "note": _("备注")}
 _RETENTION = _("数据保存天数")
+
+
+@admin.register(PushBreaker)
+class PushBreakerAdmin(ReadOnlyAdmin):
+    """Whether pushing is paused because the Market API does not answer, and when it probes next."""
+
+    list_display = ["name", "state", "failures", "probes", "opened_at", "retry_at", "reason", "updated_at"]
+    exclude = ["claim_token"]
+    labels = {"name": _("名称"), "claimed_until": _("试探租约到期"), "updated_at": _("更新时间")}
 
 
 class PriceItemInline(Labelled, admin.TabularInline):
