@@ -10,10 +10,11 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib import admin
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from kaitong.billing import closing
+from kaitong.billing import breaker_writer, closing
 from kaitong.billing import tasks as billing_tasks
 from kaitong.billing.ingest import ingest_batch
 from tests.support import accounts, billing
@@ -103,6 +104,9 @@ def everything(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     ingest_batch(raw=[billing.sample(workspaces[0], "logs", billing.DAY, 3, 5_000_000)], now=billing.after_close())
     closing.do_close_day(day=billing.DAY, now=billing.after_close())
     run_jobs(now=billing.after_close())
+    # The Market API once left a push unanswered: the push breaker has its row.
+    with transaction.atomic():
+        breaker_writer.do_record_answer(unknown=True, now=billing.after_close(), probe_token=None, reason="timeout")
 
 
 def console_pages(client: Client) -> list[str]:
@@ -122,7 +126,9 @@ def test_every_label_is_in_the_operators_language(client, everything, language):
     client.force_login(accounts.operator())
     client.cookies["django_language"] = language
     pages = console_pages(client)
-    assert len(pages) >= 25  # every list and detail page: a model without rows would hide its labels
+    # A list without rows shows no column headers, and a detail page needs a row: every model has one.
+    empty = [model.__name__ for model in admin.site._registry if not model._default_manager.exists()]
+    assert empty == ["Group"]
     wrong = {}
     for page in pages:
         response = client.get(page)
