@@ -268,8 +268,11 @@ def check_rate(*, instance_id: str, last_push_at: datetime | None, now: datetime
         )
 
 
-def record_cost(record: Record, *, unit_price: Decimal) -> Decimal:
-    """units × price, truncated to 0.01 (a bill below 0.01 costs 0)."""
+def record_cost(record: Record, *, unit_price: Decimal, trial: bool = False) -> Decimal:
+    """units × price, truncated to 0.01 (a bill below 0.01 costs 0). A free trial's usage costs nothing:
+    the record is on the bill, at 0.00."""
+    if trial:
+        return Decimal("0.00")
     units = sum(entity.value for entity in record.entities)
     return (Decimal(units) * unit_price).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 

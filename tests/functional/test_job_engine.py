@@ -239,10 +239,10 @@ class TestOperatorConsole:
             due_now(fails.module_path)
             run_jobs(duties=False)
         row = DBTaskResult.objects.get()
-        listing = client.get("/ops/django_tasks_database/dbtaskresult/?status__exact=FAILED")
+        listing = client.get("/ops/jobs/taskrun/?status__exact=FAILED")
         assert listing.status_code == 200 and str(row.pk) in listing.text and "boom: replay me" in listing.text
         replayed = client.post(
-            "/ops/django_tasks_database/dbtaskresult/",
+            "/ops/jobs/taskrun/",
             {"action": "replay", "_selected_action": [str(row.pk)]},
             follow=True,
         )

@@ -21,12 +21,15 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -92,6 +95,10 @@ class RunningSimulator:
         request.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
+
+    def add_account(self, *, uid: str, name: str) -> dict:
+        """A simulated Alibaba Cloud account to sign in as (kept if the UID exists): uid, created."""
+        return self._json("POST", "/_sim/accounts", {"uid": uid, "name": name})
 
     def create_instance(self, *, trial: bool = False, product_code: str = "cmgj00053362", **extra: Any) -> dict:
         """A purchased instance (the simulator queues createInstance to its SPI URL): instanceId, orderId, aliUid."""
@@ -163,6 +170,35 @@ def start_simulator(
         yield running
     finally:
         stop(process)
+
+
+class VendorStub(BaseHTTPRequestHandler):
+    """A vendor's SPI endpoint on a real port: each subclass says how it answers a call's parameters."""
+
+    def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        status, body = self.answer(dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving(stub: type[VendorStub]) -> Iterator[str]:
+    """Serve ``stub`` on a free port for the duration; yields its SPI URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/spi"
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture
