@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 
 from django.db import connections
+from django.http import HttpResponse
+from django.test import Client
 
 
 def at_once(count: int, work: Callable[[int], None]) -> None:
@@ -25,3 +28,21 @@ def at_once(count: int, work: Callable[[int], None]) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def from_one_browser_at_once(
+    client: Client, count: int, send: Callable[[Client, int], HttpResponse]
+) -> list[HttpResponse]:
+    """``send(browser, n)`` in ``count`` threads at once, each a test client holding ``client``'s cookies
+    (one browser's session, as a double click or a script with a stolen cookie sends them); the
+    responses in ``n`` order. Real parallel requests: each thread has its own database connection."""
+    responses: list[HttpResponse | None] = [None] * count
+
+    def one(n: int) -> None:
+        browser = Client()
+        browser.cookies = copy.deepcopy(client.cookies)
+        responses[n] = send(browser, n)
+
+    at_once(count, one)
+    assert all(response is not None for response in responses), "a request raised: see the output above"
+    return [response for response in responses if response is not None]

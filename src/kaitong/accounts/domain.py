@@ -175,3 +175,34 @@ def judge_code(
 
 def tries_left(failures_after: int) -> int:
     return max(0, CODE_MAX_TRIES - failures_after)
+
+
+def counting_since(now: datetime) -> datetime:
+    """Codes created after this still count toward FAILURES_PER_HOUR: a code's wrong tries happen
+    within its lifetime, so the hour is reckoned from its creation plus that lifetime."""
+    return now - HOUR - CODE_LIFETIME
+
+
+def locked_for(*, counting: list[tuple[datetime, int]], now: datetime) -> int:
+    """Whole seconds until (email, purpose) takes codes again (0: it does now), given the codes that
+    still count ((created_at, failures), created after ``counting_since``): the oldest age out first."""
+    remaining = sum(failures for _, failures in counting)
+    if remaining < FAILURES_PER_HOUR:
+        return 0
+    for created_at, failures in sorted(counting):
+        remaining -= failures
+        if remaining < FAILURES_PER_HOUR:
+            return _seconds(created_at + HOUR + CODE_LIFETIME - now)
+    raise AssertionError("unreachable: once every code aged out, nothing counts")
+
+
+# -- forms submitted once ---------------------------------------------------------------------------
+
+# A form's token is remembered this long: a repeat of the same submission (a double click, a browser
+# retrying a request) within it gets the first one's outcome.
+SUBMISSION_MEMORY = timedelta(days=1)
+
+
+def submission_digest(form_token: str) -> str:
+    """What is stored of a form token: its SHA-256 (fixed length; the token itself is not kept)."""
+    return hashlib.sha256(form_token.encode()).hexdigest()

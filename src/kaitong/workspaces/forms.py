@@ -12,28 +12,40 @@ from kaitong.config.http import client_ip
 
 
 class ConsoleSignInForm(AuthenticationForm):
-    """Username/password sign-in; usernames are stored lower-case, so the typed one is lowered first."""
+    """Username/password sign-in; usernames are stored lower-case, so the typed one is lowered first.
+
+    Each sign-in is counted as failed before its password is checked and given back when the password
+    proves right, so guesses sent at the same moment never get more checks than the hourly limit.
+    ``retry_after`` (seconds) is set when the sign-in was refused for too many failures.
+    """
 
     error_messages = {
         "invalid_login": _("用户名或密码错误"),
         "inactive": _("该账号已停用"),
-        "throttled": _("登录失败次数过多，请一小时后再试"),
+        "throttled": _("登录失败次数过多，请 %(m)s 分钟后再试"),
     }
+    retry_after: int | None = None
 
     def clean_username(self) -> str:
         return str(self.cleaned_data.get("username", "")).strip().lower()
 
     def clean(self) -> dict[str, Any]:
         username = str(self.cleaned_data.get("username", ""))
+        if not username or not self.cleaned_data.get("password"):
+            return super().clean()  # a missing field: no password is checked, nothing to count
         ip = client_ip(self.request)
         now = timezone.now()
         try:
-            account_actions.check_sign_in_allowed(username=username, ip=ip, now=now)
-        except account_actions.TooManyAttempts:
-            raise ValidationError(self.error_messages["throttled"], code="throttled") from None
+            account_actions.do_take_sign_in_attempt(username=username, ip=ip, now=now)
+        except account_actions.TooManyAttempts as exc:
+            self.retry_after = exc.retry_after
+            minutes = max(1, (exc.retry_after + 59) // 60)
+            raise ValidationError(self.error_messages["throttled"], code="throttled", params={"m": minutes}) from None
         try:
-            return super().clean()
+            data = super().clean()
         except ValidationError as error:
-            if error.code == "invalid_login":
-                account_actions.do_count_failed_sign_in(username=username, ip=ip, now=now)
+            if error.code != "invalid_login":  # the password was right; the account cannot sign in
+                account_actions.do_give_back_sign_in_attempt(username=username, ip=ip, now=now)
             raise
+        account_actions.do_give_back_sign_in_attempt(username=username, ip=ip, now=now)
+        return data

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from kaitong.workspaces import queries
+from kaitong.workspaces import forms, queries
+
+
+class SignInView(auth_views.LoginView):
+    """Django's sign-in, answering a refusal for too many failures as 429 with Retry-After (the page
+    still shows the form and says how long to wait)."""
+
+    template_name = "workspaces/login.html"
+    authentication_form = forms.ConsoleSignInForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: forms.ConsoleSignInForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        if form.retry_after is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
 
 
 def _user_id(request: HttpRequest) -> int:
