@@ -88,9 +88,11 @@ def test_look_alike_username_collides(client):
         ({"username": "1abc"}, "用户名须以字母开头"),
         ({"username": "ab cd"}, "用户名只能包含"),
         ({"password2": "Other-Strong-Pass-2026"}, "两次输入的密码不一致"),
-        ({"password1": "short", "password2": "short"}, "密码至少需要 8 个字符"),
-        ({"password1": "password123", "password2": "password123"}, "该密码过于常见"),
-        ({"password1": "newco2026", "password2": "newco2026"}, "密码与用户名或邮箱过于相似"),
+        ({"password1": "Tq7-vexing-mop", "password2": "Tq7-vexing-mop"}, "密码至少需要 15 个字符"),
+        ({"password1": "manchesterunited", "password2": "manchesterunited"}, "该密码过于常见"),
+        ({"password1": "123456789012345", "password2": "123456789012345"}, "该密码容易被猜到"),
+        ({"password1": "admin@newco.example", "password2": "admin@newco.example"}, "密码与用户名或邮箱过于相似"),
+        ({"password1": "x" * 129, "password2": "x" * 129}, "最多 128 个字符"),
         ({"email": "not-an-email"}, "请输入有效的邮箱地址"),
         ({"name": ""}, "请填写工作空间名称"),
         ({"name": "x" * 65}, "最多 64 个字符"),
@@ -109,6 +111,20 @@ def test_bad_input_is_answered_and_changes_nothing(client, overrides, message):
     assert nothing_created()
 
 
+@pytest.mark.parametrize(
+    "password",
+    ["830571946203851", "correct horse battery staple, then a walk along the Qiantang 1987"[:64]],
+    ids=["15 digits", "64 characters"],
+)
+def test_all_digit_and_long_passwords_are_accepted(client, password):
+    enter(client, "400010")
+    page = client.get(PATH).content.decode()
+    assert "至少 15 个字符，最多 128 个；不要求包含特定类型的字符" in page  # said before submit
+    code = request_code(client, PATH, "admin@newco.example")
+    assert submit(client, PATH, form(code, password1=password, password2=password)).status_code == 302
+    assert ConsoleAccount.objects.get().check_password(password)
+
+
 def test_wrong_code_then_double_submit_and_back_button(client):
     enter(client, "400005")
     code = request_code(client, PATH, "admin@newco.example")
@@ -117,7 +133,8 @@ def test_wrong_code_then_double_submit_and_back_button(client):
     assert response.status_code == 400 and "验证码错误，还可尝试 4 次" in response.content.decode()
     assert nothing_created()
     assert submit(client, PATH, form(code)).status_code == 302
-    # The same form again (double submit, or back and submit): the code is spent, nothing doubles.
+    # The page loaded again and sent again (back, reload, submit): the code is spent, nothing doubles.
+    # (A double click, the same page sent twice, lands on the result: test_double_submit.py.)
     again = submit(client, PATH, form(code))
     assert again.status_code == 400 and "验证码已使用，请重新获取" in again.content.decode()
     assert ConsoleAccount.objects.count() == 1 and Workspace.objects.count() == 1
@@ -128,9 +145,12 @@ def test_english_page_and_english_messages(client):
     enter(client, "400006")
     page = client.get(PATH).content.decode()
     assert "Register and create workspace" in page
+    assert "At least 15 characters and at most 128" in page
     code = request_code(client, PATH, "admin@newco.example")
     response = submit(client, PATH, form(code, password2="different-Pass-2026"))
     assert "The two passwords do not match" in response.content.decode()
+    response = submit(client, PATH, form(code, password1="Tq7-vexing-mop", password2="Tq7-vexing-mop"))
+    assert "The password must be at least 15 characters long" in response.content.decode()
 
 
 def test_username_taken_answers_are_rate_limited(client, settings):

@@ -34,6 +34,15 @@ HOUR = timedelta(hours=1)
 # client address gets at most this many of them an hour (reliability C.13).
 TAKEN_ANSWERS_PER_IP_PER_HOUR = 20
 
+# Console passwords, single-factor, as NIST SP 800-63B-4 §3.1.1.2 says: at least 15 characters, at
+# least 64 accepted (here 128), no composition rules; a blocklist of common, breached and guessable
+# passwords (settings.AUTH_PASSWORD_VALIDATORS). Guessable: zxcvbn estimates fewer guesses than this,
+# its "score 3" line; it reads at most the first GUESS_CHECK_MAX characters (its cost grows with length).
+PASSWORD_MIN_LENGTH = 15
+PASSWORD_MAX_LENGTH = 128
+PASSWORD_MIN_GUESSES = 10**8
+GUESS_CHECK_MAX = 72
+
 # Failed console sign-ins an hour: per username (so a password cannot be guessed from many addresses)
 # and per client address (so one address cannot sweep many usernames). Reliability C.18.
 SIGN_IN_FAILURES_PER_USERNAME_PER_HOUR = 10
