@@ -41,11 +41,12 @@ class ConsoleSignInForm(AuthenticationForm):
             self.retry_after = exc.retry_after
             minutes = max(1, (exc.retry_after + 59) // 60)
             raise ValidationError(self.error_messages["throttled"], code="throttled", params={"m": minutes}) from None
+        failed = False
         try:
-            data = super().clean()
+            return super().clean()
         except ValidationError as error:
-            if error.code != "invalid_login":  # the password was right; the account cannot sign in
-                account_actions.do_give_back_sign_in_attempt(username=username, ip=ip, now=now)
+            failed = error.code == "invalid_login"
             raise
-        account_actions.do_give_back_sign_in_attempt(username=username, ip=ip, now=now)
-        return data
+        finally:
+            if not failed:  # the password was right (or was never compared): no failure to count
+                account_actions.do_give_back_sign_in_attempt(username=username, ip=ip, now=now)
