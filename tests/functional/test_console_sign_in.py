@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kaitong.workspaces.models import Workspace
+from tests.support.accounts import OPERATOR_PASSWORD, operator
 from tests.support.activation import STRONG_PASSWORD, existing_account
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +87,13 @@ def test_the_stylesheet_is_served(client):
     assert '/static/kaitong/kaitong.css"' in page
     css = client.get("/static/kaitong/kaitong.css")
     assert css.status_code == 200 and b".stepper" in b"".join(css.streaming_content)
+
+
+def test_the_operator_console_sign_in_is_throttled_too(client):
+    operator()
+    for _ in range(10):
+        wrong = client.post("/ops/login/", {"username": "ops", "password": "wrong-password-1"})
+        assert wrong.status_code == 200
+    response = client.post("/ops/login/", {"username": "ops", "password": OPERATOR_PASSWORD})
+    assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 3600
+    assert "登录失败次数过多" in response.content.decode() and "_auth_user_id" not in client.session

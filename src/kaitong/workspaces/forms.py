@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -10,24 +11,16 @@ from django.utils.translation import gettext_lazy as _
 from kaitong.accounts import actions as account_actions
 from kaitong.config.http import client_ip
 
+_THROTTLED = _("登录失败次数过多，请 %(m)s 分钟后再试")
 
-class ConsoleSignInForm(AuthenticationForm):
-    """Username/password sign-in; usernames are stored lower-case, so the typed one is lowered first.
 
-    Each sign-in is counted as failed before its password is checked and given back when the password
-    proves right, so guesses sent at the same moment never get more checks than the hourly limit.
-    ``retry_after`` (seconds) is set when the sign-in was refused for too many failures.
-    """
+class _CountedSignIn(AuthenticationForm):
+    """A sign-in counted as failed before its password is checked, and given back when the password
+    proves right, so guesses sent at the same moment never get more checks than the hourly limits
+    (per username and per client address). ``retry_after`` (seconds) is set when the sign-in was
+    refused for too many failures; the view answers 429 with it."""
 
-    error_messages = {
-        "invalid_login": _("用户名或密码错误"),
-        "inactive": _("该账号已停用"),
-        "throttled": _("登录失败次数过多，请 %(m)s 分钟后再试"),
-    }
     retry_after: int | None = None
-
-    def clean_username(self) -> str:
-        return str(self.cleaned_data.get("username", "")).strip().lower()
 
     def clean(self) -> dict[str, Any]:
         username = str(self.cleaned_data.get("username", ""))
@@ -40,7 +33,7 @@ class ConsoleSignInForm(AuthenticationForm):
         except account_actions.TooManyAttempts as exc:
             self.retry_after = exc.retry_after
             minutes = max(1, (exc.retry_after + 59) // 60)
-            raise ValidationError(self.error_messages["throttled"], code="throttled", params={"m": minutes}) from None
+            raise ValidationError(_THROTTLED, code="throttled", params={"m": minutes}) from None
         failed = False
         try:
             return super().clean()
@@ -50,3 +43,22 @@ class ConsoleSignInForm(AuthenticationForm):
         finally:
             if not failed:  # the password was right (or was never compared): no failure to count
                 account_actions.do_give_back_sign_in_attempt(username=username, ip=ip, now=now)
+
+
+class ConsoleSignInForm(_CountedSignIn):
+    """Username/password sign-in; usernames are stored lower-case, so the typed one is lowered first."""
+
+    error_messages = {
+        "invalid_login": _("用户名或密码错误"),
+        "inactive": _("该账号已停用"),
+    }
+
+    def clean_username(self) -> str:
+        return str(self.cleaned_data.get("username", "")).strip().lower()
+
+
+class OperatorSignInForm(_CountedSignIn, AdminAuthenticationForm):
+    """The operator console's sign-in (/ops/), under the same limits as the console's."""
+
+    def clean_username(self) -> str:
+        return str(self.cleaned_data.get("username", "")).strip().lower()
