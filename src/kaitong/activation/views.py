@@ -78,6 +78,11 @@ _SECRET_FIELDS = {"password1", "password2", "code", "csrfmiddlewaretoken", "op",
 _FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
+def _typed(request: HttpRequest) -> dict[str, Any]:
+    """What the buyer typed, secrets dropped: the inputs of a form shown again unbound."""
+    return {name: value for name, value in request.POST.items() if name not in _SECRET_FIELDS}
+
+
 def _posted_token(request: HttpRequest) -> str | None:
     token = request.POST.get("form_token", "")
     return token if _FORM_TOKEN.fullmatch(token) else None
@@ -106,8 +111,7 @@ def _send_code(
     """Handle 获取验证码: send a code to the form's email and show the form again (inputs kept, secrets
     dropped) and, if the code could not be sent, why, under the email field (429 with Retry-After when
     it is too soon). A repeat of the same click is answered as the first was."""
-    kept = {name: value for name, value in request.POST.items() if name not in _SECRET_FIELDS}
-    form = form_class(initial=kept)
+    form = form_class(initial=_typed(request))
     email_form = forms.EmailOnlyForm(request.POST)
     if not email_form.is_valid():
         return _page(request, template, form=form, email_error=email_form.errors["email"][0], **context)
@@ -155,11 +159,9 @@ def _submitted(
         _check_token(request)
     except refusals.FormNotFromPage as exc:
         # Shown again with what was typed (secrets dropped), to be sent once more with a token.
-        kept = {name: value for name, value in request.POST.items() if name not in _SECRET_FIELDS}
         answer = refusals.answer(exc)
-        return _page(
-            request, template, status=answer.status, form=form_class(initial=kept), alert=answer.message, **context
-        )
+        form = form_class(initial=_typed(request))
+        return _page(request, template, status=answer.status, form=form, alert=answer.message, **context)
     if code_purpose is not None and _is_send_code(request):
         return _send_code(request, template, form_class, code_purpose, **context)
     form = form_class(request.POST)
