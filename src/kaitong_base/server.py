@@ -48,8 +48,12 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
     _Gunicorn(app, options).run()
 
 
-def serve(*, wsgi: str, name: str, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the ``application`` of the WSGI module ``wsgi`` (a dotted path), announced as ``name``."""
+def serve(
+    *, wsgi: str, name: str, host: str, port: int, workers: int, threads: int, extra: dict[str, Any] | None = None
+) -> None:
+    """Serve the ``application`` of the WSGI module ``wsgi`` (a dotted path), announced as ``name``;
+    ``extra`` gunicorn settings are added to (or override) ``gunicorn_options``."""
     app = importlib.import_module(wsgi).application
     print(f"{name} serving on http://{host}:{port}/", flush=True)
-    run_gunicorn(app, gunicorn_options(host=host, port=port, workers=workers, threads=threads))
+    options = gunicorn_options(host=host, port=port, workers=workers, threads=threads)
+    run_gunicorn(app, {**options, **(extra or {})})

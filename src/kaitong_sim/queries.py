@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Sum
 
+from kaitong_sim.domain import LOOKUP_ACTIONS, THROTTLED
 from kaitong_sim.models import Account, ApiCall, Attempt, Delivery, Instance, MeteringRecord, Order
 
 
@@ -156,3 +158,13 @@ def api_calls(*, limit: int = 100) -> list[dict[str, Any]]:
         }
         for c in ApiCall.objects.order_by("-id")[:limit]
     ]
+
+
+def lookups_answered_since(*, access_key_id: str, since: datetime) -> int:
+    """Lookups (DescribeInstanceForIsv, DescribeOrderForIsv) of one caller answered since ``since``;
+    flow-controlled ones do not count."""
+    return (
+        ApiCall.objects.filter(action__in=LOOKUP_ACTIONS, access_key_id=access_key_id, at__gte=since)
+        .exclude(code=THROTTLED)
+        .count()
+    )

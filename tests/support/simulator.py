@@ -42,6 +42,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_up(
+    process: subprocess.Popen[Any], health_url: str, *, name: str, log: Callable[[], str], seconds: float = 30
+) -> None:
+    """Return once ``health_url`` answers; fail with ``log()`` if ``process`` exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n" + log())
+        try:
+            with urllib.request.urlopen(health_url, timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start:\n" + log()) from None
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[Any], *, seconds: float = 10) -> None:
+    """SIGTERM, then SIGKILL if ``process`` is still there after ``seconds``."""
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class RunningSimulator:
     url: str  # http://127.0.0.1:<port>
@@ -132,25 +159,10 @@ def start_simulator(
         )
     running = RunningSimulator(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=log_path, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the simulator exited:\n" + running.log())
-            try:
-                with urllib.request.urlopen(running.url + "/healthz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the simulator did not start:\n" + running.log()) from None
-                time.sleep(0.1)
+        wait_until_up(process, running.url + "/healthz", name="the simulator", log=running.log)
         yield running
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from kaitong.accounts.models import (
     Throttle,
     VerificationCode,
 )
+from kaitong.config import metrics
 from kaitong.mail.actions import enqueue_email
 from kaitong.marketplace import queries as marketplace_queries
 
@@ -49,6 +50,7 @@ class CodeRefused(Exception):
         self.verdict = verdict
         self.tries_left = tries_left
         self.retry_after = retry_after
+        metrics.count_code_refused(verdict.value)  # each one raised is one code refused
 
 
 class AlreadySubmitted(Exception):
@@ -202,6 +204,7 @@ def submitting(*, form_token: str | None = None, proof: CodeProof | None = None,
         raise wrong
 
 
+@metrics.counts_code_sends
 def do_send_verification_code(
     *, email: str, purpose: Purpose, ip: str, language: str, now: datetime, form_token: str | None = None
 ) -> None:

@@ -14,8 +14,17 @@ from kaitong.billing.models import (
     MeteringRecord,
     PriceItem,
     PriceList,
+    PushBreaker,
 )
 from kaitong.marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
+
+
+@admin.register(PushBreaker)
+class PushBreakerAdmin(ReadOnlyAdmin):
+    """Whether pushing is paused because the Market API does not answer, and when it probes next."""
+
+    list_display = ["name", "state", "failures", "probes", "opened_at", "retry_at", "reason", "updated_at"]
+    exclude = ["claim_token"]
 
 
 class PriceItemInline(admin.TabularInline):

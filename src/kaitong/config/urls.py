@@ -13,6 +13,8 @@ admin.site.login_form = workspace_forms.OperatorSignInForm  # the console's sign
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.prometheus_metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("ops/login/", workspace_views.operator_sign_in),  # before the admin's own: throttled sign-in
     path("ops/", admin.site.urls),
@@ -22,3 +24,6 @@ urlpatterns = [
     path("activate/", include("kaitong.activation.urls")),
     path("console/", include("kaitong.workspaces.urls")),
 ]
+
+# Any exception a view or middleware lets out; an unavailable database becomes a 503 there.
+handler500 = "kaitong.config.views.server_error"
