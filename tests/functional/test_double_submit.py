@@ -28,9 +28,16 @@ from tests.support.activation import (
     request_code,
     submit,
 )
-from tests.support.concurrency import from_one_browser_at_once
+from tests.support.concurrency import from_one_browser_at_once, patient_sqlite_writers
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _patient_writers():  # type: ignore[no-untyped-def]
+    with patient_sqlite_writers():
+        yield
+
 
 CLICKS = 5
 BASIC, ENTERPRISE, OPEN = "/activate/register/", "/activate/register/enterprise/", "/activate/register/open/"

@@ -285,20 +285,29 @@ def _throttled(*, key: str, limit: int, now: datetime) -> bool:
     return hits is not None and hits >= limit
 
 
-def _do_take_hit(*, key: str, limit: int, now: datetime) -> bool:
-    """Take one of this hour's ``limit`` hits on ``key``: True if one was left. One conditional UPDATE
-    decides (PostgreSQL re-checks ``hits < limit`` on the row a racing update left; SQLite runs the
-    transactions one at a time), so racing callers never take more than ``limit`` between them."""
-    key, window = _throttle_key(key), _window(now)
+def _do_take_hits(*, limits: dict[str, int], now: datetime) -> None:
+    """Take one of this hour's hits on each key of ``limits`` (key → limit), all or none, in one
+    transaction; TooManyAttempts, and nothing taken, when a key has none left. One conditional UPDATE
+    per key decides (PostgreSQL re-checks ``hits < limit`` on the row a racing update left; SQLite
+    runs the transactions one at a time), so racing callers never take more than the limit."""
+    window = _window(now)
+    keys = {_throttle_key(key): limit for key, limit in limits.items()}
     with transaction.atomic():
-        Throttle.objects.bulk_create([Throttle(key=key, window_start=window, hits=0)], ignore_conflicts=True)
-        taken = Throttle.objects.filter(key=key, window_start=window, hits__lt=limit).update(hits=F("hits") + 1)
+        Throttle.objects.bulk_create(
+            [Throttle(key=key, window_start=window, hits=0) for key in keys], ignore_conflicts=True
+        )
+        for key, limit in keys.items():
+            if not Throttle.objects.filter(key=key, window_start=window, hits__lt=limit).update(hits=F("hits") + 1):
+                raise TooManyAttempts(_until_next_window(now))
         Throttle.objects.filter(window_start__lt=window - timedelta(hours=2)).delete()
-    return bool(taken)
 
 
-def _do_give_back_hit(*, key: str, now: datetime) -> None:
-    Throttle.objects.filter(key=_throttle_key(key), window_start=_window(now), hits__gt=0).update(hits=F("hits") - 1)
+def _do_give_back_hits(*, keys: list[str], now: datetime) -> None:
+    with transaction.atomic():
+        for key in keys:
+            Throttle.objects.filter(key=_throttle_key(key), window_start=_window(now), hits__gt=0).update(
+                hits=F("hits") - 1
+            )
 
 
 def check_taken_answers(*, ip: str, now: datetime) -> None:
@@ -311,27 +320,27 @@ def check_taken_answers(*, ip: str, now: datetime) -> None:
 def do_take_taken_answer(*, ip: str, now: datetime) -> None:
     """Count one username-taken answer to ``ip`` before it is given; TooManyAttempts (and no answer
     that reveals the name) when the hour's share is spent."""
-    if not _do_take_hit(key=f"taken:{ip}", limit=domain.TAKEN_ANSWERS_PER_IP_PER_HOUR, now=now):
-        raise TooManyAttempts(_until_next_window(now))
+    _do_take_hits(limits={f"taken:{ip}": domain.TAKEN_ANSWERS_PER_IP_PER_HOUR}, now=now)
+
+
+def _sign_in_limits(username: str, ip: str) -> dict[str, int]:
+    return {
+        f"sign-in:user:{username}": domain.SIGN_IN_FAILURES_PER_USERNAME_PER_HOUR,
+        f"sign-in:ip:{ip}": domain.SIGN_IN_FAILURES_PER_IP_PER_HOUR,
+    }
 
 
 def do_take_sign_in_attempt(*, username: str, ip: str, now: datetime) -> None:
     """Count a console sign-in as failed before its password is checked: one of this hour's tries of
-    the username and of the client address. TooManyAttempts, and the password is not checked, when
-    either is spent; ``do_give_back_sign_in_attempt`` returns both once the password proves right.
-    Counting first is what keeps racing guesses within the limit (reliability C.11, C.18)."""
-    user_key, ip_key = f"sign-in:user:{username}", f"sign-in:ip:{ip}"
-    if not _do_take_hit(key=user_key, limit=domain.SIGN_IN_FAILURES_PER_USERNAME_PER_HOUR, now=now):
-        raise TooManyAttempts(_until_next_window(now))
-    if not _do_take_hit(key=ip_key, limit=domain.SIGN_IN_FAILURES_PER_IP_PER_HOUR, now=now):
-        _do_give_back_hit(key=user_key, now=now)
-        raise TooManyAttempts(_until_next_window(now))
+    the username and of the client address, in one transaction. TooManyAttempts, and the password is
+    not checked, when either is spent; ``do_give_back_sign_in_attempt`` returns both once the password
+    proves right. Counting first is what keeps racing guesses within the limit (reliability C.11, C.18)."""
+    _do_take_hits(limits=_sign_in_limits(username, ip), now=now)
 
 
 def do_give_back_sign_in_attempt(*, username: str, ip: str, now: datetime) -> None:
     """The password was right: the attempt taken by ``do_take_sign_in_attempt`` was no failure."""
-    _do_give_back_hit(key=f"sign-in:user:{username}", now=now)
-    _do_give_back_hit(key=f"sign-in:ip:{ip}", now=now)
+    _do_give_back_hits(keys=list(_sign_in_limits(username, ip)), now=now)
 
 
 # -- accounts ------------------------------------------------------------------------------------------
