@@ -17,6 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+# The marketplace speaks Beijing time (protocol §1.3), and so do the days operators read.
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+# Every time an instance, the inbox or its audit trail holds lies in these years (Beijing time): no real
+# subscription lies outside them, and a time far outside them may not even be readable back (PostgreSQL
+# stores years Python cannot hold, and a year-9999 time overflows when shown in Beijing time). The SPI
+# refuses other times, and a CHECK constraint on every such column (models.py) refuses them from anyone.
+PLAUSIBLE_YEARS = range(2000, 2101)
+EARLIEST_TIME = datetime(PLAUSIBLE_YEARS.start, 1, 1, tzinfo=BEIJING)
+END_OF_TIME = datetime(PLAUSIBLE_YEARS.stop, 1, 1, tzinfo=BEIJING)  # the first instant after the window
+
+
+def is_plausible_time(moment: datetime) -> bool:
+    return EARLIEST_TIME <= moment < END_OF_TIME
 
 
 class State(StrEnum):

@@ -5,14 +5,66 @@ Thin data only: the rules live in ``domain.py`` and the only writer is ``actions
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, cast
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from kaitong.marketplace.domain import Instance, State
+from kaitong.marketplace.domain import EARLIEST_TIME, END_OF_TIME, Instance, State
 
 # The labels operators read in the admin; a state the domain adds without one fails at import.
 STATE_LABELS = {State.ACTIVE: _("正常"), State.EXPIRED: _("已过期"), State.RELEASED: _("已释放")}
 STATE_CHOICES = [(state.value, STATE_LABELS[state]) for state in State]
+
+
+class PlausibleTime(models.Func):
+    """True when a stored time can be read back and shown: ``earliest <= time < end``.
+
+    Used in CHECK constraints, so that no writer (the SPI, a migration, an operator in psql) can store a
+    time that would take down every page that lists its row: PostgreSQL keeps years Python cannot hold
+    (year 1 BC, ``infinity``), and a year-9999 time overflows when shown in Beijing time. PostgreSQL's
+    type guarantees the rest. SQLite keeps a time as text, so there the text must also be a real calendar
+    time in the layout Django writes (``2026-02-30 00:00:00`` would fail when read). The bounds are
+    arguments, so that a migration records them and a change of the window makes a new migration."""
+
+    conditional = True
+    output_field = models.BooleanField()
+    arity = 1
+
+    def __init__(self, field: str, *, earliest: datetime, end: datetime) -> None:
+        super().__init__(field)
+        self.earliest, self.end = earliest, end
+
+    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        column, column_params = compiler.compile(self.source_expressions[0])
+        field: models.DateTimeField = models.DateTimeField()
+        earliest, end = (field.get_db_prep_value(moment, connection) for moment in (self.earliest, self.end))
+        return f"({column} >= %s AND {column} < %s)", [*column_params, earliest, *column_params, end]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:
+        window, window_params = self.as_sql(compiler, connection)
+        column, column_params = compiler.compile(self.source_expressions[0])
+        # date() with a modifier normalises an impossible date (Feb 30 becomes Mar 2), so it differs from
+        # the text; time() refuses minute or second 60 but keeps hour 24, hence the last test. Date and
+        # time are checked apart: a modifier on the whole text rounds 23:59:59.9999995 to the next day.
+        # No ", " in the SQL: Django's SQLite introspection splits a table's SQL at ", " to find columns.
+        calendar = (
+            f"date(substr({column},1,10),'+0 days') IS substr({column},1,10)"
+            f" AND time(substr({column},12,8)) IS substr({column},12,8)"
+            f" AND substr({column},12,2) < '24'"
+        )
+        return f"({window} AND {calendar})", [*window_params, *column_params * calendar.count(column)]
+
+
+def plausible_time(field: str, *, null: bool = False) -> models.CheckConstraint:
+    """The CHECK constraint that keeps ``field`` readable: in domain.PLAUSIBLE_YEARS (see PlausibleTime)."""
+    plausible = PlausibleTime(field, earliest=EARLIEST_TIME, end=END_OF_TIME)
+    condition = cast(models.Q, models.Q(**{f"{field}__isnull": True}) | plausible) if null else plausible
+    return models.CheckConstraint(
+        condition=condition,
+        name=f"%(app_label)s_%(class)s_{field}_plausible",
+    )
 
 
 class MarketplaceInstance(models.Model):
@@ -43,6 +95,11 @@ class MarketplaceInstance(models.Model):
         verbose_name = _("云市场实例")
         verbose_name_plural = _("云市场实例")
         ordering = ["-created_at"]
+        constraints = [
+            plausible_time("expires_at", null=True),
+            plausible_time("created_at"),
+            plausible_time("updated_at"),
+        ]
 
     def __str__(self) -> str:
         return self.instance_id
@@ -82,6 +139,7 @@ class SpiCall(models.Model):
         verbose_name = _("SPI 调用")
         verbose_name_plural = _("SPI 收件箱")
         ordering = ["-received_at", "-id"]
+        constraints = [plausible_time("received_at")]
 
     def __str__(self) -> str:
         return f"{self.action} {self.instance_id} {self.verdict}"
@@ -102,6 +160,7 @@ class InstanceEvent(models.Model):
         verbose_name = _("实例事件")
         verbose_name_plural = _("实例事件")
         ordering = ["at", "id"]
+        constraints = [plausible_time("at")]
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_state}→{self.to_state}"
