@@ -166,5 +166,34 @@ class InstanceEvent(models.Model):
         return f"{self.action} {self.from_state}→{self.to_state}"
 
 
+class UnauthenticatedCallTally(models.Model):
+    """SPI calls refused before they were authenticated (no token, a wrong one, too malformed to check),
+    counted per source, action and Beijing day rather than stored one by one: anyone can send them, and
+    each used to add up to 8 KB to the inbox. Written only by actions.py, in one upsert per call."""
+
+    day = models.DateField(_("日期"))
+    source = models.CharField(_("来源地址"), max_length=64, help_text=_("IPv6 地址按 /64 网段计"))
+    action = models.CharField(_("动作"), max_length=32)
+    count = models.PositiveBigIntegerField(_("次数"))
+    throttled = models.PositiveBigIntegerField(_("其中限流"), help_text=_("超过每日上限、以 429 应答的次数"))
+    first_seen = models.DateTimeField(_("首次"))
+    last_seen = models.DateTimeField(_("最近"))
+    last_reason = models.CharField(_("最近的原因"), max_length=255)
+
+    class Meta:
+        verbose_name = _("未通过验证的 SPI 调用")
+        verbose_name_plural = _("未通过验证的 SPI 调用")
+        ordering = ["-day", "-last_seen"]
+        constraints = [
+            # The upsert's conflict target; it also serves the day's total per source and the pruning by day.
+            models.UniqueConstraint(fields=["day", "source", "action"], name="tally_one_row_per_source_action_day"),
+            plausible_time("first_seen"),
+            plausible_time("last_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.source} {self.action} ×{self.count}"
+
+
 # The login-free entry keeps its own table in a module of its own (see sso_models.py).
 from kaitong.marketplace.sso_models import LoginFreeUse  # noqa: E402, F401

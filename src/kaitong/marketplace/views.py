@@ -53,6 +53,7 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
             # Asked before an expire, release or resume; briefly, since the marketplace waits ~5 s in all.
             marketplace=instance_lookup(timeout_ms=env.instance_check_timeout_ms),
             remote_addr=client_ip(request),
+            refused_calls_per_day=env.spi_refused_calls_per_day,
         )
     except DatabaseError:
         # Fail closed: never answer success without a commit; the marketplace will call again.
@@ -60,4 +61,7 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
         metrics.count_spi_verdict("unavailable")
         return _json(failure("", "temporarily unavailable"), 503)
     metrics.count_spi_verdict(answer.verdict)
-    return _json(answer.body)
+    response = _json(answer.body, answer.status)
+    if answer.retry_after is not None:
+        response["Retry-After"] = str(answer.retry_after)
+    return response
