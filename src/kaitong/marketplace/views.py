@@ -28,6 +28,13 @@ def _json(body: dict, status: int = 200) -> JsonResponse:
     return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
 
 
+def unreadable_request_answer(message: str) -> dict:
+    """The body of the server's answer to a request it could not read (a request line over 8190 bytes, a
+    malformed one): it may have been an SPI call, whose every answer is the protocol's JSON, and its
+    action is unknown, so the failure in both shapes (kaitong_base/client_errors.py)."""
+    return failure("", message)
+
+
 @csrf_exempt
 def spi_endpoint(request: HttpRequest) -> JsonResponse:
     if request.method not in ("GET", "POST"):
