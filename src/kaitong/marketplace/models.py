@@ -174,10 +174,10 @@ class UnauthenticatedCallTally(models.Model):
     day = models.DateField(_("日期"))
     source = models.CharField(_("来源地址"), max_length=64, help_text=_("IPv6 地址按 /64 网段计"))
     action = models.CharField(_("动作"), max_length=32)
-    count = models.PositiveBigIntegerField(_("次数"))
+    count = models.PositiveBigIntegerField(_("调用次数"))
     throttled = models.PositiveBigIntegerField(_("其中限流"), help_text=_("超过每日上限、以 429 应答的次数"))
-    first_seen = models.DateTimeField(_("首次"))
-    last_seen = models.DateTimeField(_("最近"))
+    first_seen = models.DateTimeField(_("首次出现"))
+    last_seen = models.DateTimeField(_("最近出现"))
     last_reason = models.CharField(_("最近的原因"), max_length=255)
 
     class Meta:
