@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import Client
 
 from kaitong.marketplace import actions
+from kaitong.marketplace.aliyun.instances import scripted
 from kaitong.marketplace.aliyun.spi import BEIJING
 from kaitong.marketplace.aliyun.token import signed
 from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall, UnauthenticatedCallTally
@@ -284,6 +285,7 @@ class TestUnauthenticatedCalls:
                 now=now,
                 isv_key=isv_key(),
                 auth_url="",
+                marketplace=scripted,  # an unauthenticated call asks the marketplace nothing
                 remote_addr="203.0.113.9",
                 refused_calls_per_day=2,
             )

@@ -96,6 +96,9 @@ def test_an_unreadable_expiry_is_refused_by_the_database(client, settled_instanc
     [
         ("marketplace_marketplaceinstance", "created_at"),
         ("marketplace_marketplaceinstance", "updated_at"),
+        ("marketplace_marketplaceinstance", "reconciled_at"),
+        ("marketplace_marketplaceinstance", "unreconciled_since"),
+        ("marketplace_marketplaceinstance", "drift_alarm_at"),
         ("marketplace_spicall", "received_at"),
         ("marketplace_instanceevent", "at"),
     ],
@@ -115,11 +118,11 @@ def test_the_window_edges_are_stored_and_read_back(client, settled_instance):
 
 @pytest.mark.django_db(transaction=True)
 def test_times_stored_before_the_constraints_are_moved_into_the_window(client):
-    """A database that took a year-1 expiry before this version: the migration moves it to the window's
+    """A database that took a year-1 expiry before this version (0006): the migration moves it to the window's
     first instant (for the lifecycle both have long passed) and a far-future one to its last, and the
     pages work again."""
     executor = MigrationExecutor(connection)
-    executor.migrate([("marketplace", "0004_operator_labels")])
+    executor.migrate([("marketplace", "0005_reconciliation")])
     try:
         for instance_id in ("800001", "800002"):
             call_spi(client, create_params(instance_id))

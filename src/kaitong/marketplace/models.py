@@ -99,6 +99,9 @@ class MarketplaceInstance(models.Model):
             plausible_time("expires_at", null=True),
             plausible_time("created_at"),
             plausible_time("updated_at"),
+            plausible_time("unreconciled_since", null=True),
+            plausible_time("reconciled_at", null=True),
+            plausible_time("drift_alarm_at", null=True),
         ]
 
     def __str__(self) -> str:

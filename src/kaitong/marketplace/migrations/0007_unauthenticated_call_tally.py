@@ -9,7 +9,7 @@ import kaitong.marketplace.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("marketplace", "0005_plausible_times"),
+        ("marketplace", "0006_plausible_times"),
     ]
 
     operations = [

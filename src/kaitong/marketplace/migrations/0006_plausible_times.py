@@ -22,6 +22,9 @@ TIMES = [
     ("marketplaceinstance", "expires_at"),
     ("marketplaceinstance", "created_at"),
     ("marketplaceinstance", "updated_at"),
+    ("marketplaceinstance", "unreconciled_since"),
+    ("marketplaceinstance", "reconciled_at"),
+    ("marketplaceinstance", "drift_alarm_at"),
     ("spicall", "received_at"),
     ("instanceevent", "at"),
 ]
@@ -47,7 +50,7 @@ def move_into_the_window(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("marketplace", "0004_operator_labels"),
+        ("marketplace", "0005_reconciliation"),
     ]
 
     operations = [
@@ -74,6 +77,16 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(
                 condition=plausible("updated_at"), name="marketplace_marketplaceinstance_updated_at_plausible"
             ),
+        ),
+        *(
+            migrations.AddConstraint(
+                model_name="marketplaceinstance",
+                constraint=models.CheckConstraint(
+                    condition=models.Q((f"{field}__isnull", True), plausible(field), _connector="OR"),
+                    name=f"marketplace_marketplaceinstance_{field}_plausible",
+                ),
+            )
+            for field in ("unreconciled_since", "reconciled_at", "drift_alarm_at")
         ),
         migrations.AddConstraint(
             model_name="spicall",
