@@ -175,7 +175,7 @@ class UnauthenticatedCallTally(models.Model):
     each used to add up to 8 KB to the inbox. Written only by actions.py, in one upsert per call."""
 
     day = models.DateField(_("日期"))
-    source = models.CharField(_("来源地址"), max_length=64, help_text=_("IPv6 地址按 /64 网段计"))
+    source = models.CharField(_("来源地址"), max_length=64)  # an IPv6 source is its /64 network
     action = models.CharField(_("动作"), max_length=32)
     count = models.PositiveBigIntegerField(_("调用次数"))
     throttled = models.PositiveBigIntegerField(_("其中限流"), help_text=_("超过每日上限、以 429 应答的次数"))

@@ -18,10 +18,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("day", models.DateField(verbose_name="日期")),
-                (
-                    "source",
-                    models.CharField(help_text="IPv6 地址按 /64 网段计", max_length=64, verbose_name="来源地址"),
-                ),
+                ("source", models.CharField(max_length=64, verbose_name="来源地址")),
                 ("action", models.CharField(max_length=32, verbose_name="动作")),
                 ("count", models.PositiveBigIntegerField(verbose_name="调用次数")),
                 (
