@@ -59,9 +59,18 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from django.conf import settings
 
     from kaitong.config.env import Mode
+    from kaitong.marketplace.views import unreadable_request_answer
+    from kaitong_base.client_errors import json_client_errors
     from kaitong_base.server import serve
 
-    json_logs = settings.ENV.mode is Mode.PRODUCTION
+    extra: dict[str, object] = {
+        # A request gunicorn cannot read (a request line over 8190 bytes) may be an SPI call: answered in
+        # the protocol's JSON, not gunicorn's HTML (kaitong_base/client_errors.py).
+        "post_worker_init": json_client_errors(unreadable_request_answer),
+    }
+    if settings.ENV.mode is Mode.PRODUCTION:
+        # gunicorn's own error lines in the same JSON lines as the application's (config/logs.py).
+        extra["logger_class"] = "kaitong.config.logs.GunicornJsonLogger"
     serve(
         wsgi="kaitong.config.wsgi",
         name="kaitong",
@@ -69,8 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         threads=args.threads,
-        # gunicorn's own error lines in the same JSON lines as the application's (config/logs.py).
-        extra={"logger_class": "kaitong.config.logs.GunicornJsonLogger"} if json_logs else None,
+        extra=extra,
     )
 
 

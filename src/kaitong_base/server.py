@@ -39,7 +39,9 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
         "graceful_timeout": 20,
         "timeout": 60,
         "keepalive": 5,
-        # Room for the longest query the SPI endpoint accepts; past it our endpoint answers in JSON.
+        # The most gunicorn allows, and the bound on what it reads of a request line (0 would mean no
+        # bound at all). Room for any query the SPI endpoint accepts; past it gunicorn answers 414, in
+        # the application's JSON under client_errors.py's post_worker_init hook (kaitong serve sets it).
         "limit_request_line": 8190,
     }
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
 from django.test import Client
 
+from kaitong.marketplace import actions
+from kaitong.marketplace.aliyun.instances import scripted
 from kaitong.marketplace.aliyun.spi import BEIJING
 from kaitong.marketplace.aliyun.token import signed
-from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall
+from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall, UnauthenticatedCallTally
+from tests.support.concurrency import at_once
 from tests.support.marketplace import SPI_PATH, call_spi, create_params, isv_key, spi_query
 
 pytestmark = pytest.mark.django_db
@@ -183,10 +186,12 @@ class TestBadInput:
             }
         assert not MarketplaceInstance.objects.exists()
 
-    def test_inbox_records_every_call_without_the_token(self, client):
+    def test_inbox_records_every_signed_call_without_the_token(self, client):
         call_spi(client, create_params("300001"))
-        client.get(SPI_PATH + "?" + spi_query(create_params("300002"), key="wrong-key"))
+        call_spi(client, create_params("300002", trial="maybe"))
+        client.get(SPI_PATH + "?" + spi_query(create_params("300003"), key="wrong-key"))
         calls = list(SpiCall.objects.order_by("id"))
+        # The call with a wrong token is counted, not stored (TestUnauthenticatedCalls).
         assert [c.verdict for c in calls] == ["applied", "rejected"]
         assert all(c.params["token"] == "<redacted>" for c in calls)
         assert calls[1].answer["instanceId"] == "0"
@@ -197,6 +202,119 @@ class TestBadInput:
         client.get(SPI_PATH + "?" + query)
         token = query.rsplit("token=", 1)[1]
         assert token not in caplog.text and isv_key() not in caplog.text
+
+
+class TestUnauthenticatedCalls:
+    """Calls without a valid token are counted per source, action and day, never stored one by one, and
+    answered 429 past a daily number per source; signed calls are never limited (issue 10, item 6)."""
+
+    @pytest.fixture
+    def limit(self, settings):  # type: ignore[no-untyped-def]
+        settings.ENV = settings.ENV.model_copy(update={"spi_refused_calls_per_day": 5})
+        return 5
+
+    @staticmethod
+    def unsigned(client, query: str, address: str = "203.0.113.7"):  # type: ignore[no-untyped-def]
+        return client.get(SPI_PATH + "?" + query, REMOTE_ADDR=address)
+
+    def test_many_unsigned_calls_leave_a_few_rows_with_exact_counts(self, client, settings, caplog):
+        settings.ENV = settings.ENV.model_copy(update={"spi_refused_calls_per_day": 10_000})
+        caplog.set_level(logging.WARNING)
+        big = "x" * 500  # each call near the 8 KB cap, as the flood that filled the inbox sent them
+        kinds = {
+            "createInstance": lambda n: urlencode(create_params(f"9{n}", **{f"p{i}": big for i in range(15)})),
+            "(other)": lambda n: spi_query({"action": f"dance{n}", "instanceId": "1"}, key="wrong-key"),
+            "(unparsed)": lambda n: f"action=expiredInstance&instanceId={n}&instanceId=%00",
+            "releaseInstance": lambda n: spi_query(
+                {"action": "releaseInstance", "instanceId": str(n)}, key="wrong-key"
+            ),
+        }
+        for n in range(60):
+            for query in kinds.values():
+                response = self.unsigned(client, query(n))
+                assert response.status_code == 200 and response.json()["success"] is False
+        assert not SpiCall.objects.exists() and not MarketplaceInstance.objects.exists()
+        tally = {row.action: row for row in UnauthenticatedCallTally.objects.all()}
+        assert sorted(tally) == sorted(kinds)
+        assert {action: row.count for action, row in tally.items()} == dict.fromkeys(kinds, 60)
+        assert {row.source for row in tally.values()} == {"203.0.113.7"}
+        assert tally["createInstance"].last_reason == "missing token"
+        assert tally["(unparsed)"].last_reason == "control characters are not allowed in parameters"
+        assert all(row.first_seen <= row.last_seen and row.throttled == 0 for row in tally.values())
+        # One log line for the source's first refusal of the day, not one per call.
+        assert caplog.text.count("refused before authentication") == 1
+
+    def test_past_the_daily_number_unsigned_calls_get_429_and_retry_after(self, client, limit, caplog):
+        caplog.set_level(logging.WARNING)
+        query = spi_query({"action": "expiredInstance", "instanceId": "1"}, key="wrong-key")
+        answers = [self.unsigned(client, query) for _ in range(limit + 3)]
+        assert [a.status_code for a in answers] == [200] * limit + [429] * 3
+        assert answers[0].json() == {"success": False, "message": "invalid token"}
+        throttled = answers[-1]
+        assert throttled["Content-Type"] == "application/json"
+        assert 0 < int(throttled["Retry-After"]) <= 24 * 3600
+        body = throttled.json()
+        assert body["success"] is False and "too many refused calls" in body["message"]
+        row = UnauthenticatedCallTally.objects.get()
+        assert (row.count, row.throttled) == (limit + 3, 3)
+        assert caplog.text.count("refused before authentication") == 1 and caplog.text.count("throttled") == 1
+
+    def test_signed_calls_from_a_throttled_address_are_served(self, client, limit):
+        for _ in range(limit + 2):
+            self.unsigned(client, urlencode(create_params("310001")))
+        assert self.unsigned(client, urlencode(create_params("310001"))).status_code == 429
+        signed_call = client.get(SPI_PATH + "?" + spi_query(create_params("310001")), REMOTE_ADDR="203.0.113.7")
+        assert signed_call.status_code == 200 and signed_call.json()["instanceId"] == "310001"
+        assert MarketplaceInstance.objects.filter(instance_id="310001").exists()
+        assert UnauthenticatedCallTally.objects.get().count == limit + 3  # the signed call is not counted
+
+    def test_each_source_has_its_own_number_and_an_ipv6_network_is_one_source(self, client, limit):
+        query = urlencode({"action": "expiredInstance", "instanceId": "1"})
+        for n in range(limit):
+            self.unsigned(client, query, address=f"2001:db8:0:1::{n + 1}")
+        assert self.unsigned(client, query, address="2001:db8:0:1::ffff").status_code == 429
+        assert self.unsigned(client, query, address="2001:db8:0:2::1").status_code == 200
+        assert self.unsigned(client, query, address="198.51.100.1").status_code == 200
+        counts = dict(UnauthenticatedCallTally.objects.values_list("source", "count"))
+        assert counts == {"2001:db8:0:1::/64": limit + 1, "2001:db8:0:2::/64": 1, "198.51.100.1": 1}
+
+    def test_the_number_starts_again_at_midnight_beijing_and_old_days_are_forgotten(self):
+        def refuse(now: datetime) -> actions.SpiAnswer:
+            return actions.do_receive_spi_call(
+                raw_sources=["action=expiredInstance&instanceId=1"],
+                now=now,
+                isv_key=isv_key(),
+                auth_url="",
+                marketplace=scripted,  # an unauthenticated call asks the marketplace nothing
+                remote_addr="203.0.113.9",
+                refused_calls_per_day=2,
+            )
+
+        long_ago = datetime(2026, 6, 1, 12, tzinfo=UTC)
+        refuse(long_ago)
+        before_midnight = datetime(2026, 11, 30, 15, 59, 58, tzinfo=UTC)  # 23:59:58 in Beijing
+        answers = [refuse(before_midnight) for _ in range(3)]
+        assert [a.status for a in answers] == [200, 200, 429]
+        assert answers[-1].retry_after == 2
+        assert refuse(before_midnight + timedelta(seconds=2)).status == 200  # 00:00 on 1 December
+        days = dict(UnauthenticatedCallTally.objects.values_list("day", "count"))
+        assert days == {datetime(2026, 11, 30).date(): 3, datetime(2026, 12, 1).date(): 1}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_unsigned_calls_are_each_counted_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's concurrent writers")
+    statuses: list[int] = []
+
+    def call(n: int) -> None:
+        statuses.append(Client().get(SPI_PATH + "?action=expiredInstance&instanceId=1").status_code)
+
+    at_once(20, call)
+    assert sorted(statuses) == [200] * 20
+    row = UnauthenticatedCallTally.objects.get()
+    assert (row.source, row.action, row.count) == ("127.0.0.1", "expiredInstance", 20)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -69,3 +69,22 @@ def test_ledger_repair_speaks_the_operators_language(client, operator, language,
     assert done in text
     assert refused in text
     assert MeteringRecord.objects.get(pk=rejected.pk).state == "pending"
+
+
+def test_calls_refused_before_authentication_are_shown_as_a_read_only_tally(client, operator):
+    from kaitong.marketplace.models import UnauthenticatedCallTally
+
+    for _ in range(3):
+        client.get("/marketplace/aliyun/spi?action=createInstance&orderBizId=1", REMOTE_ADDR="203.0.113.7")
+    client.force_login(operator)
+    page = client.get("/ops/marketplace/unauthenticatedcalltally/")
+    assert page.status_code == 200
+    text = html.unescape(page.content.decode())
+    assert "203.0.113.7" in text and "missing token" in text and "未通过验证的 SPI 调用" in text
+    row = UnauthenticatedCallTally.objects.get()
+    assert row.count == 3
+    assert client.get("/ops/marketplace/unauthenticatedcalltally/add/").status_code == 403
+    page_of_row = f"/ops/marketplace/unauthenticatedcalltally/{row.pk}"
+    assert client.post(f"{page_of_row}/change/", {"count": "0"}).status_code == 403
+    assert client.post(f"{page_of_row}/delete/", {"post": "yes"}).status_code == 403
+    assert UnauthenticatedCallTally.objects.get().count == 3

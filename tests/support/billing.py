@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 
 from kaitong.accounts import actions as accounts
@@ -70,6 +71,7 @@ def open_instances(instance_ids: list[str], *, product_code: str = "cmgj00053362
                 isv_key=isv_key(),
                 auth_url="http://testserver/sso",
                 marketplace=scripted,  # a create asks the marketplace nothing
+                refused_calls_per_day=settings.ENV.spi_refused_calls_per_day,
             )
 
 

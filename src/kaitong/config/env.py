@@ -59,6 +59,9 @@ class AppEnv(BaseSettings):
     aliyun_product_code: str = "cmgj00053362"
     aliyun_metering_assit: str = "cmgj00053362-Frequency-1"
     verify_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    # SPI calls from one address (IPv6: one /64) refused before authentication in a Beijing day that are
+    # answered as usual; past it they get 429 until 00:00. Signed calls are never limited.
+    spi_refused_calls_per_day: int = Field(default=100, ge=1)
 
     # The site this deployment serves (one deployment, one site).
     site_code: str = "cn1"

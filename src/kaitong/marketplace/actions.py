@@ -1,8 +1,10 @@
 """The only writers of marketplace instances: one SPI call in, one answer out.
 
 Order of work for every call (reliability A.3, A.6):
-1. the call is stored in the inbox, redacted, in its own short transaction — before anything can fail;
-2. it is authenticated and parsed; a bad call is answered with a message and changes nothing;
+1. it is authenticated: a call without a valid token (or too malformed to check) is only counted in
+   the tally of unauthenticated calls, never stored, and answered 429 past a daily number per source;
+2. it is stored in the inbox, redacted, and parsed; a bad call is answered with a message and changes
+   nothing;
 3. the state change, its audit row and the inbox verdict commit together, so a crash leaves either
    all of them or none, and the marketplace's retry finds the same state.
 
@@ -19,16 +21,17 @@ import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import psycopg
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
+from django.db.models import Sum
 
 from kaitong.marketplace import domain
 from kaitong.marketplace.aliyun import spi
 from kaitong.marketplace.aliyun.instances import InstanceLookup, LookupFailed
-from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall
+from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall, UnauthenticatedCallTally
 
 log = logging.getLogger(__name__)
 Verdict = SpiCall.Verdict
@@ -39,6 +42,8 @@ class SpiAnswer:
     body: dict[str, Any]
     verdict: str
     message: str = ""
+    status: int = 200
+    retry_after: int | None = None  # seconds, for a Retry-After header
 
 
 def failure(action: str, message: str) -> dict[str, Any]:
@@ -57,19 +62,28 @@ def do_receive_spi_call(
     auth_url: str,
     marketplace: InstanceLookup,
     remote_addr: str = "",
+    refused_calls_per_day: int,
 ) -> SpiAnswer:
-    """Store, verify and apply one SPI call; return the JSON answer for the marketplace.
+    """Authenticate, store and apply one SPI call; return the JSON answer for the marketplace.
 
     ``marketplace`` is asked about the instance before an expire, release or resume changes it.
+    ``refused_calls_per_day``: unauthenticated calls from one source in a Beijing day answered as usual;
+    past it they are answered 429 until the next day (they are counted either way).
     """
     try:
         params = spi.collect_parameters(raw_sources)
     except spi.BadCall as exc:
-        # Even an unparseable call is recorded, so an operator can see what arrived.
-        inbox = SpiCall(received_at=now, action="", params={}, remote_addr=remote_addr[:64])
-        return _rejected(inbox, "", str(exc))
-
+        return _refuse_unauthenticated(
+            source=remote_addr, action=None, reason=str(exc), now=now, daily_limit=refused_calls_per_day
+        )
     request = spi.SpiRequest(params=params)
+    try:
+        spi.authenticate(params, key=isv_key)
+    except spi.BadCall as exc:
+        return _refuse_unauthenticated(
+            source=remote_addr, action=request.action, reason=str(exc), now=now, daily_limit=refused_calls_per_day
+        )
+
     action = request.action[:64]
     inbox = SpiCall(
         received_at=now,
@@ -79,7 +93,6 @@ def do_receive_spi_call(
         remote_addr=remote_addr[:64],
     )
     try:
-        spi.authenticate(params, key=isv_key)
         parsed_action = spi.parse_action(request)
         if parsed_action is domain.Action.CREATE:
             return _create(inbox, spi.parse_create(request), now=now, auth_url=auth_url)
@@ -90,10 +103,75 @@ def do_receive_spi_call(
 
 
 def _rejected(inbox: SpiCall, action: str, message: str) -> SpiAnswer:
-    log.warning("SPI call %s rejected: %s", action or "(unparsed)", message)
+    """A signed call that cannot be honoured as sent: stored with its reason (the marketplace sent it)."""
+    log.warning("SPI call %s rejected: %s", action or "(none)", message)
     answer = SpiAnswer(failure(action, message), Verdict.REJECTED, message)
     _store(inbox, answer)
     return answer
+
+
+def _refuse_unauthenticated(
+    *, source: str, action: str | None, reason: str, now: datetime, daily_limit: int
+) -> SpiAnswer:
+    """Count a call refused before authentication and answer it; nothing of the call is stored.
+
+    The log says when a source starts being refused and when it starts being throttled, at most twice
+    a day per source (the tally in the operator console counts the rest)."""
+    source = domain.tally_source(source)
+    answer_shape = (action or "")[:64]
+    try:
+        refused_before = _count_unauthenticated(source=source, action=action, reason=reason, now=now, limit=daily_limit)
+    except DatabaseError as exc:
+        # The call is refused whatever happens to its count: a bad call is never reported as transient.
+        log.warning("SPI call from %s refused (%s); it could not be counted: %s", source, reason, exc)
+        return SpiAnswer(failure(answer_shape, reason), Verdict.REJECTED, reason)
+    if refused_before == 0:
+        log.warning(
+            "SPI call from %s refused before authentication: %s (this source's further refusals today are "
+            "counted, not logged: /ops/marketplace/unauthenticatedcalltally/)",
+            source,
+            reason,
+        )
+    if refused_before < daily_limit:
+        return SpiAnswer(failure(answer_shape, reason), Verdict.REJECTED, reason)
+    if refused_before == daily_limit:
+        log.warning("SPI calls from %s throttled until 00:00 Beijing time: over %d refused today", source, daily_limit)
+    message = f"too many refused calls from this address today (over {daily_limit}); {reason}"
+    return SpiAnswer(
+        failure(answer_shape, message),
+        Verdict.REJECTED,
+        message,
+        status=429,
+        retry_after=domain.seconds_until_next_day(now),
+    )
+
+
+def _count_unauthenticated(*, source: str, action: str | None, reason: str, now: datetime, limit: int) -> int:
+    """Add one refused call to its tally row (one atomic upsert); return how many calls from ``source``
+    were refused earlier today. Concurrent calls may read the same total, so the limit can be passed by
+    as many calls as run at once; the counts themselves are exact."""
+    day = domain.tally_day(now)
+    with transaction.atomic():
+        refused_before = (
+            UnauthenticatedCallTally.objects.filter(day=day, source=source).aggregate(total=Sum("count"))["total"] or 0
+        )
+        values = {
+            "day": day,
+            "source": source,
+            "action": domain.tally_action(action),
+            "count": 1,
+            "throttled": 1 if refused_before >= limit else 0,
+            "first_seen": now,
+            "last_seen": now,
+            "last_reason": reason[:255],
+        }
+        assert tuple(values) == TALLY_COLUMNS
+        with connection.cursor() as cursor:
+            cursor.execute(_tally_upsert_sql(connection.vendor), _db_values(UnauthenticatedCallTally, values))
+        if refused_before == 0:
+            # A source's first refusal of the day: a good moment to forget old days.
+            UnauthenticatedCallTally.objects.filter(day__lt=day - timedelta(days=domain.TALLY_KEPT_DAYS)).delete()
+    return int(refused_before)
 
 
 def _store(inbox: SpiCall, answer: SpiAnswer) -> SpiCall:
@@ -123,6 +201,7 @@ INSTANCE_COLUMNS = (
     "updated_at",
 )
 INBOX_COLUMNS = ("received_at", "action", "instance_id", "params", "answer", "remote_addr")
+TALLY_COLUMNS = ("day", "source", "action", "count", "throttled", "first_seen", "last_seen", "last_reason")
 
 
 def _field(model: type[models.Model], name: str) -> models.Field:
@@ -276,6 +355,30 @@ def _insert_instance_sql(vendor: str) -> str:
         f"INSERT INTO {quote(meta.db_table)} ({_column_list(MarketplaceInstance, INSTANCE_COLUMNS)}) "  # noqa: S608
         f"VALUES ({_placeholders(INSTANCE_COLUMNS)}) "
         f"ON CONFLICT ({quote('instance_id')}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+
+
+@functools.cache
+def _tally_upsert_sql(vendor: str) -> str:
+    """One row per (day, source, action): inserted with count 1, or its count bumped in the same statement
+    (INSERT … ON CONFLICT DO UPDATE, atomic on SQLite and PostgreSQL alike)."""
+    quote = connection.ops.quote_name
+    table = quote(UnauthenticatedCallTally._meta.db_table)
+    count, throttled, last_seen, last_reason = (
+        quote(_field(UnauthenticatedCallTally, name).column)
+        for name in ("count", "throttled", "last_seen", "last_reason")
+    )
+    conflict = ", ".join(quote(name) for name in ("day", "source", "action"))
+    return (
+        f"INSERT INTO {table} ({_column_list(UnauthenticatedCallTally, TALLY_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({_placeholders(TALLY_COLUMNS)}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET "
+        f"{count} = {table}.{count} + 1, "
+        f"{throttled} = {table}.{throttled} + EXCLUDED.{throttled}, "
+        # Two calls may commit in the other order than their clocks: the later time stays.
+        f"{last_seen} = CASE WHEN EXCLUDED.{last_seen} > {table}.{last_seen} "
+        f"THEN EXCLUDED.{last_seen} ELSE {table}.{last_seen} END, "
+        f"{last_reason} = EXCLUDED.{last_reason}"
     )
 
 

@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall
+from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall, UnauthenticatedCallTally
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -218,3 +218,13 @@ class SpiCallAdmin(ReadOnlyAdmin):
     search_fields = ["instance_id", "message"]
     search_help_text = _("按实例 ID 或说明查找")
     date_hierarchy = "received_at"
+
+
+@admin.register(UnauthenticatedCallTally)
+class UnauthenticatedCallTallyAdmin(ReadOnlyAdmin):
+    """Calls refused before authentication, counted per source, action and day (never stored one by one)."""
+
+    list_display = ["day", "source", "action", "count", "throttled", "first_seen", "last_seen", "last_reason"]
+    list_filter = ["action"]
+    search_fields = ["source"]
+    date_hierarchy = "day"

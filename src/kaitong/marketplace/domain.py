@@ -14,9 +14,26 @@ here from absolute values, never from "what came last":
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+# The marketplace speaks Beijing time (protocol §1.3), and so do the days operators read.
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+# Every time an instance, the inbox or its audit trail holds lies in these years (Beijing time): no real
+# subscription lies outside them, and a time far outside them may not even be readable back (PostgreSQL
+# stores years Python cannot hold, and a year-9999 time overflows when shown in Beijing time). The SPI
+# refuses other times, and a CHECK constraint on every such column (models.py) refuses them from anyone.
+PLAUSIBLE_YEARS = range(2000, 2101)
+EARLIEST_TIME = datetime(PLAUSIBLE_YEARS.start, 1, 1, tzinfo=BEIJING)
+END_OF_TIME = datetime(PLAUSIBLE_YEARS.stop, 1, 1, tzinfo=BEIJING)  # the first instant after the window
+
+
+def is_plausible_time(moment: datetime) -> bool:
+    return EARLIEST_TIME <= moment < END_OF_TIME
 
 
 class State(StrEnum):
@@ -210,3 +227,49 @@ def differences(local: Instance, view: MarketView) -> tuple[str, ...]:
         ours, theirs = local.expires_at.astimezone(UTC).isoformat(), view.ends_at.astimezone(UTC).isoformat()
         found.append(f"expiry: ours {ours}, marketplace {theirs}")
     return tuple(found)
+
+
+# -- SPI calls refused before they were authenticated ------------------------------------------------
+# Anyone can send the SPI a call without a token, with a wrong one, or too malformed to check. Such a
+# call is only counted, per source address, action and Beijing day (a tally, not the call itself), and
+# past a daily number per address it is answered 429 until the next day. A correctly signed call is
+# never counted or limited: the marketplace's calls cannot be starved by someone else's.
+
+UNPARSED = "(unparsed)"  # too malformed to read the action
+NO_ACTION = "(none)"
+OTHER_ACTION = "(other)"  # any action the SPI does not know: a caller cannot add rows by inventing names
+TALLY_KEPT_DAYS = 90
+_KNOWN_ACTIONS = frozenset(action.value for action in Action)
+
+
+def tally_action(action: str | None) -> str:
+    """The action a refused call is counted under: one of a fixed few, whatever the caller sent."""
+    if action is None:
+        return UNPARSED
+    if not action:
+        return NO_ACTION
+    return action if action in _KNOWN_ACTIONS else OTHER_ACTION
+
+
+def tally_source(address: str) -> str:
+    """The source a refused call is counted and limited under: its address, or for IPv6 its /64 network
+    (one host usually holds a whole /64, and would otherwise get a fresh budget from every address)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
+def tally_day(now: datetime) -> date:
+    return now.astimezone(BEIJING).date()
+
+
+def seconds_until_next_day(now: datetime) -> int:
+    """Until 00:00 Beijing time, when a throttled address may call again (Retry-After)."""
+    next_day = datetime.combine(tally_day(now) + timedelta(days=1), time(0), tzinfo=BEIJING)
+    return max(1, int((next_day - now).total_seconds() + 0.999))

@@ -28,6 +28,13 @@ def _json(body: dict, status: int = 200) -> JsonResponse:
     return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
 
 
+def unreadable_request_answer(message: str) -> dict:
+    """The body of the server's answer to a request it could not read (a request line over 8190 bytes, a
+    malformed one): it may have been an SPI call, whose every answer is the protocol's JSON, and its
+    action is unknown, so the failure in both shapes (kaitong_base/client_errors.py)."""
+    return failure("", message)
+
+
 @csrf_exempt
 def spi_endpoint(request: HttpRequest) -> JsonResponse:
     if request.method not in ("GET", "POST"):
@@ -53,6 +60,7 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
             # Asked before an expire, release or resume; briefly, since the marketplace waits ~5 s in all.
             marketplace=instance_lookup(timeout_ms=env.instance_check_timeout_ms),
             remote_addr=client_ip(request),
+            refused_calls_per_day=env.spi_refused_calls_per_day,
         )
     except DatabaseError:
         # Fail closed: never answer success without a commit; the marketplace will call again.
@@ -60,4 +68,7 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
         metrics.count_spi_verdict("unavailable")
         return _json(failure("", "temporarily unavailable"), 503)
     metrics.count_spi_verdict(answer.verdict)
-    return _json(answer.body)
+    response = _json(answer.body, answer.status)
+    if answer.retry_after is not None:
+        response["Retry-After"] = str(answer.retry_after)
+    return response

@@ -12,12 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
 from kaitong.marketplace.aliyun.token import token_is_valid
-from kaitong.marketplace.domain import Action, Call
+from kaitong.marketplace.domain import BEIJING, PLAUSIBLE_YEARS, Action, Call, is_plausible_time
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 MARKETPLACE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 MAX_QUERY_BYTES = 8192
@@ -30,9 +28,6 @@ _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 # Control characters (NUL included): no marketplace parameter carries one, PostgreSQL cannot store NUL in
 # text, and a newline in a logged value would forge a log line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# A time outside these years is no real subscription's: refused rather than stored (a year-1 expiry
-# could not even be read back on every database).
-PLAUSIBLE_YEARS = range(2000, 2101)
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     Action.CREATE: ("aliUid", "orderBizId", "orderId", "productCode", "skuId", "trial"),
@@ -116,7 +111,8 @@ def parse_time(value: str, *, name: str) -> datetime:
         moment = datetime.strptime(value, MARKETPLACE_TIME_FORMAT).replace(tzinfo=BEIJING)
     except ValueError:
         raise BadCall(f"{name} is not a real date and time") from None
-    if moment.year not in PLAUSIBLE_YEARS:
+    # A time outside these years is no real subscription's: refused rather than stored (domain.py).
+    if not is_plausible_time(moment):
         raise BadCall(f"{name} must lie between {PLAUSIBLE_YEARS.start} and {PLAUSIBLE_YEARS.stop - 1}")
     return moment
 
