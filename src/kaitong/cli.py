@@ -32,6 +32,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     _django()
+    from kaitong.config.capacity import keep_threads_for_spi
     from kaitong_base.server import serve
 
     serve(
@@ -41,6 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         threads=args.threads,
+        # Other pages may not take every thread of a worker: the SPI always finds one (config/capacity.py).
+        wrap=lambda app: keep_threads_for_spi(app, threads=args.threads),
     )
 
 

@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A password hash that waited too long for its turn (accounts/hashers.py) is a 429 to retry.
+    "kaitong.config.capacity.AnswerBusyHashing",
 ]
 
 ROOT_URLCONF = "kaitong.config.urls"
@@ -95,7 +97,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.ConsoleAccount"
 
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Django's Argon2 (same format) with at most one hash at a time per process: accounts/hashers.py.
+    # It replaces Django's class rather than joining it: both are "argon2", and the last one would win.
+    "kaitong.accounts.hashers.CappedArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,0 +1,145 @@
+"""Capacity the marketplace's SPI calls keep under any load on the other pages (issue 10, item 8).
+
+Two limits, measured in ``docs/decisions/2026-11-30-spi-capacity-under-flood.md``:
+
+- ``keep_threads_for_spi`` wraps the WSGI application ``kaitong serve`` runs: in each worker process,
+  requests to other paths may occupy at most ``threads - reserved`` of its threads at once; one more
+  is answered at once with 503, ``Retry-After`` and a page saying to try again shortly, before Django
+  sees it. The SPI (and the liveness probe) are never refused, so a thread is always free for them
+  however many slow pages (a sign-in waiting for Argon2, a heavy bill list) are in flight. Refusing
+  rather than waiting is the point: a request waiting for a slot would hold the very thread the SPI
+  is owed.
+- ``AnswerBusyHashing`` (a Django middleware) answers ``accounts.hashers.HashingBusy``, raised when a
+  password hash waited too long for its turn, with 429, ``Retry-After`` and the same page.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from kaitong.accounts.hashers import HashingBusy
+
+# Paths served on any thread and never refused: the marketplace's SPI, whose caller gives up after 5 s
+# and then retries for hours, and the liveness probe, which must not fail a process because it is busy.
+RESERVED_PATHS = frozenset({"/marketplace/aliyun/spi", "/healthz"})
+# Seconds a client refused for lack of threads is told to wait: slow pages finish in about that.
+RETRY_AFTER_SECONDS = 1
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def reserved_threads(threads: int) -> int:
+    """Threads of a worker kept for the reserved paths: a quarter, at least one."""
+    return max(1, threads // 4)
+
+
+def keep_threads_for_spi(app: WSGIApp, *, threads: int) -> WSGIApp:
+    """``app``, with at most ``threads - reserved_threads(threads)`` requests off the reserved paths
+    in flight at once. A worker of one thread (gunicorn's sync worker) has nothing to keep: ``app``."""
+    shared = threads - reserved_threads(threads)
+    if shared < 1:
+        return app
+    return _SharedThreads(app, shared=shared)
+
+
+class _SharedThreads:
+    def __init__(self, app: WSGIApp, *, shared: int) -> None:
+        self.app = app
+        self.slots = threading.BoundedSemaphore(shared)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") in RESERVED_PATHS:
+            return self.app(environ, start_response)
+        if not self.slots.acquire(blocking=False):
+            return _refuse(environ, start_response)
+        try:
+            body = self.app(environ, start_response)
+        except BaseException:
+            self.slots.release()
+            raise
+        # The thread is busy until the server has written the body and closed it.
+        return _ReleasedOnClose(body, self.slots.release)
+
+
+class _ReleasedOnClose:
+    def __init__(self, body: Iterable[bytes], release: Callable[[], None]) -> None:
+        self.body = body
+        self.release: Callable[[], None] | None = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            release, self.release = self.release, None
+            if release is not None:  # once, however often close() is called
+                release()
+
+
+_pages: dict[str, bytes] = {}
+
+
+def _busy_page(language: str) -> bytes:
+    # Rendered once per language and process: a refusal must cost next to nothing, or a flood of
+    # refused requests would take the CPU the reserved paths need.
+    if language not in _pages:
+        with translation.override(language):
+            _pages[language] = render_to_string("busy.html").encode()
+    return _pages[language]
+
+
+def _refuse(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    language = translation.get_language_from_request(WSGIRequest(environ))
+    if environ.get("PATH_INFO", "").startswith("/api/"):
+        with translation.override(language):
+            detail = str(translation.gettext("服务器繁忙，请过几秒钟再试"))
+        body, content_type = json.dumps({"detail": detail}, ensure_ascii=False).encode(), "application/json"
+    else:
+        body, content_type = _busy_page(language), "text/html; charset=utf-8"
+    start_response(
+        "503 Service Unavailable",
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Retry-After", str(RETRY_AFTER_SECONDS)),
+            ("Cache-Control", "no-store"),
+            ("Content-Language", language),
+            # Django's middleware never sees this answer: the headers it would add, for this page.
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "same-origin"),
+            ("Content-Security-Policy", "default-src 'none'; style-src 'self'; frame-ancestors 'none'"),
+        ],
+    )
+    return [body]
+
+
+class AnswerBusyHashing:
+    """Django middleware: a password hash that could not get its turn is a 429 the client may retry."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, HashingBusy):
+            return None
+        response = render(request, "busy.html", status=429)
+        response["Retry-After"] = str(exception.retry_after)
+        response["Cache-Control"] = "no-store"
+        return response
