@@ -109,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=max(2, (os.cpu_count() or 1) + 1))
-    serve.add_argument("--threads", type=int, default=4)
+    # Threads mostly wait (on the database, on a turn to hash a password); a quarter of them are kept for
+    # the SPI. Twelve let a worker absorb a sign-in flood by waiting instead of refusing in a tight loop
+    # (docs/decisions/2026-11-30-spi-capacity-under-flood.md).
+    serve.add_argument("--threads", type=int, default=12, help="threads per worker (a quarter kept for the SPI)")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run queued tasks and the periodic duties")

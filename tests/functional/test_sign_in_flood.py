@@ -1,8 +1,8 @@
 """A flood of anonymous sign-ins cannot take the SPI's capacity (issue 10, item 8).
 
-Password hashing is capped (one Argon2 hash at a time per process; a hash that waits too long is a 429
-with Retry-After and a page saying to try again shortly), and in each server process other pages may
-hold all but the SPI's reserved thread. Hashes here are held open on purpose (``HeldHashing``), so
+Password hashing is capped (one Argon2 hash at a time per process and per machine; a hash that waits
+too long is a 429 with Retry-After and a page saying to try again shortly), and in each server process
+other pages may hold all but the SPI's reserved threads. Hashes here are held open on purpose (``HeldHashing``), so
 nothing depends on how fast this machine hashes. The latency goal itself is measured by
 ``bench/spi.py flood``, not here.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -104,6 +106,32 @@ class TestTheHashingCap:
         assert check_password("first password of the queue", first_hash[0])
         assert all(check_password(f"password number {n} in the queue", r[0]) for n, (_, r) in enumerate(waiting))
 
+    def test_a_hash_in_another_process_is_waited_for(self, monkeypatch: pytest.MonkeyPatch, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        # Another gunicorn worker of this machine in the middle of a hash holds the machine's turn.
+        settings.PASSWORD_HASHING_LOCK_FILE = tmp_path / "password-hashing.lock"
+        hold = (
+            "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('holding', flush=True); sys.stdin.read()"
+        )
+        other = subprocess.Popen(
+            [sys.executable, "-c", hold, str(settings.PASSWORD_HASHING_LOCK_FILE)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert other.stdin and other.stdout and other.stdout.readline() == "holding\n"
+        monkeypatch.setattr(hashers, "WAIT_SECONDS", 0.3)
+        with pytest.raises(hashers.HashingBusy):
+            make_password("a password that found the machine busy")
+        monkeypatch.setattr(hashers, "WAIT_SECONDS", 30)
+        waiting, result = in_thread(lambda: make_password("a password that waits its turn"))
+        time.sleep(0.3)
+        assert waiting.is_alive()  # still waiting for the other process
+        other.stdin.close()
+        other.wait(timeout=30)
+        waiting.join(timeout=60)
+        assert check_password("a password that waits its turn", result[0])
+
     @pytest.mark.django_db
     def test_a_sign_in_that_cannot_get_its_turn_is_told_to_retry(self, client, held: HeldHashing) -> None:  # type: ignore[no-untyped-def]
         existing_account("acme", "ops@acme.example")
@@ -184,7 +212,7 @@ def request(base: str, method: str, path: str, body: str | None = None, cookie: 
 
 @pytest.mark.django_db(transaction=True)
 def test_while_other_pages_hold_every_shared_thread_the_spi_is_still_served(held: HeldHashing, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    # Four threads, as `kaitong serve` runs by default: other pages may hold three, the fourth is the SPI's.
+    # A worker of four threads: other pages may hold three, the fourth is kept for the SPI.
     threads = 4
     app = capacity.keep_threads_for_spi(WSGIHandler(), threads=threads)
     monkeypatch.setattr(hashers, "WAIT_SECONDS", 60)  # sign-ins wait for their turn as long as this test

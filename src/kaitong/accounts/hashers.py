@@ -1,61 +1,96 @@
-"""Argon2 with a cap: a flood of sign-ins cannot make this process hash more than one password at a time.
+"""Argon2 with a cap: a flood of sign-ins cannot make this machine hash more than one password at a time.
 
 Every password Django hashes or checks goes through the hasher named first in PASSWORD_HASHERS:
 console and operator sign-in (``check_password``, and for an unknown username the dummy hash Django
 computes so that the answer takes as long), registration (``make_password``), a rehash on upgrade.
-Django's Argon2 takes about 0.3 s of CPU and 100 MiB per hash; 24 anonymous clients hashing at once
-took both cores and every server thread, and the marketplace's SPI calls waited up to 20 s (issue 10,
-item 8; ``docs/decisions/2026-11-30-spi-capacity-under-flood.md``).
+Django's Argon2 takes about 0.3 s of CPU (8 lanes on 8 threads) and 100 MiB per hash; 24 anonymous
+clients hashing at once took both cores and every server thread, and the marketplace's SPI calls
+waited up to 20 s (issue 10, item 8; ``docs/decisions/2026-11-30-spi-capacity-under-flood.md``).
 
-So each process hashes in ``HASHING_SLOTS`` threads of its own, at the lowest CPU priority (nice 19):
-whatever else the server does (an SPI call, a page) takes the CPU first, and hashing gets what is
-left. A request waits at most ``WAIT_SECONDS`` for a free slot; then ``HashingBusy`` is raised, which
-``kaitong.config.capacity`` answers with 429, ``Retry-After`` and a page saying to try again shortly.
-A known and an unknown username wait in the same queue, so their answers still take as long.
-The stored format is Django's own (algorithm ``argon2``): nothing is rehashed because of this class.
+So a hash waits its turn, at most ``WAIT_SECONDS``: one at a time in a process (a semaphore), and one
+at a time on the machine (an exclusive ``flock`` on ``settings.PASSWORD_HASHING_LOCK_FILE``, shared by
+gunicorn's worker processes). It then runs in a thread of its own under ``SCHED_IDLE``: whatever else
+the server does (an SPI call, a page) takes the CPU first and the moment it wakes. A hash that does
+not get its turn raises ``HashingBusy``, which ``kaitong.config.capacity`` answers with 429,
+``Retry-After`` and a page saying to try again shortly. A known and an unknown username wait in the
+same line, so their answers still take as long. The stored format is Django's own (``argon2``, same
+parameters): nothing is rehashed because of this class.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
 # Hashes at once per process. One Django Argon2 hash already runs 8 lanes on as many threads, so one
 # is enough to use every core there is; a second would only add memory (100 MiB) and waiting threads.
 HASHING_SLOTS = 1
-# How long a request waits for a slot: a few hashes' worth, so a person signing in during a burst
+# How long a request waits for its turn: a few hashes' worth, so a person signing in during a burst
 # waits a moment instead of being refused, while a flood is refused before it holds threads for long.
 WAIT_SECONDS = 1.0
+# How often a process waiting for the machine's turn asks again (flock has no timeout of its own).
+POLL_SECONDS = 0.01
 # Seconds a refused client is told to wait before trying again.
 RETRY_AFTER_SECONDS = 2
-# nice(2) of the hashing threads: lowest priority, so hashing only gets CPU nobody else wants.
-HASHING_NICENESS = 19
 
 T = TypeVar("T")
 
 
 class HashingBusy(Exception):
-    """Every hashing slot of this process stayed taken for ``WAIT_SECONDS``: ask again shortly."""
+    """No turn to hash came within ``WAIT_SECONDS``: ask again shortly."""
 
     retry_after = RETRY_AFTER_SECONDS
 
 
-def _lower_priority() -> None:
-    # On Linux the nice value belongs to the thread (and to the threads it starts, Argon2's lanes).
-    # An unprivileged process can lower its priority but never raise it back, hence threads of their own.
-    # Elsewhere (no setpriority, or not allowed) hashing runs at the usual priority.
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+def _lowest_priority() -> None:
+    # On Linux scheduling belongs to the thread (and to the threads it starts: Argon2's lanes). A thread
+    # can lower its own priority but never raise it back, hence threads of their own. SCHED_IDLE rather
+    # than nice 19: a thread that wakes (an SPI call whose query came back) preempts an idle-class thread
+    # at once, where against nice 19 it may wait out a time slice at each wake-up.
+    tid = threading.get_native_id()
+    try:
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux: the next best thing
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, tid, 19)
+
+
+@contextlib.contextmanager
+def _machine_turn(deadline: float) -> Iterator[None]:
+    """Hold this machine's hashing lock (none configured: no machine-wide turn), or raise HashingBusy
+    at ``deadline``. Closing the file releases the lock, even if the process dies holding it."""
+    path: Path | None = getattr(settings, "PASSWORD_HASHING_LOCK_FILE", None)
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise HashingBusy from None
+                time.sleep(POLL_SECONDS)
+        yield
+    finally:
+        os.close(fd)
 
 
 class _Hashing:
-    """``HASHING_SLOTS`` niced threads and a semaphore a caller waits on at most ``WAIT_SECONDS``."""
+    """``HASHING_SLOTS`` idle-class threads, a semaphore and the machine's lock, waited on together
+    for at most ``WAIT_SECONDS``."""
 
     def __init__(self) -> None:
         self._reset()
@@ -65,13 +100,15 @@ class _Hashing:
 
     def _reset(self) -> None:
         self.slots = threading.BoundedSemaphore(HASHING_SLOTS)
-        self.pool = ThreadPoolExecutor(HASHING_SLOTS, thread_name_prefix="argon2", initializer=_lower_priority)
+        self.pool = ThreadPoolExecutor(HASHING_SLOTS, thread_name_prefix="argon2", initializer=_lowest_priority)
 
     def run(self, work: Callable[..., T], *args: Any) -> T:
+        deadline = time.monotonic() + WAIT_SECONDS
         if not self.slots.acquire(timeout=WAIT_SECONDS):
             raise HashingBusy
         try:
-            return self.pool.submit(work, *args).result()
+            with _machine_turn(deadline):
+                return self.pool.submit(work, *args).result()
         finally:
             self.slots.release()
 

@@ -16,7 +16,9 @@ Two limits, measured in ``docs/decisions/2026-11-30-spi-capacity-under-flood.md`
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -33,6 +35,10 @@ from kaitong.accounts.hashers import HashingBusy
 RESERVED_PATHS = frozenset({"/marketplace/aliyun/spi", "/healthz"})
 # Seconds a client refused for lack of threads is told to wait: slow pages finish in about that.
 RETRY_AFTER_SECONDS = 1
+# Refusals are logged as one line per process at most this often, not one line each (a flood of them).
+REPORT_EVERY_SECONDS = 60
+
+log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -54,12 +60,17 @@ def keep_threads_for_spi(app: WSGIApp, *, threads: int) -> WSGIApp:
 class _SharedThreads:
     def __init__(self, app: WSGIApp, *, shared: int) -> None:
         self.app = app
+        self.shared = shared
         self.slots = threading.BoundedSemaphore(shared)
+        self.lock = threading.Lock()
+        self.refused = 0
+        self.reported_at = time.monotonic() - REPORT_EVERY_SECONDS
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") in RESERVED_PATHS:
             return self.app(environ, start_response)
         if not self.slots.acquire(blocking=False):
+            self._report_refusal()
             return _refuse(environ, start_response)
         try:
             body = self.app(environ, start_response)
@@ -68,6 +79,20 @@ class _SharedThreads:
             raise
         # The thread is busy until the server has written the body and closed it.
         return _ReleasedOnClose(body, self.slots.release)
+
+    def _report_refusal(self) -> None:
+        with self.lock:
+            self.refused += 1
+            now = time.monotonic()
+            if now - self.reported_at < REPORT_EVERY_SECONDS:
+                return
+            refused, since, self.refused, self.reported_at = self.refused, self.reported_at, 0, now
+        log.warning(
+            "all %d threads other pages may hold are busy: %d requests answered 503 in the last %.0f s",
+            self.shared,
+            refused,
+            min(now - since, REPORT_EVERY_SECONDS),
+        )
 
 
 class _ReleasedOnClose:

@@ -102,6 +102,8 @@ PASSWORD_HASHERS = [
     "kaitong.accounts.hashers.CappedArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# One password hash at a time on this machine, across the server's processes (accounts/hashers.py).
+PASSWORD_HASHING_LOCK_FILE = ENV.var_dir / "password-hashing.lock"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
@@ -121,7 +123,7 @@ STATIC_URL = "/static/"
 # The site-wide stylesheet lives in the package, not in an app: the finders must be told.
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = ENV.var_dir / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # var/ too, where the hashing lock lives
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,6 +1,8 @@
 """Test settings: explicit safe values, then the real settings module."""
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("KAITONG_ENV", "test")
 os.environ.setdefault("KAITONG_PUBLIC_URL", "http://testserver")
@@ -9,3 +11,6 @@ os.environ.setdefault("KAITONG_ALIYUN_ISV_KEY", "test-isv-key-123")
 from kaitong.config.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Test processes (pytest-xdist) do not share the machine's hashing turn: a test that holds a hash open
+# must not make another process's tests wait.
+PASSWORD_HASHING_LOCK_FILE = Path(tempfile.gettempdir()) / f"kaitong-password-hashing-{os.getpid()}.lock"
