@@ -286,9 +286,15 @@ def flood(args: argparse.Namespace, env: dict[str, str]) -> None:
         **{**vars(args), "workers": args.workers or defaults.workers, "threads": args.threads or defaults.threads}
     )
     serve = ["--workers", str(args.workers), "--threads", str(args.threads)]
+    # Every 429 is a warning line of Django's: the server's log goes to a file, not over the figures.
+    log = tempfile.NamedTemporaryFile(prefix="kaitong-flood-server-", suffix=".log", delete=False)  # noqa: SIM115
     server = subprocess.Popen(
-        [sys.executable, "-m", "kaitong.cli", "serve", "--port", str(port), *serve], env=env, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "kaitong.cli", "serve", "--port", str(port), *serve],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
     )
+    print(f"kaitong serve {' '.join(serve)}; its log: {log.name}", flush=True)
     rows = []
     next_id, next_address = 5_000_000, 0
     try:
