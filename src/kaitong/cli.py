@@ -30,11 +30,39 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     print("database is up to date")
 
 
+def _metrics_across_processes() -> None:
+    """gunicorn's worker processes each count requests; prometheus-client's multiprocess mode adds them
+    up at a scrape. It must be on before prometheus-client is first imported, and its folder is this
+    server's alone: fresh at start, removed when the server (not one of its workers) exits."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return  # the operator chose the folder (and its lifetime)
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="kaitong-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    server_pid = os.getpid()
+
+    def remove_when_the_server_exits() -> None:
+        # gunicorn's workers are forks of this process and run its exit handlers too: only the server
+        # removes the folder (a worker that exits leaves its counts for the others' scrapes).
+        if os.getpid() == server_pid:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove_when_the_server_exits)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
+    _metrics_across_processes()
     _django()
+    from django.conf import settings
+
     from kaitong.config.capacity import keep_threads_for_spi
+    from kaitong.config.env import Mode
     from kaitong_base.server import serve
 
+    json_logs = settings.ENV.mode is Mode.PRODUCTION
     serve(
         wsgi="kaitong.config.wsgi",
         name="kaitong",
@@ -44,6 +72,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         threads=args.threads,
         # Other pages may not take every thread of a worker: the SPI always finds one (config/capacity.py).
         wrap=lambda app: keep_threads_for_spi(app, threads=args.threads),
+        # gunicorn's own error lines in the same JSON lines as the application's (config/logs.py).
+        extra={"logger_class": "kaitong.config.logs.GunicornJsonLogger"} if json_logs else None,
     )
 
 

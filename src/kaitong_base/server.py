@@ -58,11 +58,14 @@ def serve(
     workers: int,
     threads: int,
     wrap: Callable[[Any], Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Serve the ``application`` of the WSGI module ``wsgi`` (a dotted path), announced as ``name``;
-    ``wrap``, if given, wraps it (WSGI middleware that must know how the app is served)."""
+    ``wrap``, if given, wraps it (WSGI middleware that must know how the app is served); ``extra``
+    gunicorn settings are added to (or override) ``gunicorn_options``."""
     app = importlib.import_module(wsgi).application
     if wrap is not None:
         app = wrap(app)
     print(f"{name} serving on http://{host}:{port}/", flush=True)
-    run_gunicorn(app, gunicorn_options(host=host, port=port, workers=workers, threads=threads))
+    options = gunicorn_options(host=host, port=port, workers=workers, threads=threads)
+    run_gunicorn(app, {**options, **(extra or {})})

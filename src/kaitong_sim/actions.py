@@ -475,7 +475,7 @@ def do_accept_metering(*, records: list[domain.Record], now: datetime, request_i
             start_at=datetime.fromtimestamp(record.start, tz=UTC),
             end_at=datetime.fromtimestamp(record.end, tz=UTC),
             entities=[{"Key": e.key, "Value": e.value, "meteringAssit": e.metering_assit} for e in record.entities],
-            cost=domain.record_cost(record, unit_price=unit_price),
+            cost=domain.record_cost(record, unit_price=unit_price, trial=instance.trial),
         )
 
 

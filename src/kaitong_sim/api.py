@@ -19,6 +19,7 @@ def api_config() -> openapi.ApiConfig:
         required_assit=config.metering_assit if config.require_metering_assit else None,
         enforce_deadline=config.enforce_deadline,
         unit_price=config.unit_price,
+        lookups_per_second=config.lookups_per_second,
     )
 
 

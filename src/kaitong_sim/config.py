@@ -68,6 +68,9 @@ class SimulatorConfig(BaseSettings):
     require_metering_assit: bool = Field(default=True, alias="KAITONG_SIMULATOR_REQUIRE_METERING_ASSIT")
     enforce_deadline: bool = Field(default=True, alias="KAITONG_SIMULATOR_ENFORCE_DEADLINE")
     unit_price: Decimal = Field(default=Decimal("0.01"), ge=0, alias="KAITONG_SIMULATOR_UNIT_PRICE")
+    # Lookups (DescribeInstanceForIsv, DescribeOrderForIsv) answered per AccessKey per second; more are
+    # refused with Throttling.User. Alibaba publishes no figure: an assumption, kept low on purpose.
+    lookups_per_second: int = Field(default=10, ge=1, alias="KAITONG_SIMULATOR_LOOKUPS_PER_SECOND")
     mailbox_dir: str = Field(default="", alias="KAITONG_SIMULATOR_MAILBOX_DIR")  # the demo's stored mail
 
     @field_validator("database_url")

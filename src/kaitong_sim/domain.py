@@ -268,10 +268,73 @@ def check_rate(*, instance_id: str, last_push_at: datetime | None, now: datetime
         )
 
 
-def record_cost(record: Record, *, unit_price: Decimal) -> Decimal:
-    """units × price, truncated to 0.01 (a bill below 0.01 costs 0)."""
+def record_cost(record: Record, *, unit_price: Decimal, trial: bool = False) -> Decimal:
+    """units × price, truncated to 0.01 (a bill below 0.01 costs 0). A free trial's usage costs nothing:
+    the record is on the bill, at 0.00."""
+    if trial:
+        return Decimal("0.00")
     units = sum(entity.value for entity in record.entities)
     return (Decimal(units) * unit_price).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+# --- DescribeInstanceForIsv -------------------------------------------------------------------------------
+
+# The lookups the gateway rate-limits per caller (the push has its own per-instance rule).
+LOOKUP_ACTIONS = frozenset({"DescribeInstanceForIsv", "DescribeOrderForIsv"})
+THROTTLED = "Throttling.User"
+RATE_WINDOW = timedelta(seconds=1)
+
+# Our instance status → DescribeInstanceForIsv's ``Status`` for an APP-type product (protocol §3.3).
+INSTANCE_STATUS = {"opening": "OPENING", "opened": "OPENED", "expired": "EXPIRED", "closed": "CLOSED"}
+SUPPLIER_NAME = "观测云 Guance Cloud"
+
+
+def check_lookup_rate(*, answered_last_second: int, per_second: int) -> None:
+    """A caller gets at most ``per_second`` lookups answered a second; the rest are flow-controlled."""
+    if answered_last_second >= per_second:
+        raise PopError(THROTTLED, "Request was denied due to user flow control.", status=400)
+
+
+def millis(moment: datetime | None) -> int | None:
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+def _json_string(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def describe_instance_body(instance: dict[str, object], *, request_id: str) -> dict[str, object]:
+    """The DescribeInstanceForIsv answer for one instance as the simulator holds it (``queries._instance``).
+
+    Ids are Longs, times milliseconds, ``*Json`` fields JSON strings; ``EndOn`` is null for an instance
+    without an expiry (pay-as-you-go), which the marketplace leaves open.
+    """
+    status = str(instance["status"])
+    created_at = instance["created_at"]
+    expires_at = instance["expires_at"]
+    assert isinstance(created_at, datetime) and (expires_at is None or isinstance(expires_at, datetime))
+    return {
+        "RequestId": request_id,
+        "InstanceId": int(str(instance["instance_id"])),
+        "OrderId": int(str(instance["order_id"])),
+        "ProductCode": instance["product_code"],
+        "ProductSkuCode": instance["sku_id"],
+        "ProductName": instance["product_name"],
+        "ProductType": "APP",
+        "SupplierName": SUPPLIER_NAME,
+        "Status": INSTANCE_STATUS[status],
+        "IsTrial": instance["trial"],
+        "AutoRenewal": "false",
+        "CreatedOn": millis(created_at),
+        "BeganOn": millis(created_at),
+        "EndOn": millis(expires_at),
+        "AppJson": _json_string(instance["app_info"]),
+        "HostJson": "{}",
+        "ComponentJson": _json_string({"package_version": instance["sku_id"]}),
+        "ExtendJson": "{}",
+        "ImageJson": "{}",
+        "RelationalData": {"ServiceStatus": "NORMAL" if status == "opened" else status.upper()},
+    }
 
 
 # --- SPI answers -------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,19 @@ def _text(message: email.message.EmailMessage) -> str:
         return str(part.get_content())[:20000]
     except (LookupError, ValueError):
         return "(unreadable body)"
+
+
+def _sent_at(header: str) -> datetime | None:
+    """When the message was sent, as an aware time (the page shows it in Beijing time, like the rest of
+    the marketplace); None if the Date header is missing or unreadable.
+
+    Django writes ``-0000`` (UTC, the sender's zone unknown: RFC 5322 §3.3), which Python reads as a
+    naive time: it is UTC."""
+    try:
+        sent = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return sent if sent.tzinfo is not None else sent.replace(tzinfo=UTC)
 
 
 def read(directory: str, *, to: str | None = None) -> list[dict[str, Any]]:
@@ -42,6 +57,7 @@ def read(directory: str, *, to: str | None = None) -> list[dict[str, Any]]:
                 "to": recipients,
                 "subject": str(message.get("Subject", "")),
                 "date": str(message.get("Date", "")),
+                "sent_at": _sent_at(str(message.get("Date", ""))),
                 "body": _text(message),
             }
         )

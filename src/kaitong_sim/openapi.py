@@ -9,7 +9,6 @@ This module reads and writes no model itself: lookups are ``queries``, every wri
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ class ApiConfig:
     required_assit: str | None
     enforce_deadline: bool
     unit_price: Decimal
+    lookups_per_second: int
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,13 @@ def handle(request: RawRequest, *, now: datetime, config: ApiConfig) -> tuple[in
                 "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", status=404
             )
         actions.do_use_nonce(nonce=auth.nonce, now=now)
+        if action in domain.LOOKUP_ACTIONS:
+            domain.check_lookup_rate(
+                answered_last_second=queries.lookups_answered_since(
+                    access_key_id=auth.access_key_id, since=now - domain.RATE_WINDOW
+                ),
+                per_second=config.lookups_per_second,
+            )
         body = _ACTIONS[action](auth.params, now=now, config=config, request_id=request_id)
         status, code, message = 200, "OK", ""
     except PopError as refusal:
@@ -239,13 +246,6 @@ def _push_metering_data(params: dict[str, str], *, now: datetime, config: ApiCon
     return {"RequestId": request_id, "Success": True}
 
 
-def _millis(moment: datetime | None) -> int | None:
-    return int(moment.timestamp() * 1000) if moment else None
-
-
-_STATUS = {"opening": "OPENING", "opened": "OPENED", "expired": "EXPIRED", "closed": "CLOSED"}
-
-
 def _numeric(params: dict[str, str], name: str) -> str:
     value = params.get(name, "")
     if not value:
@@ -260,32 +260,7 @@ def _describe_instance(params: dict[str, str], *, now: datetime, config: ApiConf
     instance = queries.instance_for_isv(instance_id)
     if instance is None:
         raise PopError("InvalidParameter.InstanceId", f"Instance {instance_id} does not exist.", status=404)
-    return {
-        "RequestId": request_id,
-        "InstanceId": int(instance["instance_id"]),
-        "OrderId": int(instance["order_id"]),
-        "ProductCode": instance["product_code"],
-        "ProductSkuCode": instance["sku_id"],
-        "ProductName": instance["product_name"],
-        "ProductType": "APP",
-        "SupplierName": "观测云 Guance Cloud",
-        "Status": _STATUS[instance["status"]],
-        "IsTrial": instance["trial"],
-        "AutoRenewal": "false",
-        "CreatedOn": _millis(instance["created_at"]),
-        "BeganOn": _millis(instance["created_at"]),
-        "EndOn": _millis(instance["expires_at"]),
-        "AppJson": _json_string(instance["app_info"]),
-        "HostJson": "{}",
-        "ComponentJson": _json_string({"package_version": instance["sku_id"]}),
-        "ExtendJson": "{}",
-        "ImageJson": "{}",
-        "RelationalData": {"ServiceStatus": "NORMAL" if instance["status"] == "opened" else instance["status"].upper()},
-    }
-
-
-def _json_string(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return domain.describe_instance_body(instance, request_id=request_id)
 
 
 def _describe_order(params: dict[str, str], *, now: datetime, config: ApiConfig, request_id: str) -> dict[str, Any]:
@@ -312,8 +287,8 @@ def _describe_order(params: dict[str, str], *, now: datetime, config: ApiConfig,
         "AccountQuantity": 1,
         "Components": {},
         "InstanceIds": [order["instance_id"]],
-        "CreatedOn": _millis(order["created_at"]),
-        "PaidOn": _millis(order["created_at"]),
+        "CreatedOn": domain.millis(order["created_at"]),
+        "PaidOn": domain.millis(order["created_at"]),
     }
 
 

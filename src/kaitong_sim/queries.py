@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Sum
 
+from kaitong_sim.domain import LOOKUP_ACTIONS, THROTTLED
 from kaitong_sim.models import Account, ApiCall, Attempt, Delivery, Instance, MeteringRecord, Order
 
 
@@ -125,7 +127,13 @@ def metering(*, owner_uid: str | None = None) -> dict[str, Any]:
     if owner_uid is not None:
         ids = Instance.objects.filter(ali_uid=owner_uid).values_list("instance_id", flat=True)
         query = query.filter(instance_id__in=list(ids))
-    records = [
+    records = list(query[:500])
+    trials = set(
+        Instance.objects.filter(instance_id__in={r.instance_id for r in records}, trial=True).values_list(
+            "instance_id", flat=True
+        )
+    )
+    rows = [
         {
             "request_id": r.request_id,
             "received_at": r.received_at,
@@ -135,11 +143,13 @@ def metering(*, owner_uid: str | None = None) -> dict[str, Any]:
             "end_at": r.end_at,
             "entities": r.entities,
             "cost": r.cost,
+            "trial": r.instance_id in trials,
         }
-        for r in query[:500]
+        for r in records
     ]
-    total = query.aggregate(total=Sum("cost"))["total"] or Decimal("0.00")
-    return {"records": records, "total": total}
+    # In fen, as a bill is: SQLite's SUM comes back as ¥1, not ¥1.00.
+    total = (query.aggregate(total=Sum("cost"))["total"] or Decimal(0)).quantize(Decimal("0.01"))
+    return {"records": rows, "total": total}
 
 
 def api_calls(*, limit: int = 100) -> list[dict[str, Any]]:
@@ -156,3 +166,13 @@ def api_calls(*, limit: int = 100) -> list[dict[str, Any]]:
         }
         for c in ApiCall.objects.order_by("-id")[:limit]
     ]
+
+
+def lookups_answered_since(*, access_key_id: str, since: datetime) -> int:
+    """Lookups (DescribeInstanceForIsv, DescribeOrderForIsv) of one caller answered since ``since``;
+    flow-controlled ones do not count."""
+    return (
+        ApiCall.objects.filter(action__in=LOOKUP_ACTIONS, access_key_id=access_key_id, at__gte=since)
+        .exclude(code=THROTTLED)
+        .count()
+    )

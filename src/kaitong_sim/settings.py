@@ -9,6 +9,7 @@ as ``settings.SIMULATOR`` (see ``config.py``).
 from __future__ import annotations
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from kaitong_base.databases import sqlite_options
 from kaitong_sim.config import Mode, load_config
@@ -18,9 +19,11 @@ SIMULATOR = load_config()
 SECRET_KEY = SIMULATOR.secret_key
 DEBUG = SIMULATOR.debug
 ALLOWED_HOSTS = ["*"]
-INSTALLED_APPS = ["kaitong_sim"]
+INSTALLED_APPS = ["django.contrib.staticfiles", "kaitong_sim"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -43,6 +46,26 @@ SESSION_COOKIE_NAME = "aliyun_sim_session"
 CSRF_COOKIE_NAME = "aliyun_sim_csrftoken"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# The pages' stylesheet and script are files of the package (static/simulator/), served by WhiteNoise
+# straight from the app directories: the simulator has no collectstatic step.
+STATIC_URL = "/static/"
+STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.AppDirectoriesFinder"]
+WHITENOISE_USE_FINDERS = True
+
+# Nothing inline: scripts and styles come from this origin's files only, as on the vendor's pages.
+# No form-action: 免登's form posts here and is redirected on to the vendor, which form-action would stop.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    }
+}
 
 
 def _database() -> dict:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("buy/submitted/", views.submitted, name="submitted"),
     path("console/", views.console, name="console"),
     path("console/bill/", views.bill, name="bill"),
+    path("console/rows/", views.console_rows, name="console-rows"),
     path("console/<str:instance_id>/sso/", views.login_free, name="sso"),
     path("console/<str:instance_id>/close/", views.close, name="close"),
     path("console/<str:instance_id>/event/", views.event, name="event"),

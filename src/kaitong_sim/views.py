@@ -45,6 +45,7 @@ def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
         "product_code": config.product_code,
         "spi_url": config.spi_url,
         "unit_price": config.unit_price,
+        "trial_days": actions.TRIAL_DAYS,
         **extra,
     }
 
@@ -169,15 +170,29 @@ def _owner(request: HttpRequest) -> str:
     return str(buyer["owner_uid"])
 
 
+def _purchased(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    """What 已购买的服务 shows: the buyer's instances and the events they can simulate."""
+    return _context(request, instances=queries.instances(owner_uid=_owner(request)), events=EVENT_LABELS, **extra)
+
+
 def _console(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
-    context = _context(request, instances=queries.instances(owner_uid=_owner(request)), events=EVENT_LABELS, **extra)
-    return render(request, "simulator/console.html", context, status=status)
+    return render(request, "simulator/console.html", _purchased(request, **extra), status=status)
 
 
 @signed_in
 @require_GET
 def console(request: HttpRequest) -> HttpResponse:
     return _console(request, notice=request.GET.get("notice", "")[:200])
+
+
+@signed_in
+@require_GET
+def console_rows(request: HttpRequest) -> HttpResponse:
+    """The rows of 已购买的服务 alone, as the page shows them: its script fetches them while an instance
+    is 开通中, so the buyer sees it turn 已开通 without a reload."""
+    response = render(request, "simulator/_instance_rows.html", _purchased(request))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _confirm_then(

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.simulator import stop
+
 pytestmark = pytest.mark.e2e
 
 EMAIL = "walker@example.com"
@@ -83,11 +85,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             raise RuntimeError("the demo did not start:\n" + "".join(output))
         yield Demo(vendor=f"http://127.0.0.1:{port}", simulator=f"http://127.0.0.1:{port + 100}", output=output)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, seconds=30)
 
 
 @pytest.fixture(scope="session")

@@ -198,10 +198,11 @@ class TestScheduler:
     def test_each_duty_fires_once_per_slot(self):
         now = after_close(DAY, minutes=1)
         first = scheduler.tick(now=now, lease=timedelta(minutes=5))
-        assert set(first) == {"billing.close_days", "billing.watch_ledger", "jobs.prune_finished"}
+        every_minute = {"billing.watch_ledger", "marketplace.reconcile"}
+        assert set(first) == {"billing.close_days", "jobs.prune_finished", *every_minute}
         assert scheduler.tick(now=now + timedelta(seconds=30), lease=timedelta(minutes=5)) == []
-        assert scheduler.tick(now=now + timedelta(minutes=1), lease=timedelta(minutes=5)) == ["billing.watch_ledger"]
-        assert DBTaskResult.objects.count() == DutyRun.objects.count() == 4
+        assert set(scheduler.tick(now=now + timedelta(minutes=1), lease=timedelta(minutes=5))) == every_minute
+        assert DBTaskResult.objects.count() == DutyRun.objects.count() == 6
         close = DutyRun.objects.get(duty="billing.close_days")
         assert close.slot == DAY.isoformat()
         assert DBTaskResult.objects.get(pk=close.task_id).args_kwargs["args"] == [DAY.isoformat()]
@@ -222,7 +223,7 @@ def test_schedulers_of_many_workers_racing_fire_each_slot_once():
 
     at_once(8, one_worker)
     assert errors == []
-    assert DutyRun.objects.count() == DBTaskResult.objects.count() == 3
+    assert DutyRun.objects.count() == DBTaskResult.objects.count() == 4
 
 
 class TestOperatorConsole:
@@ -238,10 +239,10 @@ class TestOperatorConsole:
             due_now(fails.module_path)
             run_jobs(duties=False)
         row = DBTaskResult.objects.get()
-        listing = client.get("/ops/django_tasks_database/dbtaskresult/?status__exact=FAILED")
+        listing = client.get("/ops/jobs/taskrun/?status__exact=FAILED")
         assert listing.status_code == 200 and str(row.pk) in listing.text and "boom: replay me" in listing.text
         replayed = client.post(
-            "/ops/django_tasks_database/dbtaskresult/",
+            "/ops/jobs/taskrun/",
             {"action": "replay", "_selected_action": [str(row.pk)]},
             follow=True,
         )

@@ -58,13 +58,13 @@ def test_the_operator_console_shows_the_code_email_task_but_neither_its_seal_nor
     (queued,) = DBTaskResult.objects.filter(task_path="kaitong.mail.tasks.send_email")
     sealed = queued.args_kwargs["kwargs"]["sealed_context"]
     operator = django_user_model.objects.create_superuser("ops", "ops@example.com", "a-long-operator-password")
-    task_page = f"/ops/django_tasks_database/dbtaskresult/{queued.pk}/change/"
+    task_page = f"/ops/jobs/taskrun/{queued.pk}/change/"
     client.force_login(operator)
     waiting = client.get(task_page).text
     assert EMAIL in waiting and "verification_code" in waiting and "‹sealed›" in waiting
     assert sealed not in waiting
     code = code_sent_to(EMAIL)
-    for page in (task_page, "/ops/django_tasks_database/dbtaskresult/"):
+    for page in (task_page, "/ops/jobs/taskrun/"):
         sent = client.get(page)
         assert sent.status_code == 200 and str(queued.pk) in sent.text
         assert code not in sent.text

@@ -31,7 +31,7 @@ from tests.support.activation import STRONG_PASSWORD, enter, existing_account, r
 from tests.support.marketplace import SPI_PATH, create_params, spi_query
 from tests.support.pool_server import pool_server
 
-BUSY = "服务器繁忙，请过几秒钟再试"
+BUSY = "我们暂时无法处理您的请求"  # unavailable.html: "… please reload in N seconds"
 
 
 class HeldHashing:
@@ -162,7 +162,7 @@ class TestTheHashingCap:
         held.release()
         blocker.join(timeout=60)
         assert response.status_code == 429
-        assert "The server is busy. Please try again in a few seconds." in response.content.decode()
+        assert "We cannot handle your request right now. Please reload the page in 2" in response.content.decode()
 
     @pytest.mark.django_db
     def test_a_registration_refused_for_lack_of_turn_keeps_its_code(self, client, held: HeldHashing) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from kaitong.accounts.models import BillingAccount, ConsoleAccount
 from kaitong.billing import domain
 from kaitong.billing.models import MeteringRecord
 from kaitong.marketplace import actions as marketplace
+from kaitong.marketplace.aliyun.instances import scripted
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces.models import Workspace
@@ -20,6 +21,17 @@ from tests.support.marketplace import create_params, isv_key, spi_query
 
 DAY = date(2026, 11, 20)
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves; every read advances it a little, like real time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=5)
+        return self.now
 
 
 def after_close(day: date = DAY, *, minutes: int = 10) -> datetime:
@@ -53,7 +65,11 @@ def open_instances(instance_ids: list[str], *, product_code: str = "cmgj00053362
         for instance_id in instance_ids:
             params = create_params(instance_id, productCode=product_code, skuId=f"{product_code}-postpay")
             marketplace.do_receive_spi_call(
-                raw_sources=[spi_query(params)], now=LONG_AGO, isv_key=isv_key(), auth_url="http://testserver/sso"
+                raw_sources=[spi_query(params)],
+                now=LONG_AGO,
+                isv_key=isv_key(),
+                auth_url="http://testserver/sso",
+                marketplace=scripted,  # a create asks the marketplace nothing
             )
 
 
@@ -65,9 +81,11 @@ def workspaces(
     prefix: str = "9",
     user=None,
     instance_ids: list[str] | None = None,
+    created: datetime = LONG_AGO,
 ) -> list[Workspace]:
-    """``count`` workspaces, made through the actions; with ``alibaba`` each is settled by its own active
-    marketplace instance (named ``instance_ids``, e.g. the simulator's, or made up from ``prefix``)."""
+    """``count`` workspaces, made through the actions at ``created``; with ``alibaba`` each is settled by
+    its own active marketplace instance (named ``instance_ids``, e.g. the simulator's, or made up from
+    ``prefix``)."""
     user = user or owner()
     account = billing_account(user)
     ids = (instance_ids or [f"{prefix}{n:07d}" for n in range(count)])[:count] if alibaba else []
@@ -82,7 +100,7 @@ def workspaces(
                 settled_by=workspace_rules.by_instance(ids[n]) if alibaba else workspace_rules.BY_BILLING_ACCOUNT,
                 reason=workspace_rules.Reason.CREATED,
                 acting="test",
-                now=LONG_AGO,
+                now=created,
             )
             for n in range(count)
         ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
+import pytest
 from django.conf import settings
 
+from kaitong.marketplace.aliyun.instances import ScriptedInstanceLookup, scripted
 from kaitong.marketplace.aliyun.token import signed
 
 SPI_PATH = "/marketplace/aliyun/spi"
@@ -37,3 +40,13 @@ def call_spi(client, params: dict[str, str], *, key: str | None = None):  # type
     response = client.get(SPI_PATH + "?" + spi_query(params, key=key))
     assert response.status_code == 200, response.content
     return response.json()
+
+
+@pytest.fixture
+def marketplace() -> Iterator[ScriptedInstanceLookup]:
+    """The scripted marketplace the SPI asks in tests (the test settings choose it): ``marketplace.says(id,
+    MarketView(...))`` sets what DescribeInstanceForIsv answers; about any other instance it cannot be
+    asked. ``marketplace.asked`` lists every question."""
+    scripted.reset()
+    yield scripted
+    scripted.reset()

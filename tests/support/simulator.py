@@ -21,12 +21,15 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -40,6 +43,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_up(
+    process: subprocess.Popen[Any], health_url: str, *, name: str, log: Callable[[], str], seconds: float = 30
+) -> None:
+    """Return once ``health_url`` answers; fail with ``log()`` if ``process`` exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n" + log())
+        try:
+            with urllib.request.urlopen(health_url, timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start:\n" + log()) from None
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[Any], *, seconds: float = 10) -> None:
+    """SIGTERM, then SIGKILL if ``process`` is still there after ``seconds``."""
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @dataclass
@@ -65,6 +95,10 @@ class RunningSimulator:
         request.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
+
+    def add_account(self, *, uid: str, name: str) -> dict:
+        """A simulated Alibaba Cloud account to sign in as (kept if the UID exists): uid, created."""
+        return self._json("POST", "/_sim/accounts", {"uid": uid, "name": name})
 
     def create_instance(self, *, trial: bool = False, product_code: str = "cmgj00053362", **extra: Any) -> dict:
         """A purchased instance (the simulator queues createInstance to its SPI URL): instanceId, orderId, aliUid."""
@@ -132,25 +166,39 @@ def start_simulator(
         )
     running = RunningSimulator(url=f"http://127.0.0.1:{port}", port=port, process=process, log_path=log_path, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the simulator exited:\n" + running.log())
-            try:
-                with urllib.request.urlopen(running.url + "/healthz", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the simulator did not start:\n" + running.log()) from None
-                time.sleep(0.1)
+        wait_until_up(process, running.url + "/healthz", name="the simulator", log=running.log)
         yield running
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+class VendorStub(BaseHTTPRequestHandler):
+    """A vendor's SPI endpoint on a real port: each subclass says how it answers a call's parameters."""
+
+    def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        status, body = self.answer(dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving(stub: type[VendorStub]) -> Iterator[str]:
+    """Serve ``stub`` on a free port for the duration; yields its SPI URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/spi"
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture

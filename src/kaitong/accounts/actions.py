@@ -22,6 +22,7 @@ from django.db.models import F, Sum
 
 from kaitong.accounts import domain
 from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount, Throttle, VerificationCode
+from kaitong.config import metrics
 from kaitong.mail.actions import enqueue_email
 from kaitong.marketplace import queries as marketplace_queries
 
@@ -40,6 +41,7 @@ class CodeRefused(Exception):
         super().__init__(verdict.value)
         self.verdict = verdict
         self.tries_left = tries_left
+        metrics.count_code_refused(verdict.value)  # each one raised is one code refused
 
 
 class UsernameTaken(Exception):
@@ -75,6 +77,7 @@ def _secret() -> str:
     return settings.SECRET_KEY
 
 
+@metrics.counts_code_sends
 def do_send_verification_code(*, email: str, purpose: Purpose, ip: str, language: str, now: datetime) -> None:
     """Issue a new code for (email, purpose) and queue its email, or raise domain.IssueRefused.
 

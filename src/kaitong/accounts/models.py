@@ -65,7 +65,8 @@ class CloudAccount(models.Model):
         verbose_name_plural = _("云账号")
 
     def __str__(self) -> str:
-        return f"{self.ali_uid} / {self.instance_id}"
+        # The marketplace's instance ID, not the row's key (``instance_id`` is the foreign key's column).
+        return f"{self.ali_uid} / {self.instance.instance_id}"
 
 
 class VerificationCode(models.Model):

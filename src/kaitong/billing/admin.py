@@ -14,39 +14,90 @@ from kaitong.billing.models import (
     MeteringRecord,
     PriceItem,
     PriceList,
+    PushBreaker,
 )
-from kaitong.marketplace.admin import ReadOnlyAdmin, ReadOnlyInline
+from kaitong.marketplace.admin import Labelled, ReadOnlyAdmin, ReadOnlyInline, choices_filter
+from kaitong.workspaces.models import Workspace
+
+_PRICE_LIST_LABELS = {"currency": _("币种"), "note": _("备注")}
+_RETENTION = _("数据保存天数")
 
 
-class PriceItemInline(admin.TabularInline):
+@admin.register(PushBreaker)
+class PushBreakerAdmin(ReadOnlyAdmin):
+    """Whether pushing is paused because the Market API does not answer, and when it probes next."""
+
+    list_display = ["name", "state", "failures", "probes", "opened_at", "retry_at", "reason", "updated_at"]
+    exclude = ["claim_token"]
+    labels = {"name": _("名称"), "claimed_until": _("试探租约到期"), "updated_at": _("更新时间")}
+
+
+class PriceItemInline(Labelled, admin.TabularInline):
     model = PriceItem
     extra = 0
+    labels = {
+        "name_zh": _("中文名称"),
+        "name_en": _("英文名称"),
+        "unit_zh": _("中文单位"),
+        "unit_en": _("英文单位"),
+        "daily_rule": _("日用量规则"),
+        "retention_days": _RETENTION,
+        "default_retention": _("默认保存期"),
+    }
 
 
 @admin.register(PriceList)
-class PriceListAdmin(admin.ModelAdmin):
+class PriceListAdmin(Labelled, admin.ModelAdmin):
     """A new version is added with a future ``effective_from``; a list in use is never edited."""
 
     list_display = ["version", "effective_from", "currency", "note"]
     inlines = [PriceItemInline]
+    labels = _PRICE_LIST_LABELS
 
 
 @admin.register(ClosedDay)
 class ClosedDayAdmin(ReadOnlyAdmin):
     list_display = ["day", "closed_at", "bills", "records", "total", "price_list"]
+    labels = {
+        "day": _("账期日"),
+        "closed_at": _("结算时间"),
+        "bills": _("日账单数"),
+        "records": _("计量推送记录数"),
+        "total": _("合计金额"),
+        "price_list": _("价格表"),
+    }
 
 
 class DailyBillLineInline(ReadOnlyInline):
     model = DailyBillLine
     readonly_fields = ["item", "quantity", "units", "retention_days", "price", "fee"]
+    labels = {
+        "item": _("计费项"),
+        "quantity": _("用量"),
+        "units": _("计费单位数"),
+        "retention_days": _RETENTION,
+        "price": _("单价"),
+        "fee": _("费用"),
+    }
 
 
 @admin.register(DailyBill)
 class DailyBillAdmin(ReadOnlyAdmin):
-    list_display = ["day", "workspace", "total", "settlement", "instance_id"]
-    list_filter = ["day", "settlement"]
-    search_fields = ["instance_id", "workspace__name"]
+    list_display = ["day", "workspace", "total", "settled_by", "instance_id"]
+    list_filter = ["day", choices_filter("settlement", _("结算方式"), Workspace.Settlement.choices)]
+    search_fields = ["instance_id", "workspace__id__exact", "workspace__name"]
+    search_help_text = _("按云市场实例 ID、工作空间 ID 或名称查找")
+    list_select_related = ["workspace"]
+    fields = ["workspace", "day", "total", "settled_by", "instance_id", "price_list", "created_at"]
+    readonly_fields = ["settled_by"]
     inlines = [DailyBillLineInline]
+    labels = {"price_list": _("价格表"), "created_at": _("出账时间")}
+
+    @admin.display(description=_("结算方式"), ordering="settlement")
+    def settled_by(self, bill: DailyBill) -> str:
+        """The bill keeps the code of how its workspace settled that day; the operator reads its name."""
+        labels = dict(Workspace.Settlement.choices)
+        return str(labels.get(bill.settlement, bill.settlement))
 
 
 class MeteringEventInline(ReadOnlyInline):
@@ -67,7 +118,23 @@ class MeteringRecordAdmin(ReadOnlyAdmin):
     list_display = ["day", "instance_id", "amount_cents", "state", "reason", "attempts", "alarm_at", "answered_at"]
     list_filter = ["state", "day", ("alarm_at", admin.EmptyFieldListFilter), "product_code"]
     search_fields = ["instance_id", "reason", "request_id"]
+    search_help_text = _("按云市场实例 ID、原因或请求 ID 查找")
+    # Every column but the claim token (which push holds the record: nothing to an operator).
+    fields = [field.name for field in MeteringRecord._meta.fields if field.name not in ("id", "claim_token")]
     inlines = [MeteringEventInline]
+    labels = {
+        "product_code": _("商品编码"),
+        "start_time": _("计量开始（毫秒时间戳）"),
+        "end_time": _("计量结束（毫秒时间戳）"),
+        "metering_assit": _("计量项标识"),
+        "claimed_until": _("推送租约到期"),
+        "last_request_at": _("最近请求时间"),
+        "not_before": _("最早推送时间"),
+        "sent_at": _("发送时间"),
+        "request_id": _("请求 ID"),
+        "created_at": _("创建时间"),
+        "updated_at": _("更新时间"),
+    }
     actions = ["retry_rejected", "unknown_was_received", "unknown_not_received"]
 
     def _each(self, request, queryset, function, **kwargs):  # type: ignore[no-untyped-def]

@@ -2,7 +2,8 @@
 
 A record raises it when the ledger's transition table says so (rejected, unknown: see ``ledger``),
 and every record of a day not accepted by 01:30 Beijing the next day raises it at the deadline.
-A flagged record stays quiet until an operator reopens it.
+A flagged record stays quiet until an operator reopens it. The push's circuit breaker raises it once
+when it opens (``breaker``): pushing has stopped because the Market API does not answer.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from django.db import transaction
 from kaitong.billing import domain
 from kaitong.billing.models import MeteringRecord
 from kaitong.mail.actions import enqueue_email
+from kaitong.marketplace.aliyun.spi import BEIJING
 
 log = logging.getLogger(__name__)
 ALARM_EMAIL = "billing_alarm"
+BREAKER_EMAIL = "billing_breaker"
 LISTED = 200  # records named in one email; the rest are counted
 
 
@@ -63,3 +66,26 @@ def do_check_deadline(*, now: datetime) -> int:
         return 0
     with transaction.atomic():
         return raise_alarm(record_ids=ids, now=now, why="deadline")
+
+
+def raise_breaker_alarm(*, now: datetime, failures: int, reason: str, retry_at: datetime | None, pending: int) -> None:
+    """The Market API left ``failures`` requests in a row unanswered and pushing stopped: mail the operator.
+
+    Call it inside the transaction that opens the breaker (once per opening; failed probes stay quiet).
+    """
+    probe = (retry_at or now).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    enqueue_email(
+        message_type=BREAKER_EMAIL,
+        to=settings.ENV.operator_email,
+        language="zh-hans",
+        context={"failures": failures, "reason": reason, "pending": pending, "probe_at": probe},
+        now=now,
+    )
+    log.warning(
+        "billing alarm (breaker): %d push(es) in a row went unanswered (%s); pushing stopped, %d record(s) "
+        "pending, next probe at %s Beijing time",
+        failures,
+        reason,
+        pending,
+        probe,
+    )

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
@@ -64,10 +65,28 @@ _BODY_SCHEMA = {
                     "required": ["workspace", "item", "hour", "quantity"],
                     "additionalProperties": False,
                     "properties": {
-                        "workspace": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
-                        "item": {"type": "string"},
-                        "hour": {"type": "string", "format": "date-time", "example": "2026-11-26T08:00:00Z"},
-                        "quantity": {"type": "number", "minimum": 0},
+                        "workspace": {
+                            "description": "the workspace's id, or its token tkn_…",
+                            "oneOf": [{"type": "integer", "minimum": 1, "maximum": domain.MAX_ID}, {"type": "string"}],
+                        },
+                        "item": {
+                            "type": "string",
+                            "description": "a billing item of the price list",
+                            "example": "logs",
+                        },
+                        "hour": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "UTC, on the hour, of a day not settled yet, the workspace existing",
+                            "example": "2026-11-26T08:00:00Z",
+                        },
+                        "quantity": {
+                            "description": "≥ 0, at most 6 decimal places; a string keeps a decimal exact",
+                            "oneOf": [
+                                {"type": "number", "minimum": 0, "exclusiveMaximum": int(domain.MAX_QUANTITY)},
+                                {"type": "string", "example": "12.5"},
+                            ],
+                        },
                     },
                 },
             }
@@ -80,18 +99,31 @@ def _rejected(message: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
     return {"message": message, "errors": errors}
 
 
+class Unauthorized(Schema):
+    detail: str
+
+
 @api.post(
     "/usage/samples",
     auth=UsageToken(),
-    response={200: Accepted, 400: Rejected, 413: Rejected},
+    response={200: Accepted, 400: Rejected, 401: Unauthorized, 413: Rejected},
     openapi_extra={"requestBody": _BODY_SCHEMA},
     summary="Upsert hourly usage samples (all or nothing)",
 )
 def post_samples(request: HttpRequest) -> Status[dict[str, Any]]:
     try:
-        raw = json.loads(request.body, parse_float=Decimal)
+        body = request.body
+    except RequestDataTooBig:
+        # Django refuses to read past DATA_UPLOAD_MAX_MEMORY_SIZE (checked against Content-Length first).
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Status(413, _rejected(f"the body is larger than {limit} bytes; send fewer samples per request", []))
+    try:
+        raw = json.loads(body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         return Status(400, _rejected("the body is not JSON", []))
+    except RecursionError:
+        # The decoder recurses once per nested array or object; a batch needs three levels.
+        return Status(400, _rejected("the body is nested too deeply to be a batch of samples", []))
     try:
         accepted = ingest.ingest_batch(raw=raw, now=timezone.now())
     except domain.BatchTooLarge as exc:

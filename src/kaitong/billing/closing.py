@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
 
 from kaitong.billing import domain, queries
 from kaitong.billing.bulk import insert_rows
@@ -23,8 +22,6 @@ from kaitong.billing.models import (
     DailyBill,
     DailyBillLine,
     MeteringRecord,
-    RetentionSetting,
-    UsageSample,
 )
 from kaitong.billing.pushing import PUSH_JOB
 from kaitong.jobs.actions import enqueue
@@ -77,30 +74,21 @@ def _close_day(*, day: date, now: datetime) -> CloseResult:
                 "pk", "settlement", "cloud_account__instance__instance_id", "cloud_account__instance__product_code"
             )
         )
-        retention: dict[int, dict[str, int]] = defaultdict(dict)
-        for workspace_id, item, days in RetentionSetting.objects.values_list("workspace_id", "item", "retention_days"):
-            retention[workspace_id][item] = days
-        usage: dict[int, dict[str, domain.DayUsage]] = defaultdict(dict)
+        retention = queries.retention_of()
+        usage: dict[int, dict[str, domain.DayUsage]] = {}
         # Aggregated by ranges of workspaces, so that each statement stays short (statement_timeout)
         # and walks the (workspace, item, hour) index, however many workspaces there are.
         ids = sorted(row[0] for row in workspaces)
         for chunk in range(0, len(ids), AGGREGATE_CHUNK):
             low, high = ids[chunk], ids[min(chunk + AGGREGATE_CHUNK, len(ids)) - 1]
-            aggregates = (
-                UsageSample.objects.filter(workspace_id__gte=low, workspace_id__lte=high, hour__gte=start, hour__lt=end)
-                .values("workspace_id", "item")
-                .annotate(peak=Max("quantity"), total=Sum("quantity"))
-                .values_list("workspace_id", "item", "peak", "total")
-            )
-            for workspace_id, item, peak, total in aggregates:
-                usage[workspace_id][item] = domain.DayUsage(Decimal(peak), Decimal(total))
+            usage |= queries.usage_of_id_range(low=low, high=high, start=start, end=end)
 
         bills: list[tuple[Any, ...]] = []
         drafts: dict[int, domain.Bill] = {}
         per_instance: dict[str, Decimal] = defaultdict(Decimal)
         products: dict[str, str] = {}
         for workspace_id, settlement, instance_id, product_code in workspaces:
-            draft = domain.compute_bill(usage.get(workspace_id, {}), table=table, retention=retention[workspace_id])
+            draft = domain.compute_bill(usage.get(workspace_id, {}), table=table, retention=retention.get(workspace_id))
             alibaba = settlement == Workspace.Settlement.ALIYUN and instance_id
             bills.append(
                 (workspace_id, day, draft.total, settlement, instance_id if alibaba else "", price_list.pk, now)

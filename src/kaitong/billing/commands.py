@@ -69,6 +69,15 @@ def settle(*, day: str, wait: bool = True) -> None:
         if report.requests:
             outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items()))
             print(f"pushed {report.requests} request(s): {outcomes}")
+        if report.paused_until is not None:
+            # The circuit breaker: minutes or hours may pass before the Market API answers; the worker probes.
+            at = report.paused_until.astimezone(domain.BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+            print(
+                f"pushing paused: the Market API did not answer; `kaitong worker` probes it again from {at} "
+                "Beijing time, and the rest stays pending until then",
+                file=sys.stderr,
+            )
+            break
         # Records sent by a process that stopped before recording the answer: once their lease ends,
         # the sweep in push_now() calls them unknown (and raises the alarm). Wait for that too.
         moments = [t for t in (report.next_at, queries.in_flight_until()) if t is not None]

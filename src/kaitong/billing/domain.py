@@ -19,6 +19,7 @@ from kaitong.workspaces.domain import TOKEN_RE
 # China has had no daylight saving since 1991: a fixed offset is exact.
 CENT = Decimal("0.01")
 MAX_BATCH = 10_000
+MAX_ID = 2**63 - 1  # a workspace id is a BigAutoField: the largest value SQLite and PostgreSQL can hold
 MAX_QUANTITY = Decimal(10) ** 17
 MAX_RECORDS_PER_REQUEST = 100
 SECONDS_BETWEEN_REQUESTS = 61  # the marketplace allows one request per instance per 60 s; keep a second spare
@@ -103,12 +104,14 @@ class BatchTooLarge(Exception):
 def _parse_workspace(value: Any) -> WorkspaceRef | str:
     if isinstance(value, bool):
         return "must be a workspace id or token"
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        # Bounded before int(): a 5,000-digit string would cost int() its digit limit (ValueError).
+        value = int(value) if len(value) <= len(str(MAX_ID)) else MAX_ID + 1
     if isinstance(value, int):
-        return WorkspaceRef(id=value) if value > 0 else "must be a positive id"
+        # Out of the database's range, an id would make SQLite raise OverflowError (a 500), not "no such".
+        return WorkspaceRef(id=value) if 0 < value <= MAX_ID else f"must be a workspace id from 1 to {MAX_ID}"
     if isinstance(value, str):
-        if value.isascii() and value.isdigit() and len(value) < 19:
-            return WorkspaceRef(id=int(value))
-        if TOKEN_RE.match(value):
+        if TOKEN_RE.fullmatch(value):  # fullmatch: "$" alone would let a final newline through
             return WorkspaceRef(token=value)
         return "must be a workspace id or a token tkn_ followed by 32 hex digits"
     return "must be a workspace id or token"
@@ -205,6 +208,27 @@ def parse_samples(
         ):
             samples.append(Sample(index, workspace, item, hour, quantity))
     return samples, errors
+
+
+def billing_start(*, workspace_created: datetime, first_price_day: date | None) -> date:
+    """The first Beijing day whose bills include the workspace: the day it was created (a day's close
+    bills every workspace created before the day ended), and never before the first price list."""
+    created = beijing_day(workspace_created)
+    return created if first_price_day is None else max(created, first_price_day)
+
+
+def unbillable_reason(day: date, *, billing_starts: date, settled_through: date | None) -> str | None:
+    """Why usage of the Beijing day ``day`` can never be billed, or None while it still can.
+
+    Days close in order (``closing``; the worker catches up from the latest closed day) and a closed day
+    is final, so a day up to the latest closed one is never billed again, closed or skipped. A day before
+    the workspace's billing starts has no bill for it. (The future is refused when the hour is parsed.)
+    """
+    if settled_through is not None and day <= settled_through:
+        return f"the day {day} (Beijing time) is already settled: days up to {settled_through} are final"
+    if day < billing_starts:
+        return f"the day {day} (Beijing time) is before the workspace's billing starts ({billing_starts})"
+    return None
 
 
 def last_wins(rows: Iterable[tuple[int, str, datetime, Decimal]]) -> list[tuple[int, str, datetime, Decimal]]:

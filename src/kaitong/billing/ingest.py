@@ -13,7 +13,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from kaitong.billing import domain, queries
-from kaitong.billing.models import ClosedDay, UsageSample
+from kaitong.billing.models import UsageSample
 from kaitong.workspaces.models import Workspace
 
 
@@ -31,28 +31,35 @@ class ResolvedSamples:
 
 
 def check_samples(*, samples: list[domain.Sample], errors: list[domain.SampleError]) -> ResolvedSamples:
-    """Resolve workspace ids/tokens and refuse samples of closed days; raise SamplesRejected on any error."""
+    """Resolve workspace ids/tokens and refuse samples that can never be billed (``domain.unbillable_reason``:
+    a day already settled, or before the workspace's billing starts); raise SamplesRejected on any error."""
     errors = list(errors)
     ids = {s.workspace.id for s in samples if s.workspace.id is not None}
     tokens = {s.workspace.token for s in samples if s.workspace.token is not None}
-    by_id: set[int] = set()
+    created: dict[int, datetime] = {}
     by_token: dict[str, int] = {}
     if ids:
-        by_id = set(Workspace.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        created.update(Workspace.objects.filter(pk__in=ids).values_list("pk", "created_at"))
     if tokens:
-        by_token = dict(Workspace.objects.filter(token__in=tokens).values_list("token", "pk"))
-    days = {domain.beijing_day(s.hour) for s in samples}
-    closed = set(ClosedDay.objects.filter(day__in=days).values_list("day", flat=True)) if days else set()
+        named = Workspace.objects.filter(token__in=tokens).values_list("token", "pk", "created_at")
+        for token, pk, created_at in named:
+            by_token[token] = pk
+            created[pk] = created_at
+    settled_through = queries.latest_closed_day() if samples else None
+    first_price_day = queries.first_price_day() if samples else None
     rows = []
     for sample in samples:
         ref = sample.workspace
-        workspace_id = ref.id if ref.id in by_id else by_token.get(ref.token or "")
+        workspace_id = ref.id if ref.id in created else by_token.get(ref.token or "")
         if workspace_id is None:
             errors.append(domain.SampleError(sample.index, "workspace", "no such workspace"))
             continue
-        day = domain.beijing_day(sample.hour)
-        if day in closed:
-            errors.append(domain.SampleError(sample.index, "hour", f"the day {day} (Beijing time) is already settled"))
+        starts = domain.billing_start(workspace_created=created[workspace_id], first_price_day=first_price_day)
+        why = domain.unbillable_reason(
+            domain.beijing_day(sample.hour), billing_starts=starts, settled_through=settled_through
+        )
+        if why is not None:
+            errors.append(domain.SampleError(sample.index, "hour", why))
             continue
         rows.append((workspace_id, sample.item, sample.hour, sample.quantity))
     if errors:

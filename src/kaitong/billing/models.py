@@ -224,3 +224,34 @@ class MeteringEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state}→{self.to_state}"
+
+
+class PushBreaker(models.Model):
+    """The circuit breaker on PushMeteringData (rules: ``breaker.py``): one row that every pushing
+    process reads before each request and writes with each answer, so that all of them stop together.
+
+    Written only by ``breaker_writer.py``. ``claimed_until``/``claim_token`` are the lease of the one
+    probe (``kaitong_base.claims``).
+    """
+
+    class State(models.TextChoices):
+        CLOSED = "closed", _("正常推送")
+        OPEN = "open", _("已暂停（云市场无应答）")
+
+    name = models.CharField(max_length=32, unique=True)
+    state = models.CharField(_("状态"), max_length=8, choices=State.choices, default=State.CLOSED)
+    failures = models.PositiveIntegerField(_("连续无应答次数"), default=0)
+    probes = models.PositiveIntegerField(_("试探失败次数"), default=0)
+    opened_at = models.DateTimeField(_("暂停时间"), null=True, blank=True)
+    retry_at = models.DateTimeField(_("下次试探时间"), null=True, blank=True)
+    reason = models.CharField(_("最后一次无应答"), max_length=500, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("计量推送熔断器")
+        verbose_name_plural = _("计量推送熔断器")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.state}"

@@ -10,7 +10,9 @@ the truth (the transition table in ``ledger`` says what each step may lead to):
 3. *send*, then *record the answer*: accepted, rejected (reason), retry later (flow control, refused
    connection: nothing was recorded there) or unknown (timeout, unexplained server error).
 
-Every change of state goes through ``ledger_writer.do_apply_ledger_event``.
+Every change of state goes through ``ledger_writer.do_apply_ledger_event``. Before each request the
+circuit breaker (``breaker``, one row shared by every process) is asked: after ``breaker.THRESHOLD``
+unknown answers in a row nothing more is sent, the rest stays pending, and one process probes later.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import db
+from django.db import transaction
 from django.db.models import Min, Q, QuerySet
 
-from kaitong.billing import domain, ledger
+from kaitong.billing import breaker, breaker_writer, domain, ledger
 from kaitong.billing.client import MeteringClient
 from kaitong.billing.ledger import Event
 from kaitong.billing.ledger_writer import do_apply_ledger_event
@@ -57,6 +60,7 @@ class PushReport:
     requests: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     next_at: datetime | None = None  # when the earliest record still pending may go; None: nothing left
+    paused_until: datetime | None = None  # the circuit breaker is open: nothing is sent before this
 
 
 @dataclass(frozen=True)
@@ -91,15 +95,18 @@ def _recent_requests(*, instance_ids: Iterable[str] | QuerySet[Any], now: dateti
 _CLAIMED_FIELDS = ("instance_id", "product_code", "start_time", "end_time", "amount_cents", "metering_assit")
 
 
-def _claim_batch(*, now: datetime, lease_seconds: int) -> tuple[str, list[Claimed]]:
-    """Lease the next request's records: ≤ 100 of one product, each instance once, none pushed in 61 s."""
+def _claim_batch(
+    *, now: datetime, lease_seconds: int, limit: int = domain.MAX_RECORDS_PER_REQUEST
+) -> tuple[str, list[Claimed]]:
+    """Lease the next request's records: ≤ ``limit`` (100) of one product, each instance once, none
+    pushed in 61 s."""
 
     def one_request(rows: list[tuple[Any, ...]]) -> list[int]:
         busy = frozenset(
             _recent_requests(instance_ids={row[1] for row in rows}, now=now).values_list("instance_id", flat=True)
         )
         candidates = (domain.Candidate(pk, instance_id, product) for pk, instance_id, product, *_ in rows)
-        return [c.record_id for c in domain.plan_batch(candidates, busy_instances=busy)]
+        return [c.record_id for c in domain.plan_batch(candidates, busy_instances=busy, limit=limit)]
 
     claim = claims.claim(
         _due(now=now),
@@ -129,18 +136,24 @@ def _mark_sent(*, token: str, records: list[Claimed], now: datetime) -> list[Cla
     return [r for r in records if r.pk in sent]
 
 
-def _record_answer(*, token: str, records: list[Claimed], answer: PushAnswer, now: datetime) -> None:
+def _record_answer(
+    *, token: str, records: list[Claimed], answer: PushAnswer, now: datetime, probe_token: str | None
+) -> None:
     # A sweep may already have called a slow answer unknown; the answer, once it comes, is the truth.
     reason = f"{answer.code}: {answer.message}".strip(": ")[:500]
-    do_apply_ledger_event(
-        event=ANSWER_EVENTS[answer.outcome],
-        records=MeteringRecord.objects.filter(pk__in=[r.pk for r in records]),
-        token=token,
-        now=now,
-        detail=reason,
-        reason=reason,
-        request_id=answer.request_id,
-    )
+    with transaction.atomic():  # the ledger and the breaker learn the answer together
+        do_apply_ledger_event(
+            event=ANSWER_EVENTS[answer.outcome],
+            records=MeteringRecord.objects.filter(pk__in=[r.pk for r in records]),
+            token=token,
+            now=now,
+            detail=reason,
+            reason=reason,
+            request_id=answer.request_id,
+        )
+        breaker_writer.do_record_answer(
+            unknown=answer.outcome is Outcome.UNKNOWN, now=now, probe_token=probe_token, reason=reason
+        )
 
 
 def push_pending(
@@ -158,17 +171,29 @@ def push_pending(
     point a crash must be survivable (after_claim, after_send, before_record) — the fault tests use it.
     With ``concurrency`` > 1, that many requests are in flight at once (each thread claims its own
     batch; the claim reserves the instances, so the 60 s rule holds across threads and processes).
+    The circuit breaker is asked before each request: while it is open nothing is sent (``paused_until``
+    says until when), and the one probe carries a single record.
     """
     report = PushReport()
     lock = threading.Lock()
+    lease = timedelta(seconds=lease_seconds)
 
     def loop() -> None:
         while True:
-            token, records = _claim_batch(now=clock(), lease_seconds=lease_seconds)
+            clearance = breaker_writer.do_check_breaker(now=clock(), lease=lease)
+            if not clearance.send:
+                with lock:
+                    report.paused_until = clearance.wait_until
+                return
+            probe = clearance.probe_token
+            limit = breaker.PROBE_RECORDS if probe else domain.MAX_RECORDS_PER_REQUEST
+            token, records = _claim_batch(now=clock(), lease_seconds=lease_seconds, limit=limit)
             if records:
                 step("after_claim")
                 records = _mark_sent(token=token, records=records, now=clock())
             if not records:
+                if probe:
+                    breaker_writer.do_release_probe(token=probe)
                 return
             with lock:
                 report.requests += 1
@@ -187,7 +212,7 @@ def push_pending(
             with lock:
                 report.outcomes[answer.outcome.value] += len(records)
             step("before_record")
-            _record_answer(token=token, records=records, answer=answer, now=clock())
+            _record_answer(token=token, records=records, answer=answer, now=clock(), probe_token=probe)
 
     def in_thread() -> None:
         try:
@@ -203,7 +228,11 @@ def push_pending(
             thread.start()
         for thread in threads:
             thread.join()
+    # Asked again: a thread that found the probe taken stopped, and the probe may have closed it since.
+    report.paused_until = breaker_writer.paused_until(now=clock()) if report.paused_until else None
     report.next_at = next_push_at(now=clock())
+    if report.next_at is not None and report.paused_until is not None:
+        report.next_at = max(report.next_at, report.paused_until)
     return report
 
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from kaitong.billing import domain
-from kaitong.billing.models import ClosedDay, DailyBill, DailyBillLine, MeteringRecord, PriceItem, PriceList
+from kaitong.billing import domain, formatting, overview
+from kaitong.billing.models import (
+    ClosedDay,
+    DailyBill,
+    DailyBillLine,
+    MeteringRecord,
+    PriceItem,
+    PriceList,
+    RetentionSetting,
+    UsageSample,
+)
 
 
 class NoPriceList(Exception):
@@ -19,6 +30,11 @@ class NoPriceList(Exception):
 def latest_closed_day() -> date | None:
     """The last Beijing day closed into bills (None before the first)."""
     return ClosedDay.objects.order_by("-day").values_list("day", flat=True).first()
+
+
+def first_price_day() -> date | None:
+    """The day the first price list took effect: no day before it can be closed (None: no list yet)."""
+    return PriceList.objects.order_by("effective_from").values_list("effective_from", flat=True).first()
 
 
 def price_list_for(day: date) -> PriceList:
@@ -42,6 +58,45 @@ def price_table(price_list: PriceList) -> domain.PriceTable:
             )
         )
     return domain.PriceTable(version=price_list.version, prices=prices)
+
+
+def usage_of_id_range(*, low: int, high: int, start: datetime, end: datetime) -> dict[int, dict[str, domain.DayUsage]]:
+    """Per workspace and item, the peak and the sum of the samples in ``[start, end)`` of the workspaces
+    with ids ``low`` to ``high`` (closing walks all workspaces in such ranges: the (workspace, item,
+    hour) index serves it, and each statement stays short)."""
+    return _day_usage(
+        UsageSample.objects.filter(workspace_id__gte=low, workspace_id__lte=high, hour__gte=start, hour__lt=end)
+    )
+
+
+def usage_of_workspaces(
+    *, workspace_ids: Iterable[int], start: datetime, end: datetime
+) -> dict[int, dict[str, domain.DayUsage]]:
+    """Per workspace and item, the peak and the sum of the samples in ``[start, end)`` of these workspaces."""
+    return _day_usage(UsageSample.objects.filter(workspace_id__in=list(workspace_ids), hour__gte=start, hour__lt=end))
+
+
+def _day_usage(samples: QuerySet[UsageSample]) -> dict[int, dict[str, domain.DayUsage]]:
+    usage: dict[int, dict[str, domain.DayUsage]] = defaultdict(dict)
+    aggregates = (
+        samples.values("workspace_id", "item")
+        .annotate(peak=Max("quantity"), total=Sum("quantity"))
+        .values_list("workspace_id", "item", "peak", "total")
+    )
+    for workspace_id, item, peak, total in aggregates:
+        usage[workspace_id][item] = domain.DayUsage(Decimal(peak), Decimal(total))
+    return usage
+
+
+def retention_of(*, workspace_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:
+    """Each workspace's chosen retention per item (all workspaces when ``workspace_ids`` is None)."""
+    settings = RetentionSetting.objects.all()
+    if workspace_ids is not None:
+        settings = settings.filter(workspace_id__in=list(workspace_ids))
+    retention: dict[int, dict[str, int]] = defaultdict(dict)
+    for workspace_id, item, days in settings.values_list("workspace_id", "item", "retention_days"):
+        retention[workspace_id][item] = days
+    return retention
 
 
 def known_items() -> frozenset[str]:
@@ -117,22 +172,37 @@ def bills_for_workspaces(*, workspace_ids: list[int], limit: int = 400) -> list[
     ]
 
 
-def bill_lines(*, workspace_id: int, day: date, language: str) -> tuple[BillRow, list[LineRow]] | None:
-    bill = DailyBill.objects.filter(workspace_id=workspace_id, day=day).select_related("workspace").first()
+@dataclass(frozen=True)
+class BillDetail:
+    head: BillRow
+    lines: list[LineRow]
+    price_list_version: str
+    price_decimals: int  # every price of the bill's price list is written with this many decimals
+
+
+def _line_row(line: DailyBillLine | domain.BillLine, *, names: dict[str, ItemName], english: bool) -> LineRow:
+    """A bill's (or an estimate's) line, its item named in the page's language (its code when no price
+    list names it)."""
+    name = names.get(line.item)
+    label, unit = (line.item, "") if name is None else (name.en, name.unit_en) if english else (name.zh, name.unit_zh)
+    return LineRow(line.item, label, unit, line.quantity, line.units, line.retention_days, line.price, line.fee)
+
+
+def bill_detail(*, workspace_id: int, day: date, language: str) -> BillDetail | None:
+    bill = (
+        DailyBill.objects.filter(workspace_id=workspace_id, day=day).select_related("workspace", "price_list").first()
+    )
     if bill is None:
         return None
     names = item_names()
     english = language.startswith("en")
-    rows = []
-    for line in DailyBillLine.objects.filter(bill=bill).order_by("item"):
-        name = names.get(line.item)
-        label = (name.en if english else name.zh) if name else line.item
-        unit = (name.unit_en if english else name.unit_zh) if name else ""
-        rows.append(
-            LineRow(line.item, label, unit, line.quantity, line.units, line.retention_days, line.price, line.fee)
-        )
+    rows = [
+        _line_row(line, names=names, english=english)
+        for line in DailyBillLine.objects.filter(bill=bill).order_by("item")
+    ]
     head = BillRow(bill.workspace_id, bill.workspace.name, bill.day, bill.total, bill.settlement, bill.instance_id, 0)
-    return head, rows
+    prices = PriceItem.objects.filter(price_list_id=bill.price_list_id).values_list("price", flat=True)
+    return BillDetail(head, rows, bill.price_list.version, formatting.price_decimals(prices))
 
 
 def pushes_for_instances(*, instance_ids: list[str], limit: int = 400) -> list[PushRow]:
@@ -180,6 +250,79 @@ def scope_for_user(*, user_id: int) -> tuple[list[int], list[str]]:
     return workspace_ids, sorted(instances)
 
 
+def workspace_names(*, workspace_ids: Iterable[int]) -> list[tuple[int, str]]:
+    """(id, name) of these workspaces, oldest first."""
+    from kaitong.workspaces.models import Workspace
+
+    return list(
+        Workspace.objects.filter(pk__in=list(workspace_ids)).order_by("created_at", "pk").values_list("pk", "name")
+    )
+
+
+# --- the overview: today's estimate, the last 30 days -----------------------------------------------
+
+
+def today_estimate(*, workspaces: list[tuple[int, str]], now: datetime) -> overview.TodayEstimate | None:
+    """Today's usage so far (Beijing day of ``now``), priced as closing will price it; None when no price
+    list is in effect today."""
+    today = domain.beijing_day(now)
+    try:
+        table = price_table(price_list_for(today))
+    except NoPriceList:
+        return None
+    ids = [workspace_id for workspace_id, _ in workspaces]
+    start, end = domain.day_window(today)
+    return overview.estimate_today(
+        now=now,
+        workspaces=workspaces,
+        usage=usage_of_workspaces(workspace_ids=ids, start=start, end=end),
+        table=table,
+        retention=retention_of(workspace_ids=ids),
+    )
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    workspace_id: int
+    name: str
+    total: Decimal
+    lines: list[LineRow]
+
+
+def estimate_rows(estimate: overview.TodayEstimate, *, language: str) -> list[EstimateRow]:
+    """Each workspace's estimate with its lines named in the page's language, as the bill page shows them."""
+    names = item_names()
+    english = language.startswith("en")
+    return [
+        EstimateRow(
+            w.workspace_id, w.name, w.total, [_line_row(line, names=names, english=english) for line in w.lines]
+        )
+        for w in estimate.workspaces
+    ]
+
+
+def daily_chart(
+    *, workspaces: list[tuple[int, str]], today: date, estimate: dict[int, Decimal], others_name: str
+) -> overview.DailyChart:
+    """The last 30 days' totals per workspace: closed days from the bills, today from ``estimate``."""
+    days = overview.chart_days(today)
+    ids = [workspace_id for workspace_id, _ in workspaces]
+    billed = {
+        (workspace_id, day): total
+        for workspace_id, day, total in DailyBill.objects.filter(
+            workspace_id__in=ids, day__gte=days[0], day__lt=today
+        ).values_list("workspace_id", "day", "total")
+    }
+    return overview.daily_chart(
+        today=today,
+        workspaces=workspaces,
+        billed=billed,
+        last_closed=latest_closed_day(),
+        estimate=estimate,
+        others_name=others_name,
+    )
+
+
 def all_workspace_ids() -> list[int]:
     from kaitong.workspaces.models import Workspace
 
@@ -189,3 +332,12 @@ def all_workspace_ids() -> list[int]:
 def in_flight_until() -> datetime | None:
     """The latest lease of a record marked sent without an answer yet (None: nothing in flight)."""
     return MeteringRecord.objects.filter(state=MeteringRecord.State.SENT).aggregate(t=Max("claimed_until"))["t"]
+
+
+def unfinished_ledger_counts() -> dict[str, int]:
+    """Records in every state but accepted, over all days (the ``state`` index keeps this cheap: an
+    accepted record is final and they grow without bound, the others are few)."""
+    states = [s for s in MeteringRecord.State.values if s != MeteringRecord.State.ACCEPTED]
+    counts = MeteringRecord.objects.filter(state__in=states).values("state").annotate(n=Count("id")).order_by()
+    found = {row["state"]: row["n"] for row in counts}
+    return {state: found.get(state, 0) for state in states}

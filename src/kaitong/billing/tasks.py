@@ -51,12 +51,15 @@ def push_now() -> pushing.PushReport:
 
 @task()
 def push_metering() -> dict[str, Any]:
-    """Push what may go now; while records remain (the 60 s rule, another process's lease), the same
-    task comes back when the earliest of them may go."""
+    """Push what may go now; while records remain (the 60 s rule, another process's lease, the circuit
+    breaker's pause), the same task comes back when the earliest of them may go (the breaker: its probe)."""
     report = push_now()
     outcomes = dict(report.outcomes)
     if report.next_at is not None:
-        raise RetryLater(f"{report.requests} request(s) {outcomes}; records still pending", at=report.next_at)
+        why = (
+            "the Market API does not answer: paused, then one probe" if report.paused_until else "records still pending"
+        )
+        raise RetryLater(f"{report.requests} request(s) {outcomes}; {why}", at=report.next_at)
     return {"requests": report.requests, "outcomes": outcomes}
 
 

@@ -4,13 +4,14 @@ Two limits, measured in ``docs/decisions/2026-11-30-spi-capacity-under-flood.md`
 
 - ``keep_threads_for_spi`` wraps the WSGI application ``kaitong serve`` runs: in each worker process,
   requests to other paths may occupy at most ``threads - reserved`` of its threads at once; one more
-  is answered at once with 503, ``Retry-After`` and a page saying to try again shortly, before Django
-  sees it. The SPI (and the liveness probe) are never refused, so a thread is always free for them
-  however many slow pages (a sign-in waiting for Argon2, a heavy bill list) are in flight. Refusing
-  rather than waiting is the point: a request waiting for a slot would hold the very thread the SPI
-  is owed.
+  is answered at once with 503, ``Retry-After`` and the page saying to reload in a few seconds (JSON on
+  the usage API), before Django sees it. The SPI and the probes are never refused, so a thread is
+  always free for them however many slow pages (a sign-in waiting for Argon2, a heavy bill list) are
+  in flight. Refusing rather than waiting is the point: a request waiting for a slot would hold the
+  very thread the SPI is owed.
 - ``AnswerBusyHashing`` (a Django middleware) answers ``accounts.hashers.HashingBusy``, raised when a
   password hash waited too long for its turn, with 429, ``Retry-After`` and the same page.
+  ``config/views.server_error`` answers an unavailable database with that page too.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from kaitong.accounts.hashers import HashingBusy
+from kaitong.config import metrics
 
 # Paths served on any thread and never refused: the marketplace's SPI, whose caller gives up after 5 s
-# and then retries for hours, and the liveness probe, which must not fail a process because it is busy.
-RESERVED_PATHS = frozenset({"/marketplace/aliyun/spi", "/healthz"})
+# and then retries for hours, and the probes: a busy process must not be restarted (liveness) or taken
+# out of the load balancer (readiness) for it, and its metrics must show the flood. All are quick.
+RESERVED_PATHS = frozenset({"/marketplace/aliyun/spi", "/healthz", "/readyz", "/metrics"})
 # Seconds a client refused for lack of threads is told to wait: slow pages finish in about that.
 RETRY_AFTER_SECONDS = 1
 # Refusals are logged as one line per process at most this often, not one line each (a flood of them).
@@ -70,8 +73,16 @@ class _SharedThreads:
         if environ.get("PATH_INFO", "") in RESERVED_PATHS:
             return self.app(environ, start_response)
         if not self.slots.acquire(blocking=False):
+            started = time.perf_counter()
             self._report_refusal()
-            return _refuse(environ, start_response)
+            answer = _refuse(environ, start_response)
+            metrics.observe_request(
+                path=environ.get("PATH_INFO", ""),
+                method=environ.get("REQUEST_METHOD", ""),
+                status=503,
+                seconds=time.perf_counter() - started,
+            )
+            return answer
         try:
             body = self.app(environ, start_response)
         except BaseException:
@@ -114,26 +125,28 @@ class _ReleasedOnClose:
                 release()
 
 
+# The page a browser gets (the one of an unavailable database too): it says to reload in a few seconds.
+PAGE = "unavailable.html"
 _pages: dict[str, bytes] = {}
 
 
-def _busy_page(language: str) -> bytes:
+def _page(language: str) -> bytes:
     # Rendered once per language and process: a refusal must cost next to nothing, or a flood of
     # refused requests would take the CPU the reserved paths need.
     if language not in _pages:
         with translation.override(language):
-            _pages[language] = render_to_string("busy.html").encode()
+            _pages[language] = render_to_string(PAGE, {"retry_after": RETRY_AFTER_SECONDS}).encode()
     return _pages[language]
 
 
 def _refuse(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
     language = translation.get_language_from_request(WSGIRequest(environ))
     if environ.get("PATH_INFO", "").startswith("/api/"):
-        with translation.override(language):
-            detail = str(translation.gettext("服务器繁忙，请过几秒钟再试"))
-        body, content_type = json.dumps({"detail": detail}, ensure_ascii=False).encode(), "application/json"
+        # The usage API's callers read JSON (its error shape).
+        body = json.dumps({"message": "server busy, try again in a few seconds", "errors": []}).encode()
+        content_type = "application/json"
     else:
-        body, content_type = _busy_page(language), "text/html; charset=utf-8"
+        body, content_type = _page(language), "text/html; charset=utf-8"
     start_response(
         "503 Service Unavailable",
         [
@@ -164,7 +177,7 @@ class AnswerBusyHashing:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, HashingBusy):
             return None
-        response = render(request, "busy.html", status=429)
+        response = render(request, PAGE, {"retry_after": exception.retry_after}, status=429)
         response["Retry-After"] = str(exception.retry_after)
         response["Cache-Control"] = "no-store"
         return response

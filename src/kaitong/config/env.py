@@ -21,6 +21,11 @@ DEMO_ACCESS_KEY_ID = "demo-access-key-id"
 DEMO_ACCESS_KEY_SECRET = "demo-access-key-secret-0123456789"  # noqa: S105
 DEMO_USAGE_API_TOKEN = "demo-usage-api-token-0123456789"  # noqa: S105
 
+# An HTTP header's name, or nothing.
+_HEADER_NAME = "^[A-Za-z0-9-]*$"
+# A year: the max-age browsers and preload lists expect of a site that means it.
+HSTS_DEFAULT_SECONDS = 365 * 24 * 3600
+
 # Values that mean "nobody configured this": refused outside demo and test.
 _PLACEHOLDERS = {"", "change-me", "changeme", "secret", "xxx", "todo"}
 
@@ -79,10 +84,37 @@ class AppEnv(BaseSettings):
     metering_lease_seconds: int = Field(default=120, ge=1)
     metering_concurrency: int = Field(default=2, ge=1, le=16)
 
+    # Asking the marketplace about an instance (DescribeInstanceForIsv): before an SPI expire, release or
+    # resume (on the SPI's path, so briefly: the marketplace waits about 5 s in all), and in the periodic
+    # reconciliation, at most so many calls a second, each instance again after so many hours.
+    instance_check_client: str = Field(default="sdk", pattern="^(sdk|scripted)$")
+    instance_check_timeout_ms: int = Field(default=2000, ge=100, le=4000)
+    reconcile_calls_per_second: float = Field(default=5.0, gt=0, le=100)
+    reconcile_interval_hours: int = Field(default=24, ge=1)
+
     # Jobs: a task RUNNING this long is taken to have lost its worker and runs again (at least once);
     # finished tasks are kept this many days (failed ones three times as long).
     job_lease_seconds: int = Field(default=300, ge=1)
     job_retention_days: int = Field(default=14, ge=1)
+
+    # Waiting for the database: a request meets an unavailable database with a quick 503, not a stall.
+    # PostgreSQL's connect_timeout (libpq's minimum is 2 s); how long a writer queues for SQLite's
+    # write lock before "database is locked".
+    database_connect_timeout_seconds: int = Field(default=3, ge=2, le=60)
+    sqlite_busy_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # /readyz says "not ready" when the oldest task that is due has waited longer than this (0: the
+    # queue is not checked). A verification code lives 10 minutes: 5 minutes late is already too late.
+    ready_max_queue_age_seconds: int = Field(default=300, ge=0)
+
+    # Behind a TLS-terminating proxy. HSTS max-age (unset: a year when the public URL is https, else
+    # off); the header the proxy sets to the scheme the client used (unset: X-Forwarded-Proto when the
+    # public URL is https; empty: none); a header carrying the proxy's request id (empty: ids are ours).
+    hsts_seconds: int | None = Field(default=None, ge=0)
+    proxy_ssl_header: str | None = Field(default=None, pattern=_HEADER_NAME)
+    request_id_header: str = Field(default="", pattern=_HEADER_NAME)
+
+    # Bearer token of /metrics (empty: /metrics answers 404).
+    metrics_token: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -110,6 +142,10 @@ class AppEnv(BaseSettings):
             elif len(value) < 16:
                 # The SPI md5 scheme is weak; a short key makes it weaker still (reliability A.2).
                 problems.append(f"KAITONG_{name.upper()} must be at least 16 characters")
+        token = self.metrics_token
+        if token and (token.strip().lower() in _PLACEHOLDERS or token.startswith("demo-") or len(token) < 16):
+            # Optional, but when set it guards the operator's numbers: not a word from the README.
+            problems.append("KAITONG_METRICS_TOKEN must be at least 16 characters and not a placeholder")
         if problems:
             raise ValueError("; ".join(problems) + " — set KAITONG_ENV=demo to run with demo secrets")
         return self
@@ -117,6 +153,23 @@ class AppEnv(BaseSettings):
     @property
     def is_https(self) -> bool:
         return self.public_url.startswith("https://")
+
+    @property
+    def hsts_max_age(self) -> int:
+        """Strict-Transport-Security's max-age: as configured, else a year on an https public URL."""
+        if self.hsts_seconds is not None:
+            return self.hsts_seconds
+        return HSTS_DEFAULT_SECONDS if self.is_https else 0
+
+    @property
+    def trusted_proxy_ssl_header(self) -> str:
+        """The header (if any) through which the TLS-terminating proxy says the client used https.
+
+        An https public URL with ``kaitong serve`` (plain http) means such a proxy is in front; trusting
+        its X-Forwarded-Proto only ever makes Django stricter (https Referer checks, HSTS sent)."""
+        if self.proxy_ssl_header is not None:
+            return self.proxy_ssl_header
+        return "X-Forwarded-Proto" if self.is_https else ""
 
     @property
     def var_dir(self) -> Path:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from kaitong.config.env import Mode, load_env
+from kaitong.config.logs import logging_config
 from kaitong_base.databases import sqlite_options
 
 ENV = load_env()
@@ -34,6 +36,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "kaitong.jobs",
+    # The usage API's OpenAPI page (/api/v1/docs) from ninja's own static files, not from a CDN.
+    "ninja",
 ]
 
 # Tasks are rows in this database, written in the transaction of the change that queues them, and run
@@ -41,7 +45,10 @@ INSTALLED_APPS = [
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
+    # Outermost: the request id (in every log line of the request) and the request metrics.
+    "kaitong.config.middleware.ObservedRequests",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -77,12 +84,14 @@ TEMPLATES = [
 def _databases() -> dict:
     config = dj_database_url.parse(ENV.database_url, conn_max_age=60, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["OPTIONS"] = sqlite_options(config["NAME"])
+        config["OPTIONS"] = sqlite_options(config["NAME"], busy_timeout_seconds=ENV.sqlite_busy_timeout_seconds)
         config["CONN_MAX_AGE"] = 0
     else:
-        # A statement that runs away must not hold a connection for ever (reliability E.27).
+        # A statement that runs away must not hold a connection for ever (reliability E.27), and a
+        # server that does not answer must not hold a request: it gets a 503 (config/views.py).
         config["OPTIONS"] = {
             "options": "-c statement_timeout=30000",
+            "connect_timeout": ENV.database_connect_timeout_seconds,
             # Django turns psycopg's prepared statements off (for connection poolers); this turns them
             # back on for statements that ask. Django's own cursors bind client-side and never prepare,
             # so only the SPI create's statement is prepared. Behind PgBouncer in transaction mode it
@@ -145,6 +154,24 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HSTS is sent on requests Django sees as https: through the proxy's header below, when one is trusted.
+SECURE_HSTS_SECONDS = ENV.hsts_max_age
+if ENV.trusted_proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + ENV.trusted_proxy_ssl_header.upper().replace("-", "_"), "https")
+# Content-Security-Policy (django-csp): nothing inline, nothing from elsewhere. Scripts and styles are
+# files under /static/; a page that ever needs an inline script gets it with a nonce ({{ request.csp_nonce }}).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 # The SPI query is at most a few hundred bytes; anything far bigger is refused before parsing.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
@@ -158,20 +185,6 @@ EMAIL_USE_TLS = ENV.smtp_starttls
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = ENV.mail_from
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    # Control characters in a message are escaped (config/logs.py): a request cannot forge a log line.
-    "formatters": {
-        "plain": {
-            "()": "kaitong.config.logs.EscapingFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-        }
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "WARNING" if ENV.mode is Mode.TEST else "INFO"},
-    # The tasks framework logs every task's start and end at INFO (the ledger watch alone runs every
-    # minute); its failures are logged at ERROR and still show. ("django.tasks" on Django 6.)
-    "loggers": {name: {"level": "WARNING"} for name in ("django_tasks", "django.tasks")},
-    # gunicorn's access log would carry the SPI token in the query string; it is turned off in serve.
-}
+# One JSON object per line in production (for a log pipeline), the escaped console format in demo and
+# test; both escape control characters and carry the request id (config/logs.py).
+LOGGING = logging_config(json_lines=ENV.mode is Mode.PRODUCTION, level="WARNING" if ENV.mode is Mode.TEST else "INFO")

@@ -11,6 +11,12 @@ os.environ.setdefault("KAITONG_ALIYUN_ISV_KEY", "test-isv-key-123")
 from kaitong.config.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# No marketplace answers DescribeInstanceForIsv in most tests: the scripted asker answers what a test tells
+# it (``tests.support.marketplace.marketplace_says``) and cannot be asked about anything else. Tests that
+# run the simulator point ENV at it instead.
+ENV = ENV.model_copy(update={"instance_check_client": "scripted"})  # noqa: F405
+
 # Test processes (pytest-xdist) do not share the machine's hashing turn: a test that holds a hash open
 # must not make another process's tests wait.
 PASSWORD_HASHING_LOCK_FILE = Path(tempfile.gettempdir()) / f"kaitong-password-hashing-{os.getpid()}.lock"

@@ -10,6 +10,8 @@ admin.site.site_title = "kaitong"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.prometheus_metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("ops/", admin.site.urls),
     path("", include("kaitong.marketplace.urls")),
@@ -18,3 +20,6 @@ urlpatterns = [
     path("activate/", include("kaitong.activation.urls")),
     path("console/", include("kaitong.workspaces.urls")),
 ]
+
+# Any exception a view or middleware lets out; an unavailable database becomes a 503 there.
+handler500 = "kaitong.config.views.server_error"

@@ -65,6 +65,10 @@ class TaskRun(DBTaskResult):
         verbose_name = _("任务")
         verbose_name_plural = _("任务")
 
+    def __str__(self) -> str:
+        # The operator console's title of a task (the package's own is "DBTaskResult object (…)").
+        return f"{self.task_name} ({self.pk})"
+
     @classmethod
     def adopt(cls, result: DBTaskResult) -> TaskRun:
         """The same row seen through this proxy, without reading it again."""

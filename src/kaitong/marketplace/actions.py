@@ -5,6 +5,12 @@ Order of work for every call (reliability A.3, A.6):
 2. it is authenticated and parsed; a bad call is answered with a message and changes nothing;
 3. the state change, its audit row and the inbox verdict commit together, so a crash leaves either
    all of them or none, and the marketplace's retry finds the same state.
+
+An expire, release or resume that would change the instance is first confirmed with the marketplace
+(DescribeInstanceForIsv, outside any transaction, within the SPI's short budget): the md5 token has no
+timestamp, so a captured URL of one of them could otherwise be replayed for ever. One the marketplace's
+view rules out is acknowledged and changes nothing; one it cannot confirm (no answer in time) is
+applied and the instance is flagged for the reconciliation (``reconciliation.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from django.db import connection, models, transaction
 
 from kaitong.marketplace import domain
 from kaitong.marketplace.aliyun import spi
+from kaitong.marketplace.aliyun.instances import InstanceLookup, LookupFailed
 from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall
 
 log = logging.getLogger(__name__)
@@ -43,9 +50,18 @@ def failure(action: str, message: str) -> dict[str, Any]:
 
 
 def do_receive_spi_call(
-    *, raw_sources: Iterable[str], now: datetime, isv_key: str, auth_url: str, remote_addr: str = ""
+    *,
+    raw_sources: Iterable[str],
+    now: datetime,
+    isv_key: str,
+    auth_url: str,
+    marketplace: InstanceLookup,
+    remote_addr: str = "",
 ) -> SpiAnswer:
-    """Store, verify and apply one SPI call; return the JSON answer for the marketplace."""
+    """Store, verify and apply one SPI call; return the JSON answer for the marketplace.
+
+    ``marketplace`` is asked about the instance before an expire, release or resume changes it.
+    """
     try:
         params = spi.collect_parameters(raw_sources)
     except spi.BadCall as exc:
@@ -70,7 +86,7 @@ def do_receive_spi_call(
         instance_id, call = spi.parse_lifecycle(request, parsed_action)
     except spi.BadCall as exc:
         return _rejected(inbox, action, str(exc))
-    return _lifecycle(inbox, instance_id, call, now=now)
+    return _lifecycle(inbox, instance_id, call, now=now, marketplace=marketplace)
 
 
 def _rejected(inbox: SpiCall, action: str, message: str) -> SpiAnswer:
@@ -290,25 +306,70 @@ def _create_statement_sql(vendor: str) -> str:
     """  # noqa: S608
 
 
-def _lifecycle(inbox: SpiCall, instance_id: str, call: domain.Call, *, now: datetime) -> SpiAnswer:
+@dataclass(frozen=True)
+class Confirmation:
+    """What the marketplace said before a call was applied: its view, or why it could not be asked."""
+
+    view: domain.MarketView | None
+    failure: str = ""
+
+
+def _confirm(marketplace: InstanceLookup, instance_id: str, call: domain.Call, *, now: datetime) -> Confirmation | None:
+    """Ask the marketplace about the instance when ``call`` needs it and would change something now.
+
+    Runs before the writing transaction: no row is locked while the marketplace is asked. A call that
+    changes nothing (a duplicate, an unknown or released instance) costs no question.
+    """
+    if not domain.needs_confirmation(call):
+        return None
+    instance = MarketplaceInstance.objects.filter(instance_id=instance_id).first()
+    if instance is None or not domain.decide(instance.as_domain(), call, now=now).changed:
+        return None
+    try:
+        return Confirmation(view=marketplace.describe(instance_id))
+    except LookupFailed as exc:
+        log.warning("SPI %s for %s: the marketplace cannot confirm it (%s)", call.action, instance_id, exc)
+        return Confirmation(view=None, failure=str(exc))
+
+
+def _lifecycle(
+    inbox: SpiCall, instance_id: str, call: domain.Call, *, now: datetime, marketplace: InstanceLookup
+) -> SpiAnswer:
+    confirmation = _confirm(marketplace, instance_id, call, now=now)
     with transaction.atomic():
         instance = MarketplaceInstance.objects.select_for_update().filter(instance_id=instance_id).first()
         outcome = domain.decide(instance.as_domain() if instance else None, call, now=now)
+        if outcome.changed and domain.needs_confirmation(call) and confirmation is None:
+            # The instance changed between the question and the lock (another call came first), so the
+            # question was never asked: the marketplace calls again and this time it is.
+            outcome = domain.refused("the instance changed while this call was checked; call again")
         if not outcome.success:
             answer = SpiAnswer(failure(call.action, outcome.message), Verdict.REFUSED, outcome.message)
         elif outcome.instance is None:
             answer = SpiAnswer({"success": True}, Verdict.UNCHANGED, outcome.message)
+        elif confirmation is not None and confirmation.view is not None and domain.ruled_out(call, confirmation.view):
+            # A replayed or overtaken call: the same answer as the original got, and nothing changes.
+            message = f"stale: the marketplace says the instance is {confirmation.view.status.value}; nothing changed"
+            log.warning("SPI %s for %s ignored: %s", call.action, instance_id, message)
+            answer = SpiAnswer({"success": True}, Verdict.CONTRADICTED, message)
+            outcome = domain.acknowledged(message)
         else:
             answer = SpiAnswer({"success": True}, Verdict.APPLIED)
         _store(inbox, answer)
         if outcome.instance is not None:
             assert instance is not None
-            _apply(instance, outcome.instance, inbox, call, now=now)
+            _apply(instance, outcome.instance, inbox, call, now=now, confirmation=confirmation)
     return answer
 
 
 def _apply(
-    instance: MarketplaceInstance, after: domain.Instance, inbox: SpiCall, call: domain.Call, *, now: datetime
+    instance: MarketplaceInstance,
+    after: domain.Instance,
+    inbox: SpiCall,
+    call: domain.Call,
+    *,
+    now: datetime,
+    confirmation: Confirmation | None,
 ) -> None:
     before_state = instance.state
     instance.state = after.state
@@ -317,7 +378,20 @@ def _apply(
     instance.refunded = after.refunded
     instance.applied_orders = sorted(after.applied_orders)
     instance.updated_at = now
-    instance.save(update_fields=["state", "sku_id", "expires_at", "refunded", "applied_orders", "updated_at"])
+    fields = ["state", "sku_id", "expires_at", "refunded", "applied_orders", "updated_at"]
+    detail: dict[str, Any] = {
+        "expiresAt": after.expires_at.isoformat() if after.expires_at else None,
+        "skuId": after.sku_id,
+    }
+    if confirmation is not None and confirmation.view is not None:
+        detail["marketplace"] = confirmation.view.status.value
+    elif confirmation is not None:
+        # Applied on trust: the reconciliation asks again soon and raises the alarm if the two disagree.
+        detail["unconfirmed"] = confirmation.failure
+        instance.unreconciled_since = instance.unreconciled_since or now
+        instance.reconcile_note = f"{call.action} applied unconfirmed ({confirmation.failure})"[:255]
+        fields += ["unreconciled_since", "reconcile_note"]
+    instance.save(update_fields=fields)
     InstanceEvent.objects.create(
         instance=instance,
         spi_call=inbox,
@@ -325,10 +399,7 @@ def _apply(
         from_state=before_state,
         to_state=after.state,
         at=now,
-        detail={
-            "expiresAt": after.expires_at.isoformat() if after.expires_at else None,
-            "skuId": after.sku_id,
-        },
+        detail=detail,
     )
     _notify_state_change(instance, before_state=before_state, now=now, spi_call_id=inbox.pk)
 

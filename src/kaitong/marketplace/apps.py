@@ -6,3 +6,6 @@ class MarketplaceConfig(AppConfig):
     name = "kaitong.marketplace"
     verbose_name = _("云市场实例")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kaitong.marketplace import tasks  # noqa: F401  (registers the periodic duty: reconciliation)

@@ -15,7 +15,7 @@ here from absolute values, never from "what came last":
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -129,3 +129,84 @@ def decide(current: Instance | None, call: Call, *, now: datetime) -> Outcome:
 def _changed(before: Instance, after: Instance) -> Outcome:
     # A duplicate call lands here with after == before: it succeeds and writes nothing.
     return Outcome(success=True, instance=None if after == before else after)
+
+
+# --- the marketplace's own view: confirming calls, reconciling instances --------------------------------
+#
+# The SPI token is an md5 over the parameters and a shared key, with no timestamp or nonce (protocol
+# §1.2), so a captured URL stays valid for ever. Calls tied to a new order (create, renew, upgrade) are
+# idempotent by that order; the others — expire, release, resume — would change the state again when
+# replayed. Before applying one of those, the vendor asks the marketplace (DescribeInstanceForIsv) what
+# it says of the instance, and a call the marketplace's own view rules out is acknowledged and ignored.
+
+
+class MarketStatus(StrEnum):
+    """``Status`` of an APP-type instance in DescribeInstanceForIsv (protocol §3.3)."""
+
+    OPENING = "OPENING"
+    OPENED = "OPENED"
+    EXPIRED = "EXPIRED"
+    CLOSED = "CLOSED"
+
+
+# What each marketplace status means for our state.
+MARKET_STATE = {
+    MarketStatus.OPENING: State.ACTIVE,
+    MarketStatus.OPENED: State.ACTIVE,
+    MarketStatus.EXPIRED: State.EXPIRED,
+    MarketStatus.CLOSED: State.RELEASED,
+}
+
+# Calls carrying no order of their own: a replay of one is not recognisable from its parameters.
+CONFIRMED_ACTIONS = frozenset({Action.EXPIRE, Action.RELEASE, Action.RESUME})
+
+# The marketplace statuses under which it cannot have sent the call just now. An expire or a release
+# is ruled out while the marketplace has the instance in service; a resume once it has expired or
+# closed it. A release of an instance the marketplace shows EXPIRED is let through: releases follow
+# expiry, and the marketplace may show the release a little after sending it.
+_RULED_OUT_BY = {
+    Action.EXPIRE: frozenset({MarketStatus.OPENING, MarketStatus.OPENED}),
+    Action.RELEASE: frozenset({MarketStatus.OPENING, MarketStatus.OPENED}),
+    Action.RESUME: frozenset({MarketStatus.EXPIRED, MarketStatus.CLOSED}),
+}
+
+# DescribeInstanceForIsv gives times in milliseconds, the SPI in whole seconds: closer than this is equal.
+EXPIRY_TOLERANCE = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """What the marketplace says of one instance: its status and its expiry (``EndOn``; none for
+    pay-as-you-go)."""
+
+    status: MarketStatus
+    ends_at: datetime | None = None
+
+
+def needs_confirmation(call: Call) -> bool:
+    return call.action in CONFIRMED_ACTIONS
+
+
+def ruled_out(call: Call, view: MarketView) -> bool:
+    """Whether the marketplace's ``view`` rules out that it sent ``call`` now (a replay, or a call
+    overtaken by a later one): acknowledge it and change nothing."""
+    return view.status in _RULED_OUT_BY.get(call.action, frozenset())
+
+
+def differences(local: Instance, view: MarketView) -> tuple[str, ...]:
+    """How our record of an instance differs from the marketplace's, one line per field (none: they agree).
+
+    An expiry is compared only when both sides have one: a pay-as-you-go instance may have none here
+    while the marketplace shows a nominal one.
+    """
+    found = []
+    if local.state is not MARKET_STATE[view.status]:
+        found.append(f"state: ours {local.state.value}, marketplace {view.status.value}")
+    if (
+        local.expires_at is not None
+        and view.ends_at is not None
+        and abs(local.expires_at - view.ends_at) >= EXPIRY_TOLERANCE
+    ):
+        ours, theirs = local.expires_at.astimezone(UTC).isoformat(), view.ends_at.astimezone(UTC).isoformat()
+        found.append(f"expiry: ours {ours}, marketplace {theirs}")
+    return tuple(found)

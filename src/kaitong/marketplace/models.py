@@ -30,6 +30,14 @@ class MarketplaceInstance(models.Model):
     extra = models.JSONField(default=dict, blank=True, help_text="parameters beyond the documented ones")
     created_at = models.DateTimeField(_("创建时间"))
     updated_at = models.DateTimeField(_("更新时间"))
+    # Reconciliation with the marketplace (``reconciliation.py``): set when an SPI call was applied without
+    # the marketplace confirming it, or when the marketplace was seen to say otherwise; cleared when the
+    # reconciliation finds both sides agreeing.
+    unreconciled_since = models.DateTimeField(_("待核对自"), null=True, blank=True, db_index=True)
+    # A database default: the SPI create writes its row with raw SQL naming only the columns it sets.
+    reconcile_note = models.CharField(_("核对说明"), max_length=255, blank=True, db_default="")
+    reconciled_at = models.DateTimeField(_("上次核对"), null=True, blank=True, db_index=True)
+    drift_alarm_at = models.DateTimeField(_("不一致告警"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("云市场实例")
@@ -56,6 +64,8 @@ class SpiCall(models.Model):
         RECEIVED = "received", _("已收到")  # stored; the decision is not recorded yet (a crash would leave this)
         APPLIED = "applied", _("已生效")  # changed the instance
         UNCHANGED = "unchanged", _("无变化")  # valid, acknowledged, nothing to change (duplicate, stale, unknown)
+        # Valid, acknowledged, ignored: the marketplace's own view rules it out (a replayed URL, an overtaken call).
+        CONTRADICTED = "contradicted", _("与云市场不符")
         REFUSED = "refused", _("无法执行")  # valid but cannot be honoured (renew of a released instance)
         REJECTED = "rejected", _("已驳回")  # bad token, malformed, unknown action
 

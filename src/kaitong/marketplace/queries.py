@@ -7,7 +7,9 @@ later (DESIGN.md, day two) changes what "active" means in one place.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime
+
+from django.db.models import F, QuerySet
 
 from kaitong.marketplace.domain import State
 from kaitong.marketplace.models import MarketplaceInstance
@@ -30,3 +32,25 @@ def lock_active_instance(instance_id: str) -> MarketplaceInstance | None:
     releases it: a release either happens first (the binding is refused) or sees the bound workspace.
     """
     return active_instances().select_for_update().filter(instance_id=instance_id).first()
+
+
+def instances_to_reconcile(*, checked_before: datetime, limit: int) -> list[str]:
+    """The instances the reconciliation asks the marketplace about next, at most ``limit``, in this order:
+    flagged ones first (an SPI call applied unconfirmed, a difference seen), oldest flag first, of any
+    state; then those never checked, or last checked before ``checked_before``, oldest first, except
+    released ones (final here: nothing left to compare)."""
+    flagged = list(
+        MarketplaceInstance.objects.filter(unreconciled_since__isnull=False)
+        .order_by("unreconciled_since", "id")
+        .values_list("instance_id", flat=True)[:limit]
+    )
+    if len(flagged) >= limit:
+        return flagged
+    due = (
+        MarketplaceInstance.objects.filter(unreconciled_since__isnull=True)
+        .exclude(state=State.RELEASED)
+        .exclude(reconciled_at__gte=checked_before)
+        .order_by(F("reconciled_at").asc(nulls_first=True), "id")
+        .values_list("instance_id", flat=True)[: limit - len(flagged)]
+    )
+    return flagged + list(due)

@@ -14,8 +14,10 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from kaitong.config import metrics
 from kaitong.config.http import client_ip
 from kaitong.marketplace.actions import do_receive_spi_call, failure
+from kaitong.marketplace.aliyun.instances import instance_lookup
 from kaitong.marketplace.aliyun.spi import MAX_QUERY_BYTES
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,14 @@ def spi_endpoint(request: HttpRequest) -> JsonResponse:
             now=timezone.now(),
             isv_key=env.aliyun_isv_key,
             auth_url=env.public_url + SSO_PATH,
+            # Asked before an expire, release or resume; briefly, since the marketplace waits ~5 s in all.
+            marketplace=instance_lookup(timeout_ms=env.instance_check_timeout_ms),
             remote_addr=client_ip(request),
         )
     except DatabaseError:
         # Fail closed: never answer success without a commit; the marketplace will call again.
         log.exception("SPI call could not be stored")
+        metrics.count_spi_verdict("unavailable")
         return _json(failure("", "temporarily unavailable"), 503)
+    metrics.count_spi_verdict(answer.verdict)
     return _json(answer.body)

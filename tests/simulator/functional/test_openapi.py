@@ -285,3 +285,53 @@ class TestGatewayRefusalsV3:
         response = httpx.post(str(request.url), headers=headers, content=b"Metering=[]")
         assert response.json()["Code"] == "SignatureDoesNotMatch"
         assert "x-acs-content-sha256" in response.json()["Message"]
+
+
+class TestDescribeInstanceFollowsTheInstance:
+    def test_status_and_end_after_each_event(self, sim):
+        instance_id = sim.create_instance()["instanceId"]
+        client = market_client(sim)
+
+        def described():  # type: ignore[no-untyped-def]
+            request = models.DescribeInstanceForIsvRequest(instance_id=instance_id)
+            return client.describe_instance_for_isv(request).body
+
+        opening = described()
+        assert (opening.status, opening.end_on, opening.is_trial) == ("OPENING", None, False)
+        sim.trigger(instance_id, "expire")
+        assert described().status == "EXPIRED"
+        sim.trigger(instance_id, "resume")
+        assert (described().status, described().end_on) == ("OPENED", None)
+        sim.trigger(instance_id, "renew")
+        renewed = described()
+        held = next(i for i in sim.state()["instances"] if i["instance_id"] == instance_id)
+        expires = datetime.fromisoformat(held["expires_at"])
+        assert renewed.status == "OPENED" and renewed.end_on == int(expires.timestamp() * 1000)
+        sim.trigger(instance_id, "release")
+        assert described().status == "CLOSED"
+
+
+def test_lookups_beyond_the_callers_rate_are_flow_controlled(tmp_path):
+    # One a second: the second lookup of a quick pair is refused, however loaded the machine.
+    with start_simulator(tmp_path, KAITONG_SIMULATOR_LOOKUPS_PER_SECOND="1") as limited:
+        instance_id = limited.create_instance()["instanceId"]
+        client = market_client(limited)
+        request = models.DescribeInstanceForIsvRequest(instance_id=instance_id)
+        codes = []
+        for _ in range(4):
+            try:
+                client.describe_instance_for_isv(request)
+                codes.append("OK")
+            except Exception as exc:  # the SDK raises the gateway's error
+                codes.append(exc.code)
+                assert exc.status_code == 400
+        assert codes[0] == "OK" and "Throttling.User" in codes
+        # No second of the simulator's log holds more than one answered lookup.
+        answered = sorted(
+            datetime.fromisoformat(c["at"])
+            for c in limited.state()["api_calls"]
+            if c["action"] == "DescribeInstanceForIsv" and c["code"] == "OK"
+        )
+        assert all(sum(1 for b in answered if a <= b < a + timedelta(seconds=1)) <= 1 for a in answered)
+        time.sleep(1.1)
+        assert client.describe_instance_for_isv(request).body.status == "OPENING"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -23,13 +29,55 @@ def buyer_client() -> Client:
     return client
 
 
-def opened_instance(client: Client) -> Instance:
-    client.post("/buy/", {"agree": "on"})
-    instance = Instance.objects.get()
+def opened_instance(client: Client, *, trial: bool = False) -> Instance:
+    client.post("/buy/", {"agree": "on", **({"trial": "1"} if trial else {})})
+    instance = Instance.objects.latest("id")
     Instance.objects.filter(id=instance.id).update(
         status="opened", vendor_instance_id=instance.instance_id, auth_url="http://vendor.test/marketplace/aliyun/sso"
     )
-    return Instance.objects.get()
+    return Instance.objects.get(id=instance.id)
+
+
+def vendor_answers(instance: Instance) -> None:
+    """Deliver the pending createInstance to a vendor that accepts it, as the delivery loop does."""
+    actions.do_deliver_due(
+        clock=timezone.now,
+        transport=lambda url, params, timeout: (
+            200,
+            json.dumps({"instanceId": instance.instance_id, "appInfo": {"authUrl": "http://vendor.test/sso"}}),
+        ),
+        config=actions.DeliveryConfig("http://vendor.test/spi", "k" * 16, 10, 120, 5),
+    )
+
+
+def push_usage(settings, instance: Instance, units: int):  # type: ignore[no-untyped-def]
+    """The vendor's PushMeteringData for the last hour, signed as the SDK signs it (v1)."""
+    from kaitong_sim.domain import v1_signature
+
+    simulator = settings.SIMULATOR
+    end = int(time.time()) // 3600 * 3600
+    metering = [
+        {
+            "InstanceId": instance.instance_id,
+            "StartTime": str(end - 3600),
+            "EndTime": str(end),
+            "Entities": [{"Key": "Frequency", "Value": str(units), "meteringAssit": simulator.metering_assit}],
+        }
+    ]
+    query = {
+        "AccessKeyId": simulator.access_key_id,
+        "Action": "PushMeteringData",
+        "Format": "json",
+        "Metering": json.dumps(metering),
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": uuid.uuid4().hex,
+        "SignatureVersion": "1.0",
+        "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Version": "2015-11-01",
+    }
+    query["Signature"] = v1_signature(secret=simulator.access_key_secret, method="POST", params=query)
+    response = Client().post("/?" + urlencode(query))
+    assert response.status_code == 200 and response.json()["Success"] is True
 
 
 class TestEveryPageIsMarkedAsASimulator:
@@ -43,6 +91,90 @@ class TestEveryPageIsMarkedAsASimulator:
     def test_buyer_pages(self, buyer_client, path):
         response = buyer_client.get(path)
         assert response.status_code == 200 and "模拟器" in response.content.decode()
+
+
+def billing_terms(response) -> str:  # type: ignore[no-untyped-def]
+    found = re.search(r'data-testid="billing-terms">(.*?)</p>', response.content.decode(), re.S)
+    assert found, "the open dialog states no billing terms"
+    return found.group(1)
+
+
+class TestProductPage:
+    def test_open_now_is_the_english_of_its_button_not_a_label_beside_the_trial(self):
+        page = Client().get("/").content.decode()
+        assert page.count("Open now") == 1
+        assert re.search(r'data-testid="open-now"[^>]*>立即开通<span class="en">Open now</span></a>', page)
+
+    def test_the_trial_dialog_says_a_trial_is_not_billed(self, buyer_client):
+        trial = billing_terms(buyer_client.get("/buy/?trial=1"))
+        assert "试用期 14 天，期间的用量不收费" in trial and "not charged" in trial
+        assert "计费" not in trial and "billed" not in trial
+        paid = billing_terms(buyer_client.get("/buy/"))
+        assert "按实际用量计费" in paid and "billed daily" in paid
+
+
+class TestPurchasedServicesRefreshThemselves:
+    """已购买的服务 shows 开通中 until the vendor answers createInstance; its script fetches the rows alone
+    (``/console/rows/``) until nothing is 开通中, so 已开通 appears without a reload."""
+
+    def test_the_page_names_its_rows_and_loads_the_script(self, buyer_client):
+        buyer_client.post("/buy/", {"agree": "on"})
+        page = buyer_client.get("/console/").content.decode()
+        assert 'data-refresh-url="/console/rows/"' in page
+        assert re.search(r'<script src="/static/simulator/console\.js" defer></script>', page)
+        assert 'data-status="opening"' in page
+
+    def test_the_rows_follow_the_instance_from_opening_to_opened(self, buyer_client):
+        buyer_client.post("/buy/", {"agree": "on"})
+        instance = Instance.objects.get()
+        rows = buyer_client.get("/console/rows/")
+        assert rows.status_code == 200 and rows["Cache-Control"] == "no-store"
+        text = rows.content.decode()
+        assert text.lstrip().startswith("<tr") and "<html" not in text
+        assert f'data-instance="{instance.instance_id}" data-status="opening"' in text and "开通中" in text
+        vendor_answers(instance)
+        text = buyer_client.get("/console/rows/").content.decode()
+        assert f'data-instance="{instance.instance_id}" data-status="opened"' in text and "已开通" in text
+        assert 'data-testid="sso"' in text
+
+    def test_the_rows_are_the_buyers_own_and_need_a_sign_in(self, buyer_client):
+        buyer_client.post("/buy/", {"agree": "on"})
+        other = Client()
+        other.post("/signin/", {"create": "1", "name": "other", "kind": "main"})
+        assert "data-instance=" not in other.get("/console/rows/").content.decode()
+        response = Client().get("/console/rows/")
+        assert response.status_code == 302 and response["Location"].startswith("/signin/")
+
+
+class TestNothingInline:
+    """The pages run under a CSP that allows no inline script or style: none is written."""
+
+    INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=", re.I)
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/",
+            "/signin/",
+            "/ops/",
+            "/mailbox/",
+            "/buy/",
+            "/buy/?trial=1",
+            "/buy/submitted/",
+            "/console/",
+            "/console/bill/",
+        ],
+    )
+    def test_no_inline_script_style_or_handler(self, buyer_client, path):
+        opened_instance(buyer_client)
+        page = buyer_client.get(path).content.decode()
+        assert not self.INLINE.search(page), self.INLINE.search(page)
+
+    def test_nor_in_the_dialogs(self, buyer_client):
+        instance = opened_instance(buyer_client)
+        for path in (f"/console/{instance.instance_id}/sso/", f"/console/{instance.instance_id}/close/"):
+            page = buyer_client.get(path).content.decode()
+            assert "<form" in page and not self.INLINE.search(page)
 
 
 class TestPurchase:
@@ -131,6 +263,26 @@ class TestPurchasedServices:
 
 
 class TestMailbox:
+    @pytest.mark.parametrize("header", ["Mon, 30 Nov 2026 05:40:02 -0000", "Mon, 30 Nov 2026 05:40:02 +0000"])
+    def test_times_are_beijing_time_like_the_rest_of_the_marketplace(self, settings, tmp_path: Path, header):
+        """Django stamps a message in UTC ("-0000"); the mailbox shows it as the marketplace shows times."""
+        settings.SIMULATOR = settings.SIMULATOR.model_copy(update={"mailbox_dir": str(tmp_path)})
+        (tmp_path / "0001.eml").write_bytes(
+            f"From: no-reply@kaitong.local\r\nTo: a@example.com\r\nSubject: code\r\nDate: {header}\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n123456\r\n".encode()
+        )
+        page = Client().get("/mailbox/").content.decode()
+        assert 'data-testid="mail-date">2026-11-30 13:40:02（北京时间）<' in page
+        assert "05:40:02" not in page
+
+    def test_a_date_it_cannot_read_is_shown_as_written(self, settings, tmp_path: Path):
+        settings.SIMULATOR = settings.SIMULATOR.model_copy(update={"mailbox_dir": str(tmp_path)})
+        (tmp_path / "0001.eml").write_bytes(
+            b"From: x@example.com\r\nTo: a@example.com\r\nSubject: s\r\nDate: yesterday-ish\r\n\r\nbody\r\n"
+        )
+        response = Client().get("/mailbox/")
+        assert response.status_code == 200 and 'data-testid="mail-date">yesterday-ish<' in response.content.decode()
+
     def test_reads_stored_messages(self, settings, tmp_path: Path):
         settings.SIMULATOR = settings.SIMULATOR.model_copy(update={"mailbox_dir": str(tmp_path)})
         (tmp_path / "0001.eml").write_bytes(
@@ -144,45 +296,27 @@ class TestMailbox:
 
 class TestBill:
     def test_the_bill_shows_what_the_vendor_pushed(self, buyer_client, settings):
-        import json
-        import time
-        import uuid
-        from datetime import UTC, datetime
-        from urllib.parse import urlencode
-
-        from kaitong_sim.domain import v1_signature
-
-        simulator = settings.SIMULATOR
         instance = opened_instance(buyer_client)
-        end = int(time.time()) // 3600 * 3600
-        metering = [
-            {
-                "InstanceId": instance.instance_id,
-                "StartTime": str(end - 3600),
-                "EndTime": str(end),
-                "Entities": [{"Key": "Frequency", "Value": "12345", "meteringAssit": simulator.metering_assit}],
-            }
-        ]
-        query = {
-            "AccessKeyId": simulator.access_key_id,
-            "Action": "PushMeteringData",
-            "Format": "json",
-            "Metering": json.dumps(metering),
-            "SignatureMethod": "HMAC-SHA1",
-            "SignatureNonce": uuid.uuid4().hex,
-            "SignatureVersion": "1.0",
-            "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "Version": "2015-11-01",
-        }
-        query["Signature"] = v1_signature(secret=simulator.access_key_secret, method="POST", params=query)
-        response = Client().post("/?" + urlencode(query))
-        assert response.status_code == 200 and response.json()["Success"] is True
+        push_usage(settings, instance, 12345)
         page = buyer_client.get("/console/bill/").content.decode()
         assert "¥123.45" in page and instance.instance_id in page and "Frequency=12345" in page
         # Someone else's bill does not show it.
         other = Client()
         other.post("/signin/", {"create": "1", "name": "other", "kind": "main"})
         assert "¥0.00" in other.get("/console/bill/").content.decode()
+
+    def test_a_free_trials_usage_is_on_the_bill_at_nothing(self, buyer_client, settings):
+        """A trial is not billed: what the vendor pushes for it is listed, at ¥0.00, and marked as a trial."""
+        trial = opened_instance(buyer_client, trial=True)
+        push_usage(settings, trial, 12345)
+        page = buyer_client.get("/console/bill/").content.decode()
+        assert trial.instance_id in page and "Frequency=12345" in page
+        assert "¥123.45" not in page and 'data-testid="bill-total">¥0.00<' in page
+        assert "试用 不收费" in page
+        paid = opened_instance(buyer_client)
+        push_usage(settings, paid, 100)
+        page = buyer_client.get("/console/bill/").content.decode()
+        assert 'data-testid="bill-total">¥1.00<' in page and page.count("试用 不收费") == 1
 
 
 class TestRealNameVerification:

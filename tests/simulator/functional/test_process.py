@@ -3,54 +3,20 @@ stub (retries, leases shared by two processes on one database), and its start-up
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from kaitong.marketplace.aliyun.token import token_is_valid
-from tests.support.simulator import ISV_KEY, start_simulator
+from tests.support.simulator import ISV_KEY, VendorStub, serving, start_simulator
 
 ANSWERS = [(200, b"<html>I am not JSON</html>"), (500, b"oops"), (200, b'{"instanceId":"0"}')]
-
-
-class VendorStub(BaseHTTPRequestHandler):
-    """A vendor's SPI endpoint on a real port: each subclass says how it answers a call's parameters."""
-
-    def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
-        raise NotImplementedError
-
-    def do_GET(self) -> None:
-        status, body = self.answer(dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def serving(stub: type[VendorStub]) -> Iterator[str]:
-    """Serve ``stub`` on a free port for the duration; yields its SPI URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), stub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/spi"
-    finally:
-        server.shutdown()
 
 
 def opened(params: dict[str, str]) -> bytes:
@@ -155,3 +121,22 @@ def test_a_bad_variable_stops_it_at_once_naming_the_variable(tmp_path: Path):
     )
     assert result.returncode != 0
     assert "KAITONG_SIMULATOR_MAX_ATTEMPTS" in result.stderr
+
+
+def test_pages_are_served_with_a_csp_and_their_own_script_and_stylesheet(tmp_path: Path):
+    """The simulator's pages allow scripts and styles from its own origin only (nothing inline), and it
+    serves those files itself (there is no collectstatic step in a simulator)."""
+    with start_simulator(tmp_path) as sim:
+        page = httpx.get(sim.url + "/")
+        policy = {
+            directive.split()[0]: directive.split()[1:]
+            for directive in page.headers["Content-Security-Policy"].split(";")
+            if directive.strip()
+        }
+        assert policy["script-src"] == ["'self'"] and policy["style-src"] == ["'self'"]
+        assert policy["default-src"] == ["'self'"] and policy["frame-ancestors"] == ["'none'"]
+        assert "form-action" not in policy  # 免登 posts here and is redirected on to the vendor
+        assert '<link rel="stylesheet" href="/static/simulator/sim.css">' in page.text
+        for path, kind in (("/static/simulator/console.js", "javascript"), ("/static/simulator/sim.css", "css")):
+            served = httpx.get(sim.url + path)
+            assert served.status_code == 200 and kind in served.headers["Content-Type"]

@@ -102,3 +102,50 @@ def test_https_public_url_gives_secure_host_only_cookies(tmp_path):
         [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert out.stdout.split() == ["__Host-kaitong-session", "True", "__Host-kaitong-csrf", "True"]
+
+
+class TestBehindAProxy:
+    """HSTS and the proxy's scheme header follow the public URL unless the operator says otherwise."""
+
+    def test_https_public_url_means_a_year_of_hsts_and_x_forwarded_proto(self, environment):
+        environment.setenv("KAITONG_ENV", "demo")
+        environment.setenv("KAITONG_PUBLIC_URL", "https://kaitong.example.com")
+        env = load_env()
+        assert env.hsts_max_age == 365 * 24 * 3600
+        assert env.trusted_proxy_ssl_header == "X-Forwarded-Proto"
+
+    def test_plain_http_means_neither(self, environment):
+        environment.setenv("KAITONG_ENV", "demo")
+        env = load_env()
+        assert env.hsts_max_age == 0 and env.trusted_proxy_ssl_header == ""
+
+    def test_the_operator_can_turn_both_off_or_choose(self, environment):
+        environment.setenv("KAITONG_ENV", "demo")
+        environment.setenv("KAITONG_PUBLIC_URL", "https://kaitong.example.com")
+        environment.setenv("KAITONG_HSTS_SECONDS", "0")
+        environment.setenv("KAITONG_PROXY_SSL_HEADER", "")
+        env = load_env()
+        assert env.hsts_max_age == 0 and env.trusted_proxy_ssl_header == ""
+        load_env.cache_clear()
+        environment.setenv("KAITONG_PROXY_SSL_HEADER", "X-Forwarded-Scheme")
+        assert load_env().trusted_proxy_ssl_header == "X-Forwarded-Scheme"
+
+    def test_a_header_name_that_is_not_one_is_refused(self, environment):
+        environment.setenv("KAITONG_ENV", "demo")
+        environment.setenv("KAITONG_PROXY_SSL_HEADER", "X-Forwarded-Proto: https")
+        with pytest.raises(ConfigError, match="KAITONG_PROXY_SSL_HEADER"):
+            load_env()
+
+
+class TestMetricsToken:
+    def test_unset_is_fine_and_a_weak_one_is_refused_in_production(self, environment):
+        for name, value in STRONG.items():
+            environment.setenv(name, value)
+        assert load_env().metrics_token == ""
+        load_env.cache_clear()
+        environment.setenv("KAITONG_METRICS_TOKEN", "short")
+        with pytest.raises(ConfigError, match="KAITONG_METRICS_TOKEN must be at least 16"):
+            load_env()
+        load_env.cache_clear()
+        environment.setenv("KAITONG_METRICS_TOKEN", "m" * 32)
+        assert load_env().metrics_token == "m" * 32
