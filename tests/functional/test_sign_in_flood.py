@@ -232,6 +232,8 @@ def test_while_other_pages_hold_every_shared_thread_the_spi_is_still_served(held
             time.sleep(0.05)
         status, headers, page = answer
         assert headers["Retry-After"] == str(capacity.RETRY_AFTER_SECONDS) and BUSY in page
+        status, headers, body = request(base, "POST", "/api/v1/usage/samples", "[]")
+        assert status == 503 and headers["Content-Type"] == "application/json" and json.loads(body)["message"]
 
         # More sign-ins are refused at once instead of waiting for a thread (and taking the SPI's) …
         flood = [in_thread(lambda n=n: sign_in(100 + n)) for n in range(8)]
