@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import re
 import shutil
 import statistics
@@ -40,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import ROOT, free_port, fresh_database, migrate, wait_up
+from common import ROOT, database_ready, demo_env, free_port, wait_up
 
 KEY = "bench-isv-key-0123456789abcdef"
 SPI_TIMEOUT = 10.0  # seconds; the marketplace gives up after 5
@@ -371,17 +370,8 @@ def main() -> None:
     parser.add_argument("--flood-warmup", type=float, default=2.0, help="seconds of flood before SPI is timed")
     args = parser.parse_args()
 
-    env = dict(
-        os.environ,
-        KAITONG_ENV="demo",
-        KAITONG_DATABASE_URL=args.database,
-        KAITONG_ALIYUN_ISV_KEY=KEY,
-        KAITONG_PUBLIC_URL="http://127.0.0.1",
-    )
-    if args.database.startswith("postgres"):
-        fresh_database(args.database, env)
-    else:
-        migrate(env)
+    env = demo_env(args.database, KAITONG_ALIYUN_ISV_KEY=KEY, KAITONG_PUBLIC_URL="http://127.0.0.1")
+    database_ready(args.database, env)
     if args.scenario in ("throughput", "all"):
         throughput(args, env)
     if args.scenario in ("flood", "all"):
