@@ -113,8 +113,13 @@ def _resolve(module, node):  # type: ignore[no-untyped-def]
 
 def _is_refusal(cls: type[Exception]) -> bool:
     # Built-in errors (ValueError, RuntimeError…) are bugs, never answered as refusals; a private class
-    # is turned into a public one before it leaves its module (accounts' _WrongCode → CodeRefused).
-    return cls.__module__.startswith("kaitong.") and not cls.__name__.startswith("_")
+    # is turned into a public one before it leaves its module. A repeat of a form submitted before
+    # (AlreadySubmitted) is no refusal either: every view answers it as the first submission.
+    return (
+        cls.__module__.startswith("kaitong.")
+        and not cls.__name__.startswith("_")
+        and cls is not account_actions.AlreadySubmitted
+    )
 
 
 VARIANTS: dict[type[Exception], list[Enum]] = {
@@ -132,6 +137,8 @@ def _example(cls: type[Exception], variant: Enum | None) -> Exception:
         return cls(variant, 75)  # type: ignore[call-arg]
     if cls is sso.EntryRefused:
         return cls(variant, "100001")  # type: ignore[call-arg]
+    if cls is account_actions.TooManyAttempts:
+        return cls(1800)  # type: ignore[call-arg]
     return cls(variant) if variant is not None else cls()  # type: ignore[call-arg]
 
 

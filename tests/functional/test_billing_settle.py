@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ from kaitong.billing.models import (
     RetentionSetting,
 )
 from kaitong.jobs.models import DutyRun
+from kaitong.jobs.retries import RetryLater
 from kaitong.marketplace.aliyun.metering import Outcome, PushAnswer
 from tests.support.billing import DAY, Clock, after_close, sample, workspaces
 from tests.support.jobs import run_jobs
@@ -232,6 +234,14 @@ class TestPush:
         clock.now = report.next_at
         push(client, clock)
         assert MeteringRecord.objects.get().state == "accepted"
+
+    def test_records_held_by_another_transaction_never_make_the_push_task_spin(self, monkeypatch):
+        # Free records another transaction has locked cannot be claimed: the report says "now" again.
+        monkeypatch.setattr(tasks, "push_now", lambda: pushing.PushReport(next_at=timezone.now()))
+        before = timezone.now()
+        with pytest.raises(RetryLater) as retry:
+            tasks.push_metering.func()
+        assert retry.value.at >= before + tasks.MIN_PUSH_REQUEUE
 
     def test_rejected_raises_the_alarm_and_an_operator_can_retry(self):
         self.close(2)

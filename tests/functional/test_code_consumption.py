@@ -1,10 +1,11 @@
-"""A code is consumed by an explicit step inside the transaction of the work it proves: if the work
-fails, the code stays usable; a wrong code is counted all the same (reliability C.10–C.12)."""
+"""A code is consumed inside the transaction of the work it proves (``accounts.submitting``): if the
+work fails, the code stays usable; a wrong code is counted all the same (reliability C.10–C.12); a
+repeat of one submission (its form token) changes nothing."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.utils import timezone
 
 from kaitong.accounts import actions, domain
@@ -23,9 +24,10 @@ def send(now, *, email=EMAIL, purpose=CREATE):  # type: ignore[no-untyped-def]
     actions.do_send_verification_code(email=email, purpose=purpose, ip="10.0.0.1", language="zh-hans", now=now)
 
 
-def _create_bound(code: str, now) -> int:  # type: ignore[no-untyped-def]
+def _create_bound(code: str, now, form_token: str | None = None) -> int:  # type: ignore[no-untyped-def]
     """创建工作空间 with ``code``: it consumes the code, then creates a workspace settled by 800010."""
     return workspace_actions.do_create_bound_workspace(
+        form_token=form_token,
         billing_account_id=BillingAccount.objects.get(username="acme").pk,
         instance_id="800010",
         name="acme-new",
@@ -85,11 +87,24 @@ def test_a_wrong_code_is_counted_though_the_work_rolls_back(client, create_code)
     assert Workspace.objects.count() == 1
 
 
-def test_a_code_is_consumed_only_where_wrong_tries_are_counted():
-    now = timezone.now()
-    send(now)
-    code = code_sent_to(EMAIL)
-    # Called bare, a wrong code would roll back with the caller's work and never be counted.
-    with pytest.raises(RuntimeError, match="counts_wrong_codes"), transaction.atomic():
-        actions.consume_code(email=EMAIL, purpose=CREATE, code=code, now=now)
-    assert VerificationCode.objects.get().used_at is None
+def test_a_repeat_of_one_submission_changes_nothing_and_gets_the_first_outcome(client, create_code):
+    code, now = create_code
+    first = _create_bound(code, now, form_token="100010:token-of-one-page-0001")
+    with pytest.raises(actions.AlreadySubmitted) as repeat:
+        _create_bound(code, now, form_token="100010:token-of-one-page-0001")
+    assert repeat.value.outcome == {"workspace": first}
+    assert Workspace.objects.count() == 1
+    # Another page's submit with the same, now used, code is a new submission: refused as used.
+    with pytest.raises(actions.CodeRefused) as used:
+        _create_bound(code, now, form_token="100010:token-of-another-page")
+    assert used.value.verdict is domain.Verdict.USED
+
+
+def test_a_repeated_wrong_code_is_answered_again_without_another_try(client, create_code):
+    code, now = create_code
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(3):
+        with pytest.raises(actions.CodeRefused) as caught:
+            _create_bound(wrong, now, form_token="100010:token-of-one-page-0002")
+        assert (caught.value.verdict, caught.value.tries_left) == (domain.Verdict.WRONG, 4)
+    assert VerificationCode.objects.get().failures == 1

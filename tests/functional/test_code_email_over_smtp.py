@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.activation import deliver_mail, enter
+from tests.support.activation import deliver_mail, enter, submit
 from tests.support.smtp import smtp_sink  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_code_email_arrives_over_smtp(client, smtp_sink, language, subject):  # noqa: F811
     client.cookies["django_language"] = language
     enter(client, "910001")
-    client.post("/activate/workspaces/register/", {"op": "send_code", "email": "smtp@sink.example"})
+    submit(client, "/activate/workspaces/register/", {"op": "send_code", "email": "smtp@sink.example"})
     deliver_mail()
     (message,) = smtp_sink.messages
     assert message["To"] == "smtp@sink.example"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kaitong.workspaces.models import Workspace
+from tests.support.accounts import OPERATOR_PASSWORD, operator
 from tests.support.activation import STRONG_PASSWORD, existing_account
 
 pytestmark = pytest.mark.django_db
@@ -48,10 +49,13 @@ def test_repeated_wrong_passwords_lock_the_username_for_an_hour(client):
     existing_account("acme", "ops@acme.example")
     for _ in range(10):
         client.post("/console/login/", {"username": "acme", "password": "wrong-password-1"})
-    # Now even the right password is refused, with a message that says why and for how long.
+    # Now even the right password is refused: 429 with Retry-After (until the hour's window closes),
+    # and the page says why and for how long.
     response = client.post("/console/login/", {"username": "acme", "password": STRONG_PASSWORD})
-    assert response.status_code == 200
-    assert "登录失败次数过多，请一小时后再试" in response.content.decode()
+    wait = int(response["Retry-After"])
+    assert response.status_code == 429 and 0 < wait <= 3600
+    assert f"登录失败次数过多，请 {(wait + 59) // 60} 分钟后再试" in response.content.decode()
+    assert 'name="password"' in response.content.decode()  # the form is still there
     assert "_auth_user_id" not in client.session
 
 
@@ -61,7 +65,7 @@ def test_a_very_long_username_is_throttled_too(client):
     for _ in range(10):
         client.post("/console/login/", {"username": name, "password": "wrong-password-1"})
     response = client.post("/console/login/", {"username": name, "password": "wrong-password-1"})
-    assert "登录失败次数过多，请一小时后再试" in response.content.decode()
+    assert response.status_code == 429 and "登录失败次数过多" in response.content.decode()
 
 
 def test_another_owners_workspace_is_not_found(client):
@@ -83,3 +87,13 @@ def test_the_stylesheet_is_served(client):
     assert '/static/kaitong/kaitong.css"' in page
     css = client.get("/static/kaitong/kaitong.css")
     assert css.status_code == 200 and b".stepper" in b"".join(css.streaming_content)
+
+
+def test_the_operator_console_sign_in_is_throttled_too(client):
+    operator()
+    for _ in range(10):
+        wrong = client.post("/ops/login/", {"username": "ops", "password": "wrong-password-1"})
+        assert wrong.status_code == 200
+    response = client.post("/ops/login/", {"username": "ops", "password": OPERATOR_PASSWORD})
+    assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 3600
+    assert "登录失败次数过多" in response.content.decode() and "_auth_user_id" not in client.session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kaitong.workspaces.models import Workspace
-from tests.support.activation import bind_account, enter, existing_account, request_code
+from tests.support.activation import bind_account, enter, existing_account, request_code, submit
 
 pytestmark = pytest.mark.django_db
 CREATE = "/activate/workspaces/create/"
@@ -24,7 +24,7 @@ def test_create_workspace_returns_to_the_list_showing_bound(client):
     page = client.get(CREATE).content.decode()
     assert "一旦创建，此工作空间的模版语言不可修改" in page and "English" in page
     code = request_code(client, CREATE, "ops@acme.example")
-    response = client.post(CREATE, form(code))
+    response = submit(client, CREATE, form(code))
     assert response.status_code == 302 and response["Location"] == "/activate/workspaces/"
     workspace = Workspace.objects.get()
     assert (workspace.name, workspace.language, workspace.owner) == ("acme-new", "en", account.console_account)
@@ -50,7 +50,7 @@ def test_bad_input_changes_nothing(client, overrides, message, status):
     enter(client, "600002")
     bind_account(client)
     code = request_code(client, CREATE, "ops@acme.example")
-    response = client.post(CREATE, form(code, **overrides))
+    response = submit(client, CREATE, form(code, **overrides))
     assert response.status_code == status
     assert message in response.content.decode()
     assert not Workspace.objects.exists()
@@ -61,7 +61,7 @@ def test_email_must_be_the_console_accounts(client):
     enter(client, "600003")
     bind_account(client)
     code = request_code(client, CREATE, "other@acme.example")
-    response = client.post(CREATE, form(code, email="other@acme.example"))
+    response = submit(client, CREATE, form(code, email="other@acme.example"))
     assert response.status_code == 400 and "请输入注册观测云账号时使用的邮箱" in response.content.decode()
     assert not Workspace.objects.exists()
 
@@ -75,7 +75,7 @@ def test_code_for_another_purpose_fails(client):
 
     code = request_code(client, "/activate/workspaces/register/", "ops@acme.example")
     assert VerificationCode.objects.filter(purpose="register").exists()
-    response = client.post(CREATE, form(code))
+    response = submit(client, CREATE, form(code))
     assert response.status_code == 400 and "请先获取验证码" in response.content.decode()
 
 
@@ -84,8 +84,8 @@ def test_double_submit_creates_one_workspace(client):
     enter(client, "600005")
     bind_account(client)
     code = request_code(client, CREATE, "ops@acme.example")
-    assert client.post(CREATE, form(code)).status_code == 302
-    again = client.post(CREATE, form(code))
+    assert submit(client, CREATE, form(code)).status_code == 302
+    again = submit(client, CREATE, form(code))
     assert again.status_code == 400 and "验证码已使用" in again.content.decode()
     assert Workspace.objects.count() == 1
 

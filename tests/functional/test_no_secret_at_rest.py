@@ -12,7 +12,7 @@ from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from kaitong.jobs.sealing import DROPPED
-from tests.support.activation import code_sent_to, enter
+from tests.support.activation import code_sent_to, enter, submit
 
 pytestmark = pytest.mark.django_db
 EMAIL = "secret@rest.example"
@@ -38,7 +38,7 @@ def places_holding(text: str) -> list[str]:
 
 def test_no_table_holds_the_code_in_clear_before_or_after_it_is_mailed(client):
     enter(client, "830001")
-    client.post("/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
+    submit(client, "/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
     (queued,) = DBTaskResult.objects.filter(task_path="kaitong.mail.tasks.send_email")
     sealed = queued.args_kwargs["kwargs"]["sealed_context"]
     assert sealed and sealed != DROPPED  # queued: the code is in the task, sealed
@@ -54,7 +54,7 @@ def test_no_table_holds_the_code_in_clear_before_or_after_it_is_mailed(client):
 
 def test_the_operator_console_shows_the_code_email_task_but_neither_its_seal_nor_its_code(client, django_user_model):
     enter(client, "830002")
-    client.post("/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
+    submit(client, "/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
     (queued,) = DBTaskResult.objects.filter(task_path="kaitong.mail.tasks.send_email")
     sealed = queued.args_kwargs["kwargs"]["sealed_context"]
     operator = django_user_model.objects.create_superuser("ops", "ops@example.com", "a-long-operator-password")

@@ -23,6 +23,7 @@ from tests.support.activation import (
     enter,
     existing_account,
     request_code,
+    submit,
 )
 from tests.support.marketplace import call_spi
 
@@ -71,7 +72,7 @@ def test_creating_a_bound_workspace_is_audited(client):
     path = "/activate/workspaces/create/"
     code = request_code(client, path, "ops@acme.example")
     form = {"name": "acme-new", "language": "zh", "email": "ops@acme.example", "code": code, "agree": "on"}
-    assert client.post(path, form).status_code == 302
+    assert submit(client, path, form).status_code == 302
     assert history(Workspace.objects.get()) == [("created_bound", "", "", "aliyun", "910002", "buyer ops@acme.example")]
 
 
@@ -89,7 +90,7 @@ def test_registering_with_a_first_workspace_is_audited(client):
         "code": code,
         "agree": "on",
     }
-    assert client.post(path, form).status_code == 302
+    assert submit(client, path, form).status_code == 302
     assert history(Workspace.objects.get()) == [("registered", "", "", "aliyun", "910003", "buyer admin@newco.example")]
 
 
@@ -97,7 +98,8 @@ def test_opening_the_commercial_edition_is_audited(client):
     enter(client, "910004")
     basic = "/activate/register/"
     code = request_code(client, basic, "boss@initech.example")
-    client.post(
+    submit(
+        client,
         basic,
         {
             "username": "initech",
@@ -107,8 +109,8 @@ def test_opening_the_commercial_edition_is_audited(client):
             "code": code,
         },
     )
-    client.post("/activate/register/enterprise/", {"enterprise_name": "Initech", "agree": "on"})
-    assert client.post("/activate/register/open/", {"name": "initech-prod", "language": "zh"}).status_code == 302
+    submit(client, "/activate/register/enterprise/", {"enterprise_name": "Initech", "agree": "on"})
+    assert submit(client, "/activate/register/open/", {"name": "initech-prod", "language": "zh"}).status_code == 302
     assert history(Workspace.objects.get()) == [("commercial_opened", "", "", "aliyun", "910004", "buyer initech")]
 
 

@@ -12,7 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from kaitong.accounts import actions, domain
 from kaitong.accounts.models import VerificationCode
-from tests.support.activation import code_sent_to, deliver_mail, enter
+from tests.support.activation import code_sent_to, deliver_mail, enter, submit
 
 pytestmark = pytest.mark.django_db
 EMAIL = "dev@code.example"
@@ -74,25 +74,47 @@ def test_five_wrong_tries_burn_the_code():
     assert caught.value.verdict is domain.Verdict.BURNED
 
 
-def test_a_new_code_does_not_reset_the_failure_count():
-    now = timezone.now()
+def _ten_wrong_tries_over_three_codes(start):  # type: ignore[no-untyped-def]
+    """4 + 4 + 2 wrong tries on three codes sent 2 minutes apart from ``start``; the newest code."""
     wrong_tries = 0
     for round_ in range(3):
-        at = now + timedelta(minutes=2 * round_)
+        at = start + timedelta(minutes=2 * round_)
         send(at)
         code = code_sent_to(EMAIL, at=at)
         wrong = "000000" if code != "000000" else "111111"
         for _ in range(4 if round_ < 2 else 2):
-            if wrong_tries >= domain.FAILURES_PER_HOUR:
-                break
             with pytest.raises(actions.CodeRefused):
                 check(wrong, at)
             wrong_tries += 1
     assert wrong_tries == domain.FAILURES_PER_HOUR
-    # Ten wrong tries over three codes: the newest code, though fresh and right, is locked for the hour.
+    return code
+
+
+def test_a_new_code_does_not_reset_the_failure_count():
+    now = timezone.now()
+    code = _ten_wrong_tries_over_three_codes(now)
+    # Ten wrong tries over three codes: the newest code, though fresh and right, is locked until the
+    # first code's four tries stop counting (its creation + 1 hour + its 10 minutes of life).
     with pytest.raises(actions.CodeRefused) as caught:
         check(code, now + timedelta(minutes=4))
     assert caught.value.verdict is domain.Verdict.LOCKED
+    assert caught.value.retry_after == (70 - 4) * 60
+    with pytest.raises(actions.CodeRefused) as caught:
+        check(code, now + timedelta(minutes=70, seconds=1))
+    assert caught.value.verdict is domain.Verdict.EXPIRED  # no longer locked (the code itself is old)
+
+
+def test_a_locked_mailbox_is_answered_429_with_retry_after_and_says_how_long(client):
+    enter(client, "800003")
+    start = timezone.now() - timedelta(minutes=8)
+    code = _ten_wrong_tries_over_three_codes(start)
+    form = {"username": "newco", "password1": "Kaitong-Strong-Pass-2026", "password2": "Kaitong-Strong-Pass-2026"}
+    response = submit(client, "/activate/register/", {**form, "email": EMAIL, "code": code})
+    wait = int(response["Retry-After"])
+    assert response.status_code == 429 and (70 - 8 - 1) * 60 < wait <= (70 - 8) * 60
+    body = response.content.decode()
+    assert f"验证码错误次数过多，请 {(wait + 59) // 60} 分钟后再试" in body
+    assert 'name="code"' in body  # the form is still there
 
 
 def test_only_the_newest_code_counts():
@@ -138,11 +160,14 @@ def test_resend_cooldown_and_hourly_caps():
 def test_page_says_cooldown_and_bad_email_clearly(client):
     enter(client, "800001")
     path = "/activate/workspaces/register/"
-    first = client.post(path, {"op": "send_code", "email": EMAIL})
+    first = submit(client, path, {"op": "send_code", "email": EMAIL})
     assert "验证码已发送至 dev@code.example" in first.content.decode()
-    second = client.post(path, {"op": "send_code", "email": EMAIL})
-    assert "验证码发送过于频繁，请" in second.content.decode()
-    bad = client.post(path, {"op": "send_code", "email": "nope"})
+    second = submit(client, path, {"op": "send_code", "email": EMAIL})
+    wait = int(second["Retry-After"])
+    assert second.status_code == 429 and 0 < wait <= 60
+    assert f"验证码发送过于频繁，请 {wait} 秒后再试" in second.content.decode()
+    assert 'name="email"' in second.content.decode()  # the form is still there
+    bad = submit(client, path, {"op": "send_code", "email": "nope"})
     assert "请输入有效的邮箱地址" in bad.content.decode()
     assert VerificationCode.objects.count() == 1
 
@@ -150,7 +175,7 @@ def test_page_says_cooldown_and_bad_email_clearly(client):
 def test_email_goes_out_through_a_task_in_the_page_language(client):
     client.cookies["django_language"] = "en"
     enter(client, "800002")
-    client.post("/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
+    submit(client, "/activate/workspaces/register/", {"op": "send_code", "email": EMAIL})
     assert len(mail.outbox) == 0  # queued, not sent inline
     assert DBTaskResult.objects.filter(task_path="kaitong.mail.tasks.send_email", status="READY").count() == 1
     deliver_mail()

@@ -55,8 +55,23 @@ def code_sent_to(email: str, *, at: datetime | None = None) -> str:
     raise AssertionError(f"no email to {email}")
 
 
+_FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+
+
+def form_token(client, path: str) -> str:  # type: ignore[no-untyped-def]
+    """The token of the form on ``path``, as the browser gets it with the page ("" if none is shown)."""
+    found = _FORM_TOKEN.search(client.get(path).content.decode())
+    return found.group(1) if found else ""
+
+
+def submit(client, path: str, data: dict[str, str], *, token: str | None = None):  # type: ignore[no-untyped-def]
+    """Post the form of ``path`` as a browser does: load the page, then send its fields with the page's
+    form token (or ``token``: the same token again is a repeat of one submission)."""
+    return client.post(path, {**data, "form_token": form_token(client, path) if token is None else token})
+
+
 def request_code(client, path: str, email: str, **fields: str) -> str:  # type: ignore[no-untyped-def]
-    response = client.post(path, {"op": "send_code", "email": email, **fields})
+    response = submit(client, path, {"op": "send_code", "email": email, **fields})
     assert response.status_code == 200, response.content
     return code_sent_to(email)
 
@@ -64,14 +79,14 @@ def request_code(client, path: str, email: str, **fields: str) -> str:  # type: 
 def bind_account(client, username: str = "acme", email: str = "ops@acme.example"):  # type: ignore[no-untyped-def]
     """已有企业账号，去绑定: the code sent to ``email``, then the bind form posted with it."""
     code = request_code(client, "/activate/bind/", email, username=username)
-    return client.post("/activate/bind/", {"username": username, "email": email, "code": code})
+    return submit(client, "/activate/bind/", {"username": username, "email": email, "code": code})
 
 
 def bind_workspace(client, workspace_id: int, email: str):  # type: ignore[no-untyped-def]
     """Bind an existing workspace to the instance: the code sent to ``email``, then the form posted."""
     path = f"/activate/workspaces/{workspace_id}/bind/"
     code = request_code(client, path, email)
-    return client.post(path, {"email": email, "code": code})
+    return submit(client, path, {"email": email, "code": code})
 
 
 def existing_account(username: str = "acme", email: str = "ops@acme.example", workspaces: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]

@@ -4,30 +4,37 @@ Every public function is keyword-only, takes ``now``, runs in one transaction an
 a task queued in it, so an email goes out only if the change it announces committed. Expected failures
 are the exception classes below; views turn them into messages (activation/refusals.py).
 
-An action that needs a proved mailbox calls ``consume_code`` first inside its own transaction, and is
-decorated with ``counts_wrong_codes``; no callback carries the work.
+The change a form makes runs in ``submitting``: its transaction records the form's token first (a
+repeat of the same submission gets the first one's outcome, AlreadySubmitted), then judges the email
+code of a form that has one, under a lock on that mailbox's codes (a wrong code is counted and
+committed before anyone else's guess is judged), and then holds the action's work.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from contextvars import ContextVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ParamSpec, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 
 from kaitong.accounts import domain
-from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount, Throttle, VerificationCode
+from kaitong.accounts.models import (
+    BillingAccount,
+    CloudAccount,
+    ConsoleAccount,
+    FormSubmission,
+    Throttle,
+    VerificationCode,
+)
 from kaitong.config import metrics
 from kaitong.mail.actions import enqueue_email
 from kaitong.marketplace import queries as marketplace_queries
 
-P = ParamSpec("P")
-T = TypeVar("T")
 Purpose = domain.Purpose
 
 
@@ -35,13 +42,24 @@ Purpose = domain.Purpose
 
 
 class CodeRefused(Exception):
-    """The code cannot be accepted; ``verdict`` says why (domain.Verdict), ``tries_left`` how many remain."""
+    """The code cannot be accepted; ``verdict`` says why (domain.Verdict), ``tries_left`` how many remain,
+    ``retry_after`` (LOCKED) in how many seconds the mailbox takes codes again."""
 
-    def __init__(self, verdict: domain.Verdict, tries_left: int = 0) -> None:
+    def __init__(self, verdict: domain.Verdict, tries_left: int = 0, retry_after: int = 0) -> None:
         super().__init__(verdict.value)
         self.verdict = verdict
         self.tries_left = tries_left
+        self.retry_after = retry_after
         metrics.count_code_refused(verdict.value)  # each one raised is one code refused
+
+
+class AlreadySubmitted(Exception):
+    """This form was submitted before (a double click, a retried request) and its change is made:
+    ``outcome`` is what that submission recorded, for the page that answers the repeat."""
+
+    def __init__(self, outcome: dict[str, Any]) -> None:
+        super().__init__("already submitted")
+        self.outcome = outcome
 
 
 class UsernameTaken(Exception):
@@ -49,7 +67,12 @@ class UsernameTaken(Exception):
 
 
 class TooManyAttempts(Exception):
-    """This client has had its share of a rate-limited answer this hour."""
+    """This client has had its share of a rate-limited answer this hour; ``retry_after`` is the
+    seconds until the hour's window closes."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many attempts")
+        self.retry_after = retry_after
 
 
 class AccountMismatch(Exception):
@@ -64,12 +87,6 @@ class InstanceBoundElsewhere(Exception):
     """The instance already settles for another billing-center account."""
 
 
-class _WrongCode(Exception):
-    def __init__(self, code_id: int) -> None:
-        super().__init__("wrong code")
-        self.code_id = code_id
-
-
 # -- codes ---------------------------------------------------------------------------------------------
 
 
@@ -77,18 +94,135 @@ def _secret() -> str:
     return settings.SECRET_KEY
 
 
+# -- forms submitted once, and email codes judged under a lock ----------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeProof:
+    """An email code offered as proof of a mailbox, for a purpose."""
+
+    email: str
+    purpose: Purpose
+    code: str
+
+
+@dataclass
+class Submission:
+    """The body of a ``submitting`` block reads the email its code proved and sets the outcome that a
+    repeat of the same form is answered with (plain JSON values: ids, the proved email)."""
+
+    email: str = ""
+    outcome: dict[str, Any] = field(default_factory=dict)
+
+
+def _record_submission(*, form_token: str, now: datetime) -> FormSubmission:
+    """Record the form's token, inside the transaction of its change; AlreadySubmitted if it was.
+
+    The UNIQUE constraint decides between racing repeats: PostgreSQL makes the second insert wait
+    until the first transaction ends (and refuses it if that one committed); SQLite's IMMEDIATE
+    transactions run one after the other. Either way the repeat reads the first one's outcome."""
+    digest = domain.submission_digest(form_token)
+    try:
+        with transaction.atomic():
+            submission = FormSubmission.objects.create(token_digest=digest, created_at=now)
+    except IntegrityError:
+        outcome = FormSubmission.objects.filter(token_digest=digest).values_list("outcome", flat=True).first() or {}
+        if outcome.get("refused"):
+            # The first submission was a wrong code, counted and answered: answer the repeat the same.
+            raise CodeRefused(domain.Verdict(outcome["refused"]), int(outcome["tries_left"])) from None
+        raise AlreadySubmitted(outcome) from None
+    FormSubmission.objects.filter(created_at__lt=now - domain.SUBMISSION_MEMORY).delete()
+    return submission
+
+
+def _judge_code(proof: CodeProof, *, now: datetime) -> tuple[VerificationCode | None, domain.Verdict, int]:
+    """Lock the codes of (email, purpose) and judge ``proof`` against the newest; return it, the
+    verdict and, when LOCKED, the seconds until the mailbox takes codes again.
+
+    Every code that still counts toward the hourly limit is locked, in id order, then the newest, so
+    two judgements of one mailbox never overlap on PostgreSQL (SQLite's IMMEDIATE transactions
+    already run one at a time): each one sees every wrong try counted before it, and no guess is
+    compared past the limits (reliability C.11)."""
+    codes = VerificationCode.objects.filter(email=proof.email, purpose=proof.purpose)
+    since = domain.counting_since(now)
+    list(codes.filter(created_at__gt=since).order_by("pk").select_for_update().values_list("pk", flat=True))
+    row = codes.order_by("-created_at", "-id").select_for_update().first()
+    counting = list(codes.filter(created_at__gt=since).values_list("created_at", "failures"))
+    stored = domain.StoredCode(row.code_hmac, row.expires_at, row.used_at, row.failures) if row is not None else None
+    verdict = domain.judge_code(
+        stored=stored,
+        given=proof.code,
+        key=_secret(),
+        email=proof.email,
+        purpose=proof.purpose,
+        now=now,
+        failures_last_hour=sum(failures for _, failures in counting),
+    )
+    locked_for = domain.locked_for(counting=counting, now=now) if verdict is domain.Verdict.LOCKED else 0
+    return row, verdict, locked_for
+
+
+@contextmanager
+def submitting(*, form_token: str | None = None, proof: CodeProof | None = None, now: datetime) -> Iterator[Submission]:
+    """The one transaction of the change a form makes.
+
+    First the form's token is recorded (AlreadySubmitted with the first outcome if this form was
+    submitted before); then, for a form with an email code, the code is judged under a lock on the
+    mailbox's codes: a wrong one is counted and committed at once with the token (nothing else has
+    happened yet) and CodeRefused raised; any other refusal raises CodeRefused and changes nothing;
+    a right one is marked used and the block's work follows in the same transaction, so a failure of
+    the work rolls the consumption back and leaves the code usable. Inside a longer transaction the
+    count of a wrong code is written in that one.
+    """
+    wrong: CodeRefused | None = None
+    with transaction.atomic():
+        record = _record_submission(form_token=form_token, now=now) if form_token else None
+        submission = Submission()
+        if proof is not None:
+            proof = CodeProof(domain.normalise_email(proof.email), proof.purpose, proof.code)
+            row, verdict, locked_for = _judge_code(proof, now=now)
+            if verdict is domain.Verdict.WRONG:
+                assert row is not None
+                VerificationCode.objects.filter(pk=row.pk).update(failures=F("failures") + 1)
+                left = domain.tries_left(row.failures + 1)
+                wrong = CodeRefused(domain.Verdict.WRONG if left else domain.Verdict.BURNED, left)
+                if record is not None:
+                    FormSubmission.objects.filter(pk=record.pk).update(
+                        outcome={"refused": wrong.verdict.value, "tries_left": left}
+                    )
+            elif verdict is not domain.Verdict.OK:
+                raise CodeRefused(verdict, retry_after=locked_for)
+            else:
+                assert row is not None
+                VerificationCode.objects.filter(pk=row.pk).update(used_at=now)
+                submission.email = proof.email
+        if wrong is None:
+            yield submission
+            if record is not None:
+                FormSubmission.objects.filter(pk=record.pk).update(outcome=submission.outcome)
+    if wrong is not None:
+        raise wrong
+
+
 @metrics.counts_code_sends
-def do_send_verification_code(*, email: str, purpose: Purpose, ip: str, language: str, now: datetime) -> None:
+def do_send_verification_code(
+    *, email: str, purpose: Purpose, ip: str, language: str, now: datetime, form_token: str | None = None
+) -> None:
     """Issue a new code for (email, purpose) and queue its email, or raise domain.IssueRefused.
 
     The answer does not depend on whether an account uses this email (no enumeration): codes go to any
     syntactically valid address, and what the code unlocks is checked only after it is proved.
     """
     email = domain.normalise_email(email)
-    with transaction.atomic():
+    with submitting(form_token=form_token, now=now):
         hour_ago = now - domain.HOUR
+        # The email's codes of the hour, locked in id order as judging locks them: two sends to one
+        # address (two tabs) see each other, so the cooldown and the cap hold between them too.
         to_email = list(
-            VerificationCode.objects.filter(email=email, created_at__gt=hour_ago).values_list("created_at", flat=True)
+            VerificationCode.objects.filter(email=email, created_at__gt=hour_ago)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("created_at", flat=True)
         )
         last = (
             VerificationCode.objects.filter(email=email, purpose=purpose)
@@ -121,93 +255,12 @@ def do_send_verification_code(*, email: str, purpose: Purpose, ip: str, language
         )
 
 
-def _failures_last_hour(email: str, purpose: str, now: datetime) -> int:
-    total = VerificationCode.objects.filter(
-        email=email, purpose=purpose, created_at__gt=now - domain.HOUR - domain.CODE_LIFETIME
-    ).aggregate(n=Sum("failures"))["n"]
-    return int(total or 0)
-
-
-# Wrong codes are counted after the caller's transaction has rolled back (a wrong code is a failure,
-# and the failure undoes the caller's work), so the count must be written by something outside that
-# transaction: the guard below, around every action that consumes a code. It is set per call stack,
-# so an action called by another guarded action leaves the counting to the outermost one.
-_counting_wrong_codes: ContextVar[bool] = ContextVar("counting_wrong_codes", default=False)
-
-
-def counts_wrong_codes(action: Callable[P, T]) -> Callable[P, T]:
-    """Decorate every action that calls ``consume_code``, around its transaction.
-
-    A wrong code raises out of the action's transaction (which rolls back everything the action did)
-    and is then counted here, in its own write, so the count survives: five wrong tries burn the code
-    and ten an hour lock the (email, purpose), however the action fails. CodeRefused says how many
-    tries are left. An action called inside a longer transaction has its count written in that one.
-    """
-
-    @functools.wraps(action)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
-        if _counting_wrong_codes.get():
-            return action(*args, **kwargs)
-        token = _counting_wrong_codes.set(True)
-        try:
-            return action(*args, **kwargs)
-        except _WrongCode as wrong:
-            VerificationCode.objects.filter(pk=wrong.code_id).update(failures=F("failures") + 1)
-            failures = VerificationCode.objects.filter(pk=wrong.code_id).values_list("failures", flat=True).get()
-            left = domain.tries_left(failures)
-            raise CodeRefused(domain.Verdict.WRONG if left else domain.Verdict.BURNED, left) from None
-        finally:
-            _counting_wrong_codes.reset(token)
-
-    return guarded
-
-
-def consume_code(*, email: str, purpose: Purpose, code: str, now: datetime) -> str:
-    """Mark the newest code for (email, purpose) used, inside the caller's transaction; return the
-    normalised email it proves. CodeRefused when it cannot be used.
-
-    The caller's work follows in the same transaction: if the work fails, the consumption rolls back
-    with it and the code stays usable. Only an action decorated with ``counts_wrong_codes`` may call
-    this (a wrong code would otherwise go uncounted), and it must run inside a transaction.
-    """
-    if not _counting_wrong_codes.get():
-        raise RuntimeError("consume_code needs an action decorated with @counts_wrong_codes")
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("consume_code runs inside the transaction of the work it proves")
-    email = domain.normalise_email(email)
-    row = (
-        VerificationCode.objects.select_for_update()
-        .filter(email=email, purpose=purpose)
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    stored = domain.StoredCode(row.code_hmac, row.expires_at, row.used_at, row.failures) if row is not None else None
-    verdict = domain.judge_code(
-        stored=stored,
-        given=code,
-        key=_secret(),
-        email=email,
-        purpose=purpose,
-        now=now,
-        failures_last_hour=_failures_last_hour(email, purpose, now),
-    )
-    if verdict is domain.Verdict.WRONG:
-        assert row is not None
-        raise _WrongCode(row.pk)
-    if verdict is not domain.Verdict.OK:
-        raise CodeRefused(verdict)
-    assert row is not None
-    # Conditional update: of two racing submissions of one code, only one marks it used.
-    if not VerificationCode.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now):
-        raise CodeRefused(domain.Verdict.USED)
-    return email
-
-
-@counts_wrong_codes
-def do_verify_email(*, email: str, purpose: Purpose, code: str, now: datetime) -> str:
-    """Consume a code on its own (a multi-step form proves the mailbox first); return the email."""
-    with transaction.atomic():
-        return consume_code(email=email, purpose=purpose, code=code, now=now)
+def do_verify_email(*, email: str, purpose: Purpose, code: str, now: datetime, form_token: str | None = None) -> str:
+    """Consume a code on its own (a multi-step form proves the mailbox first); return the email.
+    A repeat of the same form raises AlreadySubmitted with ``{"email": …}``."""
+    with submitting(form_token=form_token, proof=CodeProof(email, purpose, code), now=now) as submission:
+        submission.outcome = {"email": submission.email}
+        return submission.email
 
 
 # -- rate limit on revealing answers ---------------------------------------------------------------
@@ -215,6 +268,10 @@ def do_verify_email(*, email: str, purpose: Purpose, code: str, now: datetime) -
 
 def _window(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
+
+
+def _until_next_window(now: datetime) -> int:
+    return max(1, int((_window(now) + domain.HOUR - now).total_seconds() + 0.999))
 
 
 def _throttle_key(key: str) -> str:
@@ -228,37 +285,62 @@ def _throttled(*, key: str, limit: int, now: datetime) -> bool:
     return hits is not None and hits >= limit
 
 
-def _do_count_hit(*, key: str, now: datetime) -> None:
-    """One more hit on ``key`` in this hour's window (atomic increment, one row per key and hour)."""
-    key, window = _throttle_key(key), _window(now)
+def _do_take_hits(*, limits: dict[str, int], now: datetime) -> None:
+    """Take one of this hour's hits on each key of ``limits`` (key → limit), all or none, in one
+    transaction; TooManyAttempts, and nothing taken, when a key has none left. One conditional UPDATE
+    per key decides (PostgreSQL re-checks ``hits < limit`` on the row a racing update left; SQLite
+    runs the transactions one at a time), so racing callers never take more than the limit."""
+    window = _window(now)
+    keys = {_throttle_key(key): limit for key, limit in limits.items()}
     with transaction.atomic():
-        Throttle.objects.bulk_create([Throttle(key=key, window_start=window, hits=0)], ignore_conflicts=True)
-        Throttle.objects.filter(key=key, window_start=window).update(hits=F("hits") + 1)
+        Throttle.objects.bulk_create(
+            [Throttle(key=key, window_start=window, hits=0) for key in keys], ignore_conflicts=True
+        )
+        for key, limit in keys.items():
+            if not Throttle.objects.filter(key=key, window_start=window, hits__lt=limit).update(hits=F("hits") + 1):
+                raise TooManyAttempts(_until_next_window(now))
         Throttle.objects.filter(window_start__lt=window - timedelta(hours=2)).delete()
 
 
+def _do_give_back_hits(*, keys: list[str], now: datetime) -> None:
+    with transaction.atomic():
+        for key in keys:
+            Throttle.objects.filter(key=_throttle_key(key), window_start=_window(now), hits__gt=0).update(
+                hits=F("hits") - 1
+            )
+
+
 def check_taken_answers(*, ip: str, now: datetime) -> None:
-    """Raise TooManyAttempts if ``ip`` already had its hourly share of username-taken answers."""
+    """Raise TooManyAttempts if ``ip`` already had its hourly share of username-taken answers (asked
+    before any work, so a client over the limit spends no code; ``do_take_taken_answer`` decides)."""
     if _throttled(key=f"taken:{ip}", limit=domain.TAKEN_ANSWERS_PER_IP_PER_HOUR, now=now):
-        raise TooManyAttempts
+        raise TooManyAttempts(_until_next_window(now))
 
 
-def do_count_taken_answer(*, ip: str, now: datetime) -> None:
-    """Record one username-taken answer given to ``ip``."""
-    _do_count_hit(key=f"taken:{ip}", now=now)
+def do_take_taken_answer(*, ip: str, now: datetime) -> None:
+    """Count one username-taken answer to ``ip`` before it is given; TooManyAttempts (and no answer
+    that reveals the name) when the hour's share is spent."""
+    _do_take_hits(limits={f"taken:{ip}": domain.TAKEN_ANSWERS_PER_IP_PER_HOUR}, now=now)
 
 
-def check_sign_in_allowed(*, username: str, ip: str, now: datetime) -> None:
-    """Raise TooManyAttempts when this username or this address failed to sign in too often this hour."""
-    if _throttled(
-        key=f"sign-in:user:{username}", limit=domain.SIGN_IN_FAILURES_PER_USERNAME_PER_HOUR, now=now
-    ) or _throttled(key=f"sign-in:ip:{ip}", limit=domain.SIGN_IN_FAILURES_PER_IP_PER_HOUR, now=now):
-        raise TooManyAttempts
+def _sign_in_limits(username: str, ip: str) -> dict[str, int]:
+    return {
+        f"sign-in:user:{username}": domain.SIGN_IN_FAILURES_PER_USERNAME_PER_HOUR,
+        f"sign-in:ip:{ip}": domain.SIGN_IN_FAILURES_PER_IP_PER_HOUR,
+    }
 
 
-def do_count_failed_sign_in(*, username: str, ip: str, now: datetime) -> None:
-    _do_count_hit(key=f"sign-in:user:{username}", now=now)
-    _do_count_hit(key=f"sign-in:ip:{ip}", now=now)
+def do_take_sign_in_attempt(*, username: str, ip: str, now: datetime) -> None:
+    """Count a console sign-in as failed before its password is checked: one of this hour's tries of
+    the username and of the client address, in one transaction. TooManyAttempts, and the password is
+    not checked, when either is spent; ``do_give_back_sign_in_attempt`` returns both once the password
+    proves right. Counting first is what keeps racing guesses within the limit (reliability C.11, C.18)."""
+    _do_take_hits(limits=_sign_in_limits(username, ip), now=now)
+
+
+def do_give_back_sign_in_attempt(*, username: str, ip: str, now: datetime) -> None:
+    """The password was right: the attempt taken by ``do_take_sign_in_attempt`` was no failure."""
+    _do_give_back_hits(keys=list(_sign_in_limits(username, ip)), now=now)
 
 
 # -- accounts ------------------------------------------------------------------------------------------
@@ -273,14 +355,16 @@ def do_register_verified_console_account(
     enterprise_name: str,
     language: str = "zh-hans",
     now: datetime,
+    form_token: str | None = None,
 ) -> BillingAccount:
     """Register a console account and its same-named billing-center account, for a caller that consumes
     (or already consumed) a REGISTER code for ``email``; ``password_hash`` is hashed outside the
-    transaction, since Argon2 is slow on purpose and must not hold the write lock.
+    transaction, since Argon2 is slow on purpose and must not hold the write lock. Return the
+    billing-center account (a repeat of the same form: AlreadySubmitted with ``{"account": id}``).
     UsernameTaken if either name exists: the UNIQUE constraints decide, also between racing requests."""
     username = domain.canonical_username(username)
     try:
-        with transaction.atomic():
+        with submitting(form_token=form_token, now=now) as submission:
             console = ConsoleAccount.objects.create(
                 username=username,
                 password=password_hash,
@@ -289,7 +373,7 @@ def do_register_verified_console_account(
                 language=language,
                 date_joined=now,
             )
-            return BillingAccount.objects.create(
+            account = BillingAccount.objects.create(
                 username=username,
                 email=domain.normalise_email(email),
                 phone=phone,
@@ -297,6 +381,8 @@ def do_register_verified_console_account(
                 console_account=console,
                 created_at=now,
             )
+            submission.outcome = {"account": account.pk}
+            return account
     except IntegrityError:
         raise UsernameTaken from None
 
@@ -346,21 +432,24 @@ def ensure_cloud_account(*, billing_account: BillingAccount, instance_id: str, n
     return cloud
 
 
-@counts_wrong_codes
-def do_bind_billing_account(*, username: str, email: str, code: str, instance_id: str, now: datetime) -> int:
+def do_bind_billing_account(
+    *, username: str, email: str, code: str, instance_id: str, now: datetime, form_token: str | None = None
+) -> int:
     """Bind the instance to the billing-center account ``username`` after proving its email.
 
-    Return the account's id. AccountMismatch when the username is unknown or its email is another one
-    (said only after the mailbox was proved, so nobody learns which usernames exist from outside).
+    Return the account's id (a repeat of the same form: AlreadySubmitted with ``{"account": id}``).
+    AccountMismatch when the username is unknown or its email is another one (said only after the
+    mailbox was proved, so nobody learns which usernames exist from outside).
     """
     try:
         canonical = domain.canonical_username(username)
     except domain.UsernameError:
         canonical = ""
-    with transaction.atomic():
-        email = consume_code(email=email, purpose=Purpose.BIND_BILLING_ACCOUNT, code=code, now=now)
+    proof = CodeProof(email, Purpose.BIND_BILLING_ACCOUNT, code)
+    with submitting(form_token=form_token, proof=proof, now=now) as submission:
         account = BillingAccount.objects.filter(username=canonical).first()
-        if account is None or account.email != email:
+        if account is None or account.email != submission.email:
             raise AccountMismatch
         ensure_cloud_account(billing_account=account, instance_id=instance_id, now=now)
+        submission.outcome = {"account": account.pk}
         return account.pk

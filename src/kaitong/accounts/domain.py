@@ -34,6 +34,15 @@ HOUR = timedelta(hours=1)
 # client address gets at most this many of them an hour (reliability C.13).
 TAKEN_ANSWERS_PER_IP_PER_HOUR = 20
 
+# Console passwords, single-factor, as NIST SP 800-63B-4 §3.1.1.2 says: at least 15 characters, at
+# least 64 accepted (here 128), no composition rules; a blocklist of common, breached and guessable
+# passwords (settings.AUTH_PASSWORD_VALIDATORS). Guessable: zxcvbn estimates fewer guesses than this,
+# its "score 3" line; it reads at most the first GUESS_CHECK_MAX characters (its cost grows with length).
+PASSWORD_MIN_LENGTH = 15
+PASSWORD_MAX_LENGTH = 128
+PASSWORD_MIN_GUESSES = 10**8
+GUESS_CHECK_MAX = 72
+
 # Failed console sign-ins an hour: per username (so a password cannot be guessed from many addresses)
 # and per client address (so one address cannot sweep many usernames). Reliability C.18.
 SIGN_IN_FAILURES_PER_USERNAME_PER_HOUR = 10
@@ -175,3 +184,34 @@ def judge_code(
 
 def tries_left(failures_after: int) -> int:
     return max(0, CODE_MAX_TRIES - failures_after)
+
+
+def counting_since(now: datetime) -> datetime:
+    """Codes created after this still count toward FAILURES_PER_HOUR: a code's wrong tries happen
+    within its lifetime, so the hour is reckoned from its creation plus that lifetime."""
+    return now - HOUR - CODE_LIFETIME
+
+
+def locked_for(*, counting: list[tuple[datetime, int]], now: datetime) -> int:
+    """Whole seconds until (email, purpose) takes codes again (0: it does now), given the codes that
+    still count ((created_at, failures), created after ``counting_since``): the oldest age out first."""
+    remaining = sum(failures for _, failures in counting)
+    if remaining < FAILURES_PER_HOUR:
+        return 0
+    for created_at, failures in sorted(counting):
+        remaining -= failures
+        if remaining < FAILURES_PER_HOUR:
+            return _seconds(created_at + HOUR + CODE_LIFETIME - now)
+    raise AssertionError("unreachable: once every code aged out, nothing counts")
+
+
+# -- forms submitted once ---------------------------------------------------------------------------
+
+# A form's token is remembered this long: a repeat of the same submission (a double click, a browser
+# retrying a request) within it gets the first one's outcome.
+SUBMISSION_MEMORY = timedelta(days=1)
+
+
+def submission_digest(form_token: str) -> str:
+    """What is stored of a form token: its SHA-256 (fixed length; the token itself is not kept)."""
+    return hashlib.sha256(form_token.encode()).hexdigest()

@@ -102,3 +102,21 @@ class Throttle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.window_start:%Y-%m-%d %H:00} ×{self.hits}"
+
+
+class FormSubmission(models.Model):
+    """A form submitted once: the digest of its token under a UNIQUE constraint, written first in the
+    transaction of the change the form makes, and what that change led to (``outcome``), so a repeat
+    of the same submission (a double click, a retried request) is answered with it instead of making
+    the change again."""
+
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    outcome = models.JSONField(default=dict)
+
+    class Meta:
+        # Every new submission purges those past their memory; this keeps that purge a range scan.
+        indexes = [models.Index(fields=["created_at"], name="submission_created")]
+
+    def __str__(self) -> str:
+        return f"submission {self.token_digest[:12]} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -87,18 +87,29 @@ def _agree() -> forms.BooleanField:
     )
 
 
+PASSWORD_HELP = _(
+    "至少 %(min)d 个字符，最多 %(max)d 个；不要求包含特定类型的字符，可以是一句话或几个词。"
+    "常见密码、容易被猜到的密码和与用户名或邮箱相似的密码不能使用。"
+)
 _PASSWORD_MESSAGES = {
-    "password_too_short": _("密码至少需要 8 个字符"),
+    "password_too_short": _("密码至少需要 %(min)d 个字符"),
     "password_too_common": _("该密码过于常见，请换一个更安全的密码"),
     "password_too_similar": _("密码与用户名或邮箱过于相似"),
-    "password_entirely_numeric": _("密码不能全为数字"),
+    "password_too_guessable": _("该密码容易被猜到（如重复或连续的字符、键盘序列、日期），请换一个"),
 }
+_PASSWORD_LIMITS = {"min": account_rules.PASSWORD_MIN_LENGTH, "max": account_rules.PASSWORD_MAX_LENGTH}
 
 
 class EmailOnlyForm(forms.Form):
     """What 获取验证码 needs: just a valid email."""
 
     email = _email()
+
+
+def _password_message(code: str | None, error: forms.ValidationError) -> str:
+    if code in _PASSWORD_MESSAGES:
+        return str(_PASSWORD_MESSAGES[code]) % _PASSWORD_LIMITS
+    return error.messages[0]
 
 
 class _UsernameMixin(forms.Form):
@@ -110,7 +121,8 @@ class _UsernameMixin(forms.Form):
 
 
 class _PasswordMixin(forms.Form):
-    """Two password fields checked by Django's validators (min 8, common list, similarity)."""
+    """Two password fields checked by settings.AUTH_PASSWORD_VALIDATORS (NIST SP 800-63B-4: length,
+    blocklist, no composition rules)."""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -127,20 +139,28 @@ class _PasswordMixin(forms.Form):
                 self.add_error(
                     "password1",
                     [
-                        _PASSWORD_MESSAGES.get(code or "", error.messages[0])
+                        str(_PASSWORD_MESSAGES[code]) % _PASSWORD_LIMITS
+                        if code in _PASSWORD_MESSAGES
+                        else error.messages[0]
                         for code, error in zip(codes, exc.error_list, strict=True)
                     ],
                 )
         return data
 
 
-def _password(label: Any) -> forms.CharField:
+def _password_help() -> str:
+    return str(PASSWORD_HELP) % _PASSWORD_LIMITS
+
+
+def _password(label: Any, *, help_text: Any = "") -> forms.CharField:
+    # Never stripped or cut: every character counts, up to PASSWORD_MAX_LENGTH.
     return forms.CharField(
         label=label,
-        max_length=128,
+        max_length=account_rules.PASSWORD_MAX_LENGTH,
         strip=False,
+        help_text=help_text,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        error_messages={"required": _required(label)},
+        error_messages={"required": _required(label), "max_length": _MAX_LENGTH},
     )
 
 
@@ -181,7 +201,7 @@ class _AccountFields(_PasswordMixin, _UsernameMixin):
     """A new console account (and its same-named billing-center account), email proved by a code."""
 
     username = _text(_("用户名"), max_length=64, placeholder=_("登录用户名"))
-    password1 = _password(_("密码"))
+    password1 = _password(_("密码"), help_text=lazy(_password_help, str)())
     password2 = _password(_("确认密码"))
     email = _email()
     code = _code()

@@ -45,7 +45,7 @@ class Refusal:
     title: Promise | str = ""  # a page's heading
     hint: Promise | str = ""  # a page's "what to do now"
     params: Callable[[Any], dict[str, object]] = _no_params
-    retry_after: int | None = None  # seconds, for a Retry-After header
+    retry_after: Callable[[Any], int] | None = None  # seconds from the exception, for a Retry-After header
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,17 @@ class Answer:
     code: str  # a stable name of the refusal, for pages (data-refusal) and scripts
 
 
-def _minutes(exc: account_rules.IssueRefused) -> dict[str, object]:
+class FormNotFromPage(Exception):
+    """A form came without the token its page gives it (not posted from our page, or from a page older
+    than the token): without it a repeat could not be told from a new submission."""
+
+
+def _minutes(exc: Any) -> dict[str, object]:
     return {"m": max(1, (exc.retry_after + 59) // 60)}
+
+
+def _retry_after(exc: Any) -> int:
+    return int(exc.retry_after)
 
 
 def _instance(exc: sso.EntryRefused) -> dict[str, object]:
@@ -98,17 +107,26 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
     (account_actions.CodeRefused, _CODE.BURNED): Refusal(
         400, _("验证码错误次数过多，已失效，请重新获取"), field="code"
     ),
-    (account_actions.CodeRefused, _CODE.LOCKED): Refusal(400, _("验证码错误次数过多，请一小时后再试"), field="code"),
-    # 获取验证码 refused: the form comes back as after a send (200), the reason under the email field.
+    # Throttled answers are 429 with Retry-After; the page shows the form and says how long to wait.
+    (account_actions.CodeRefused, _CODE.LOCKED): Refusal(
+        429, _("验证码错误次数过多，请 %(m)s 分钟后再试"), field="code", params=_minutes, retry_after=_retry_after
+    ),
+    # 获取验证码 refused: the form comes back as after a send, the reason under the email field.
     (account_rules.IssueRefused, _ISSUE.COOLDOWN): Refusal(
-        200, _("验证码发送过于频繁，请 %(s)s 秒后再试"), field="email", params=lambda exc: {"s": exc.retry_after}
+        429,
+        _("验证码发送过于频繁，请 %(s)s 秒后再试"),
+        field="email",
+        params=lambda exc: {"s": exc.retry_after},
+        retry_after=_retry_after,
     ),
     (account_rules.IssueRefused, _ISSUE.EMAIL_CAP): Refusal(
-        200, _("获取验证码次数已达上限，请 %(m)s 分钟后再试"), field="email", params=_minutes
+        429, _("获取验证码次数已达上限，请 %(m)s 分钟后再试"), field="email", params=_minutes, retry_after=_retry_after
     ),
     (account_rules.IssueRefused, _ISSUE.IP_CAP): Refusal(
-        200, _("获取验证码次数已达上限，请 %(m)s 分钟后再试"), field="email", params=_minutes
+        429, _("获取验证码次数已达上限，请 %(m)s 分钟后再试"), field="email", params=_minutes, retry_after=_retry_after
     ),
+    # -- forms ---------------------------------------------------------------------------------------
+    (FormNotFromPage, None): Refusal(400, _("页面已过期，请检查后重新提交")),
     # -- accounts ------------------------------------------------------------------------------------
     (account_rules.UsernameError, _USERNAME.LENGTH): Refusal(400, _("用户名长度须为 4–32 个字符"), field="username"),
     (account_rules.UsernameError, _USERNAME.CHARSET): Refusal(
@@ -116,7 +134,9 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
     ),
     (account_rules.UsernameError, _USERNAME.START): Refusal(400, _("用户名须以字母开头"), field="username"),
     (account_actions.UsernameTaken, None): Refusal(409, _("该用户名已被注册，请更换用户名"), field="username"),
-    (account_actions.TooManyAttempts, None): Refusal(429, _("尝试次数过多，请一小时后再试"), retry_after=3600),
+    (account_actions.TooManyAttempts, None): Refusal(
+        429, _("尝试次数过多，请 %(m)s 分钟后再试"), params=_minutes, retry_after=_retry_after
+    ),
     (account_actions.AccountMismatch, None): Refusal(400, _("用户名与邮箱不匹配，请检查后重试"), field="username"),
     (account_actions.InstanceBoundElsewhere, None): Refusal(
         400, _("此云市场实例已绑定其他费用中心账号，无法重复绑定。")
@@ -218,6 +238,6 @@ def answer(exc: Exception) -> Answer:
         page=refusal.page,
         title=str(refusal.title),
         hint=str(refusal.hint),
-        retry_after=refusal.retry_after,
+        retry_after=refusal.retry_after(exc) if refusal.retry_after else None,
         code=variant.value if variant is not None else cls.__name__,
     )

@@ -5,11 +5,17 @@ state lives in the session (``session.BuyerSession``, opened by the login-free e
 its aliUid, then the billing-center account, the registration draft, and every workspace bound or
 created, listed on the success page. Every refusal is answered as ``refusals`` says.
 Every form posts with CSRF; 获取验证码 is a second submit button, so the pages work without JavaScript.
+
+Every page's form carries a fresh ``form_token``; each state-changing submit (获取验证码 too) passes
+it to its action, which records it in its transaction: a repeat of the same submission (a double
+click, a retried request) changes nothing and is answered like the first, from its outcome.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -68,29 +74,68 @@ def _language() -> str:
     return "en" if translation.get_language() == "en" else "zh-hans"
 
 
-_SECRET_FIELDS = {"password1", "password2", "code", "csrfmiddlewaretoken", "op"}
+_SECRET_FIELDS = {"password1", "password2", "code", "csrfmiddlewaretoken", "op", "form_token"}
+_FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def _typed(request: HttpRequest) -> dict[str, Any]:
+    """What the buyer typed, secrets dropped: the inputs of a form shown again unbound."""
+    return {name: value for name, value in request.POST.items() if name not in _SECRET_FIELDS}
+
+
+def _posted_token(request: HttpRequest) -> str | None:
+    token = request.POST.get("form_token", "")
+    return token if _FORM_TOKEN.fullmatch(token) else None
+
+
+def _check_token(request: HttpRequest) -> None:
+    """FormNotFromPage when a form came without its page's token."""
+    if _posted_token(request) is None:
+        raise refusals.FormNotFromPage
+
+
+def _submission(request: HttpRequest) -> str | None:
+    """This submission's key for the action: the page's form token, scoped to the buyer's instance,
+    so a token another buyer saw means nothing here (``_submitted`` refused a form without one)."""
+    token = _posted_token(request)
+    return f"{BuyerSession.of(request).instance_id}:{token}" if token else None
 
 
 def _send_code(
-    request: HttpRequest, form_class: type[django_forms.Form], purpose: account_rules.Purpose
-) -> dict[str, Any]:
-    """Handle 获取验证码: send a code to the form's email; return the context to show the form again
-    (inputs kept, secrets dropped) and, if the code could not be sent, why, under the email field."""
-    kept = {name: value for name, value in request.POST.items() if name not in _SECRET_FIELDS}
-    form = form_class(initial=kept)
+    request: HttpRequest,
+    template: str,
+    form_class: type[django_forms.Form],
+    purpose: account_rules.Purpose,
+    **context: Any,
+) -> HttpResponse:
+    """Handle 获取验证码: send a code to the form's email and show the form again (inputs kept, secrets
+    dropped) and, if the code could not be sent, why, under the email field (429 with Retry-After when
+    it is too soon). A repeat of the same click is answered as the first was."""
+    form = form_class(initial=_typed(request))
     email_form = forms.EmailOnlyForm(request.POST)
     if not email_form.is_valid():
-        return {"form": form, "email_error": email_form.errors["email"][0]}
+        return _page(request, template, form=form, email_error=email_form.errors["email"][0], **context)
     email = email_form.cleaned_data["email"]
     try:
         account_actions.do_send_verification_code(
-            email=email, purpose=purpose, ip=client_ip(request), language=_language(), now=timezone.now()
+            email=email,
+            purpose=purpose,
+            ip=client_ip(request),
+            language=_language(),
+            now=timezone.now(),
+            form_token=_submission(request),
         )
+    except account_actions.AlreadySubmitted:
+        pass  # the first click sent it
     except account_rules.IssueRefused as exc:
-        return {"form": form, "email_error": refusals.answer(exc).message}
+        answer = refusals.answer(exc)
+        response = _page(request, template, status=answer.status, form=form, email_error=answer.message, **context)
+        if answer.retry_after is not None:
+            response["Retry-After"] = str(answer.retry_after)
+        return response
     # The same words whether or not an account uses this email (no enumeration).
     messages.success(request, _("验证码已发送至 %(email)s，10 分钟内有效") % {"email": email})
-    return {"form": form}
+    return _page(request, template, form=form, **context)
 
 
 def _is_send_code(request: HttpRequest) -> bool:
@@ -105,12 +150,20 @@ def _submitted(
     code_purpose: account_rules.Purpose | None = None,
     **context: Any,
 ) -> FormT | HttpResponse:
-    """The start every form view shares: 获取验证码 (when the form takes an email code), the empty form,
-    or the refused form with its errors, each as the page to answer; otherwise the valid bound form."""
-    if code_purpose is not None and _is_send_code(request):
-        return _page(request, template, **_send_code(request, form_class, code_purpose), **context)
+    """The start every form view shares: the empty form, a form posted without its page's token,
+    获取验证码 (when the form takes an email code), or the refused form with its errors, each as the
+    page to answer; otherwise the valid bound form."""
     if request.method != "POST":
         return _page(request, template, form=form_class(), **context)
+    try:
+        _check_token(request)
+    except refusals.FormNotFromPage as exc:
+        # Shown again with what was typed (secrets dropped), to be sent once more with a token.
+        answer = refusals.answer(exc)
+        form = form_class(initial=_typed(request))
+        return _page(request, template, status=answer.status, form=form, alert=answer.message, **context)
+    if code_purpose is not None and _is_send_code(request):
+        return _send_code(request, template, form_class, code_purpose, **context)
     form = form_class(request.POST)
     if not form.is_valid():
         return _invalid(request, template, form=form, **context)
@@ -143,6 +196,7 @@ def _page(request: HttpRequest, template: str, *, status: int = 200, **context: 
     context.setdefault("ali_uid", buyer.ali_uid)
     context.setdefault("account", account_queries.billing_account(buyer.billing_account_id))
     context.setdefault("site_name", _site_name())
+    context.setdefault("form_token", secrets.token_urlsafe(24))  # a new one on every page, used once
     return render(request, template, context, status=status)
 
 
@@ -166,8 +220,12 @@ def _refused(
     if answer.page:
         return _refused_page(request, exc)
     if isinstance(exc, account_actions.UsernameTaken):
-        # The answer reveals that an account exists: each client address gets only so many an hour.
-        account_actions.do_count_taken_answer(ip=client_ip(request), now=timezone.now())
+        # The answer reveals that an account exists: each client address gets only so many an hour,
+        # counted before it is given.
+        try:
+            account_actions.do_take_taken_answer(ip=client_ip(request), now=timezone.now())
+        except account_actions.TooManyAttempts as throttled:
+            return _refused(request, template, form, throttled, **context)
     form.add_error(answer.field, answer.message)
     response = _page(request, template, status=answer.status, form=form, **context)
     if answer.retry_after is not None:
@@ -213,7 +271,10 @@ def bind_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
             code=data["code"],
             instance_id=buyer.instance_id,
             now=timezone.now(),
+            form_token=_submission(request),
         )
+    except account_actions.AlreadySubmitted as repeat:
+        account_id = repeat.outcome["account"]
     except refusals.REFUSED as exc:
         return _refused(request, template, form, exc)
     buyer.billing_account_id = account_id
@@ -263,7 +324,10 @@ def bind_workspace(request: HttpRequest, buyer: BuyerSession, workspace_id: int)
             email=form.cleaned_data["email"],
             code=form.cleaned_data["code"],
             now=timezone.now(),
+            form_token=_submission(request),
         )
+    except account_actions.AlreadySubmitted:
+        pass  # the first submission bound it
     except refusals.REFUSED as exc:
         return _refused(request, template, form, exc, **context)
     buyer.remember_bound(workspace_id)
@@ -292,7 +356,10 @@ def create_workspace(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
             email=data["email"],
             code=data["code"],
             now=timezone.now(),
+            form_token=_submission(request),
         )
+    except account_actions.AlreadySubmitted as repeat:
+        workspace_id = repeat.outcome["workspace"]
     except refusals.REFUSED as exc:
         return _refused(request, template, form, exc, **context)
     buyer.remember_bound(workspace_id)
@@ -332,7 +399,10 @@ def register_workspace(request: HttpRequest, buyer: BuyerSession) -> HttpRespons
             phone=data["phone"],
             page_language=_language(),
             now=timezone.now(),
+            form_token=_submission(request),
         )
+    except account_actions.AlreadySubmitted as repeat:
+        account_id, workspace_id = repeat.outcome["account"], repeat.outcome["workspace"]
     except refusals.REFUSED as exc:
         return _refused(request, template, form, exc, **context)
     buyer.billing_account_id = account_id
@@ -363,8 +433,15 @@ def register_basic(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     password_hash = make_password(data["password1"])
     try:
         email = account_actions.do_verify_email(
-            email=data["email"], purpose=Purpose.REGISTER, code=data["code"], now=timezone.now()
+            email=data["email"],
+            purpose=Purpose.REGISTER,
+            code=data["code"],
+            now=timezone.now(),
+            form_token=_submission(request),
         )
+    except account_actions.AlreadySubmitted as repeat:
+        # A repeat of the submission that proved the mailbox: its draft again, with the proved email.
+        email = repeat.outcome["email"]
     except refusals.REFUSED as exc:
         return _refused(request, template, form, exc)
     # The mailbox is proved; keep the rest for step 2, the password only as its Argon2 hash.
@@ -389,7 +466,7 @@ def register_enterprise(request: HttpRequest, buyer: BuyerSession) -> HttpRespon
     if isinstance(form, HttpResponse):
         return form
     try:
-        account = account_actions.do_register_verified_console_account(
+        account_id = account_actions.do_register_verified_console_account(
             username=pending.username,
             password_hash=pending.password_hash,
             email=pending.email,
@@ -397,15 +474,23 @@ def register_enterprise(request: HttpRequest, buyer: BuyerSession) -> HttpRespon
             enterprise_name=form.cleaned_data["enterprise_name"],
             language=_language(),
             now=timezone.now(),
-        )
-    except account_actions.UsernameTaken as exc:
-        # Taken between the steps: back to step 1, which says so above its form.
+            form_token=_submission(request),
+        ).pk
+    except account_actions.AlreadySubmitted as repeat:
+        account_id = repeat.outcome["account"]
+    except account_actions.UsernameTaken as taken:
+        # Taken between the steps: back to step 1, which says so above its form (or, past this
+        # address's share of such answers, says to wait).
         buyer.registration = None
-        account_actions.do_count_taken_answer(ip=client_ip(request), now=timezone.now())
-        messages.error(request, refusals.answer(exc).message)
+        said: Exception = taken
+        try:
+            account_actions.do_take_taken_answer(ip=client_ip(request), now=timezone.now())
+        except account_actions.TooManyAttempts as throttled:
+            said = throttled
+        messages.error(request, refusals.answer(said).message)
         return redirect("activation:register_basic")
     buyer.registration = None
-    buyer.billing_account_id = account.pk
+    buyer.billing_account_id = account_id
     return redirect("activation:register_open")
 
 
@@ -428,7 +513,10 @@ def register_open(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
             name=form.cleaned_data["name"],
             language=form.cleaned_data["language"],
             now=timezone.now(),
+            form_token=_submission(request),
         )
+    except account_actions.AlreadySubmitted as repeat:
+        workspace_id = repeat.outcome["workspace"]
     except refusals.REFUSED as exc:
         return _refused(request, template, form, exc)
     buyer.mark_opened()

@@ -49,6 +49,9 @@ def push_now() -> pushing.PushReport:
     )
 
 
+MIN_PUSH_REQUEUE = timedelta(seconds=1)
+
+
 @task()
 def push_metering() -> dict[str, Any]:
     """Push what may go now; while records remain (the 60 s rule, another process's lease, the circuit
@@ -59,7 +62,10 @@ def push_metering() -> dict[str, Any]:
         why = (
             "the Market API does not answer: paused, then one probe" if report.paused_until else "records still pending"
         )
-        raise RetryLater(f"{report.requests} request(s) {outcomes}; {why}", at=report.next_at)
+        # Records that are free yet could not be claimed (another transaction holds their rows) give
+        # next_at = now; without a floor the task would queue itself again and again within the second.
+        at = max(report.next_at, timezone.now() + MIN_PUSH_REQUEUE)
+        raise RetryLater(f"{report.requests} request(s) {outcomes}; {why}", at=at)
     return {"requests": report.requests, "outcomes": outcomes}
 
 

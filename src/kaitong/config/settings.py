@@ -7,6 +7,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
+from kaitong.accounts import domain as account_rules
 from kaitong.config.env import Mode, load_env
 from kaitong.config.logs import logging_config
 from kaitong_base.databases import sqlite_options
@@ -106,18 +107,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.ConsoleAccount"
 
 PASSWORD_HASHERS = [
-    # Django's Argon2 (same format) with at most one hash at a time per process: accounts/hashers.py.
+    # Django's Argon2 (same format), one hash at a time per process and per machine: accounts/hashers.py.
     # It replaces Django's class rather than joining it: both are "argon2", and the last one would win.
     "kaitong.accounts.hashers.CappedArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # One password hash at a time on this machine, across the server's processes (accounts/hashers.py).
 PASSWORD_HASHING_LOCK_FILE = ENV.var_dir / "password-hashing.lock"
+# NIST SP 800-63B-4 for a single-factor password: at least 15 characters (up to 128, the forms' limit),
+# no composition rules, a blocklist: Django's common passwords, the user's own name or email, and what
+# zxcvbn finds guessable (the numbers are in kaitong/accounts/domain.py, pure rules, safe to import here).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": account_rules.PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "kaitong.accounts.validators.GuessablePasswordValidator"},
 ]
 LOGIN_URL = "workspaces:login"
 

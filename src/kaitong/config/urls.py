@@ -3,9 +3,12 @@ from django.urls import include, path
 
 from kaitong.billing.api import api as usage_api
 from kaitong.config import views
+from kaitong.workspaces import forms as workspace_forms
+from kaitong.workspaces import views as workspace_views
 
 admin.site.site_header = "kaitong 运营后台"
 admin.site.site_title = "kaitong"
+admin.site.login_form = workspace_forms.OperatorSignInForm  # the console's sign-in limits apply here too
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +16,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.prometheus_metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("ops/login/", workspace_views.operator_sign_in),  # before the admin's own: throttled sign-in
     path("ops/", admin.site.urls),
     path("", include("kaitong.marketplace.urls")),
     path("api/v1/", usage_api.urls),

@@ -3,8 +3,10 @@
 Keyword-only, ``now`` passed in, one transaction each. How a workspace settles is set and changed only
 through ``settlement.do_change_settlement``, which writes the audit row. Binding to an instance needs
 the instance to be active (DESIGN.md, Settlement) and proof of the mailbox (an email code) for the
-account concerned: each such action consumes the code first, inside the action's one transaction, so a
-failure after it rolls the consumption back and leaves the code usable.
+account concerned: each such action runs in ``accounts.submitting``, which judges the code first inside
+the action's one transaction, so a failure after it rolls the consumption back and leaves the code
+usable. The activation forms pass their ``form_token``: a repeat of the same submission changes
+nothing and raises ``accounts.AlreadySubmitted`` with the first one's outcome.
 """
 
 from __future__ import annotations
@@ -77,17 +79,24 @@ def do_create_workspace(
         return workspace.pk
 
 
-@accounts.counts_wrong_codes
 def do_bind_workspace(
-    *, workspace_id: int, billing_account_id: int, instance_id: str, email: str, code: str, now: datetime
+    *,
+    workspace_id: int,
+    billing_account_id: int,
+    instance_id: str,
+    email: str,
+    code: str,
+    now: datetime,
+    form_token: str | None = None,
 ) -> None:
     """Settle an existing workspace of this billing-center account by the marketplace instance.
 
     The email must be the billing-center account's or the workspace owner's, proved by a code.
     Binding a workspace already settled by this instance changes nothing (double submit, back button).
+    A repeat of the same form: AlreadySubmitted with ``{"workspace": id}``.
     """
-    with transaction.atomic():
-        email = accounts.consume_code(email=email, purpose=account_rules.Purpose.BIND_WORKSPACE, code=code, now=now)
+    proof = accounts.CodeProof(email, account_rules.Purpose.BIND_WORKSPACE, code)
+    with accounts.submitting(form_token=form_token, proof=proof, now=now) as submission:
         workspace = (
             Workspace.objects.select_related("owner", "billing_account")
             .filter(pk=workspace_id, billing_account_id=billing_account_id)
@@ -95,32 +104,45 @@ def do_bind_workspace(
         )
         if workspace is None or workspace.billing_account is None:
             raise WorkspaceNotFound
-        if email not in {workspace.billing_account.email, account_rules.normalise_email(workspace.owner.email)}:
+        if submission.email not in {
+            workspace.billing_account.email,
+            account_rules.normalise_email(workspace.owner.email),
+        }:
             raise NotTheWorkspaceEmail
         do_change_settlement(
             workspace=workspace,
             to=domain.by_instance(instance_id),
             reason=domain.Reason.BOUND,
-            acting=f"buyer {email}",
+            acting=f"buyer {submission.email}",
             now=now,
         )
+        submission.outcome = {"workspace": workspace.pk}
 
 
-@accounts.counts_wrong_codes
 def do_create_bound_workspace(
-    *, billing_account_id: int, instance_id: str, name: str, language: str, email: str, code: str, now: datetime
+    *,
+    billing_account_id: int,
+    instance_id: str,
+    name: str,
+    language: str,
+    email: str,
+    code: str,
+    now: datetime,
+    form_token: str | None = None,
 ) -> int:
-    """Create a workspace owned by the account's console account, settled by the instance; return its id.
+    """Create a workspace owned by the account's console account, settled by the instance; return its id
+    (a repeat of the same form: AlreadySubmitted with ``{"workspace": id}``).
 
     The email is the one the console account registered with, proved by a code.
     """
     name = domain.clean_name(name)
-    with transaction.atomic():
-        email = accounts.consume_code(email=email, purpose=account_rules.Purpose.CREATE_WORKSPACE, code=code, now=now)
+    proof = accounts.CodeProof(email, account_rules.Purpose.CREATE_WORKSPACE, code)
+    with accounts.submitting(form_token=form_token, proof=proof, now=now) as submission:
+        email = submission.email
         account = BillingAccount.objects.select_related("console_account").get(pk=billing_account_id)
         if account.console_account is None or account_rules.normalise_email(account.console_account.email) != email:
             raise NotTheConsoleEmail
-        return do_create_workspace(
+        workspace_id = do_create_workspace(
             billing_account_id=account.pk,
             name=name,
             language=language,
@@ -129,9 +151,10 @@ def do_create_bound_workspace(
             acting=f"buyer {email}",
             now=now,
         )
+        submission.outcome = {"workspace": workspace_id}
+        return workspace_id
 
 
-@accounts.counts_wrong_codes
 def do_register_and_create_workspace(
     *,
     instance_id: str,
@@ -144,13 +167,16 @@ def do_register_and_create_workspace(
     phone: str = "",
     page_language: str = "zh-hans",
     now: datetime,
+    form_token: str | None = None,
 ) -> tuple[int, int]:
     """Register console + same-named billing-center account and create the first workspace, settled by
-    the instance, all in one transaction. Return (billing account id, workspace id)."""
+    the instance, all in one transaction. Return (billing account id, workspace id); a repeat of the
+    same form: AlreadySubmitted with ``{"account": id, "workspace": id}``."""
     name = domain.clean_name(name)
     password_hash = make_password(password)  # before the transaction: Argon2 must not hold the write lock
-    with transaction.atomic():
-        email = accounts.consume_code(email=email, purpose=account_rules.Purpose.REGISTER, code=code, now=now)
+    proof = accounts.CodeProof(email, account_rules.Purpose.REGISTER, code)
+    with accounts.submitting(form_token=form_token, proof=proof, now=now) as submission:
+        email = submission.email
         account = accounts.do_register_verified_console_account(
             username=username,
             password_hash=password_hash,
@@ -169,17 +195,19 @@ def do_register_and_create_workspace(
             acting=f"buyer {email}",
             now=now,
         )
+        submission.outcome = {"account": account.pk, "workspace": workspace_id}
         return account.pk, workspace_id
 
 
 def do_open_commercial_workspace(
-    *, billing_account_id: int, instance_id: str, name: str, language: str, now: datetime
+    *, billing_account_id: int, instance_id: str, name: str, language: str, now: datetime, form_token: str | None = None
 ) -> int:
     """Last step of the commercial registration: the account registered in this session opens its
-    first workspace, settled by the instance (open method 阿里云账号结算). Return the workspace id."""
-    with transaction.atomic():
+    first workspace, settled by the instance (open method 阿里云账号结算). Return the workspace id (a
+    repeat of the same form: AlreadySubmitted with ``{"workspace": id}``)."""
+    with accounts.submitting(form_token=form_token, now=now) as submission:
         username = BillingAccount.objects.values_list("username", flat=True).get(pk=billing_account_id)
-        return do_create_workspace(
+        workspace_id = do_create_workspace(
             billing_account_id=billing_account_id,
             name=name,
             language=language,
@@ -188,3 +216,5 @@ def do_open_commercial_workspace(
             acting=f"buyer {username}",
             now=now,
         )
+        submission.outcome = {"workspace": workspace_id}
+        return workspace_id

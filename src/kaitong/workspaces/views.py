@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from kaitong.workspaces import queries
+from kaitong.workspaces import forms, queries
+
+
+def _throttled_as_429(response: HttpResponse, form: object) -> HttpResponse:
+    """A sign-in refused for too many failures: 429 with Retry-After; the page still shows the form
+    and says how long to wait."""
+    retry_after = getattr(form, "retry_after", None)
+    if retry_after is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "workspaces/login.html"
+    authentication_form = forms.ConsoleSignInForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: forms.ConsoleSignInForm) -> HttpResponse:  # type: ignore[override]
+        return _throttled_as_429(super().form_invalid(form), form)
+
+
+def operator_sign_in(request: HttpRequest) -> HttpResponse:
+    """The operator console's sign-in page (/ops/login/): Django admin's (its form is
+    OperatorSignInForm, set where the site is configured), answering 429 when throttled."""
+    response = admin.site.login(request)
+    context = getattr(response, "context_data", None) or {}
+    return _throttled_as_429(response, context.get("form"))
 
 
 def _user_id(request: HttpRequest) -> int:
