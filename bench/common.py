@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -40,6 +41,19 @@ def fresh_database(url: str, env: dict[str, str]) -> None:
     psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     psql(f"CREATE DATABASE {name}")
     migrate(env)
+
+
+def demo_env(database: str, **extra: str) -> dict[str, str]:
+    """This process's environment for a kaitong in demo mode on ``database``, plus ``extra``."""
+    return dict(os.environ, KAITONG_ENV="demo", KAITONG_DATABASE_URL=database, **extra)
+
+
+def database_ready(url: str, env: dict[str, str]) -> None:
+    """A fresh PostgreSQL database ``url``, or the SQLite one migrated as it is."""
+    if url.startswith("postgres"):
+        fresh_database(url, env)
+    else:
+        migrate(env)
 
 
 def migrate(env: dict[str, str]) -> None:

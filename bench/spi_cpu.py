@@ -10,12 +10,11 @@ code path (Django middleware, view, token, one PostgreSQL statement) vs a bare D
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 
-from common import ROOT, fresh_database, migrate
+from common import ROOT, database_ready, demo_env
 from spi import KEY
 
 CHILD = """
@@ -61,17 +60,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/kaitong_bench")
     args = parser.parse_args()
-    env = dict(
-        os.environ,
-        KAITONG_ENV="demo",
-        KAITONG_DATABASE_URL=args.database,
-        KAITONG_ALIYUN_ISV_KEY=KEY,
-        DJANGO_SETTINGS_MODULE="kaitong.config.settings",
-    )
-    if args.database.startswith("postgres"):
-        fresh_database(args.database, env)
-    else:
-        migrate(env)
+    env = demo_env(args.database, KAITONG_ALIYUN_ISV_KEY=KEY, DJANGO_SETTINGS_MODULE="kaitong.config.settings")
+    database_ready(args.database, env)
     results: dict[str, list[tuple[float, float, float]]] = {"ours": [], "bare": []}
     for _ in range(args.runs):
         results["bare"].append(measure("bare_app", n=args.requests, env=env))

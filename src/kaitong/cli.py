@@ -58,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     _django()
     from django.conf import settings
 
+    from kaitong.config.capacity import keep_threads_for_spi
     from kaitong.config.env import Mode
     from kaitong.marketplace.views import unreadable_request_answer
     from kaitong_base.client_errors import json_client_errors
@@ -78,6 +79,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         threads=args.threads,
+        # Other pages may not take every thread of a worker: the SPI always finds one (config/capacity.py).
+        wrap=lambda app: keep_threads_for_spi(app, threads=args.threads),
         extra=extra,
     )
 
@@ -144,7 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=max(2, (os.cpu_count() or 1) + 1))
-    serve.add_argument("--threads", type=int, default=4)
+    # Threads mostly wait (on the database, on a turn to hash a password); a quarter of them are kept for
+    # the SPI. Twelve let a worker absorb a sign-in flood by waiting instead of refusing in a tight loop
+    # (docs/decisions/2026-11-30-spi-capacity-under-flood.md).
+    serve.add_argument("--threads", type=int, default=12, help="threads per worker (a quarter kept for the SPI)")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run queued tasks and the periodic duties")

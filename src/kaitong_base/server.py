@@ -7,6 +7,7 @@ and login-free URL, and query strings must stay out of logs (reliability A.2).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -51,11 +52,22 @@ def run_gunicorn(app: Any, options: dict[str, Any]) -> None:
 
 
 def serve(
-    *, wsgi: str, name: str, host: str, port: int, workers: int, threads: int, extra: dict[str, Any] | None = None
+    *,
+    wsgi: str,
+    name: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    wrap: Callable[[Any], Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Serve the ``application`` of the WSGI module ``wsgi`` (a dotted path), announced as ``name``;
-    ``extra`` gunicorn settings are added to (or override) ``gunicorn_options``."""
+    ``wrap``, if given, wraps it (WSGI middleware that must know how the app is served); ``extra``
+    gunicorn settings are added to (or override) ``gunicorn_options``."""
     app = importlib.import_module(wsgi).application
+    if wrap is not None:
+        app = wrap(app)
     print(f"{name} serving on http://{host}:{port}/", flush=True)
     options = gunicorn_options(host=host, port=port, workers=workers, threads=threads)
     run_gunicorn(app, {**options, **(extra or {})})

@@ -28,14 +28,14 @@ from tests.support.activation import (
     request_code,
     submit,
 )
-from tests.support.concurrency import from_one_browser_at_once, patient_sqlite_writers
+from tests.support.concurrency import from_one_browser_at_once, patient_hashing, patient_sqlite_writers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def _patient_writers():  # type: ignore[no-untyped-def]
-    with patient_sqlite_writers():
+    with patient_sqlite_writers(), patient_hashing():
         yield
 
 

@@ -13,14 +13,14 @@ import pytest
 from kaitong.accounts import domain
 from kaitong.accounts.models import Throttle, VerificationCode
 from tests.support.activation import STRONG_PASSWORD, code_sent_to, enter, existing_account, form_token, request_code
-from tests.support.concurrency import from_one_browser_at_once, patient_sqlite_writers
+from tests.support.concurrency import from_one_browser_at_once, patient_hashing, patient_sqlite_writers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def _patient_writers():  # type: ignore[no-untyped-def]
-    with patient_sqlite_writers():
+    with patient_sqlite_writers(), patient_hashing():
         yield
 
 

@@ -11,6 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpResponse
 from django.test import Client
 
+from kaitong.accounts import hashers
 from kaitong_base.databases import sqlite_options
 
 
@@ -67,3 +68,17 @@ def patient_sqlite_writers(seconds: float = 60) -> Iterator[None]:
         yield
     finally:
         config["OPTIONS"] = saved
+
+
+@contextlib.contextmanager
+def patient_hashing(seconds: float = 300) -> Iterator[None]:
+    """Let every password hash wait ``seconds`` for its turn (the deployment's wait is 1 s, then 429:
+    ``accounts/hashers.py`` hashes one at a time). Racing requests that each hash (five clicks of a
+    registration, forty sign-ins) take turns for longer than that on a loaded machine; a test of what
+    the race decides must not fail on how long the turns took."""
+    saved = hashers.WAIT_SECONDS
+    hashers.WAIT_SECONDS = seconds
+    try:
+        yield
+    finally:
+        hashers.WAIT_SECONDS = saved

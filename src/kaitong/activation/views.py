@@ -428,6 +428,9 @@ def register_basic(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     if account_queries.username_is_taken(data["username"]):
         # Checked here for a kind answer; step 2's UNIQUE constraint is what decides.
         return _refused(request, template, form, account_actions.UsernameTaken())
+    # Hashed before the code is spent: a hash refused in a flood (429, accounts/hashers.py) leaves the
+    # code usable for the next try.
+    password_hash = make_password(data["password1"])
     try:
         email = account_actions.do_verify_email(
             email=data["email"],
@@ -444,7 +447,7 @@ def register_basic(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     # The mailbox is proved; keep the rest for step 2, the password only as its Argon2 hash.
     buyer.registration = RegistrationDraft(
         username=data["username"],
-        password_hash=make_password(data["password1"]),
+        password_hash=password_hash,
         email=email,
         phone=data["phone"],
     )

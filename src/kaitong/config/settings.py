@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A password hash that waited too long for its turn (accounts/hashers.py) is a 429 to retry.
+    "kaitong.config.capacity.AnswerBusyHashing",
 ]
 
 ROOT_URLCONF = "kaitong.config.urls"
@@ -105,9 +107,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.ConsoleAccount"
 
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Django's Argon2 (same format), one hash at a time per process and per machine: accounts/hashers.py.
+    # It replaces Django's class rather than joining it: both are "argon2", and the last one would win.
+    "kaitong.accounts.hashers.CappedArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# One password hash at a time on this machine, across the server's processes (accounts/hashers.py).
+PASSWORD_HASHING_LOCK_FILE = ENV.var_dir / "password-hashing.lock"
 # NIST SP 800-63B-4 for a single-factor password: at least 15 characters (up to 128, the forms' limit),
 # no composition rules, a blocklist: Django's common passwords, the user's own name or email, and what
 # zxcvbn finds guessable (the numbers are in kaitong/accounts/domain.py, pure rules, safe to import here).
@@ -133,7 +139,7 @@ STATIC_URL = "/static/"
 # The site-wide stylesheet lives in the package, not in an app: the finders must be told.
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = ENV.var_dir / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # var/ too, where the hashing lock lives
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

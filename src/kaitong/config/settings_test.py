@@ -1,6 +1,8 @@
 """Test settings: explicit safe values, then the real settings module."""
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("KAITONG_ENV", "test")
 os.environ.setdefault("KAITONG_PUBLIC_URL", "http://testserver")
@@ -14,3 +16,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # it (``tests.support.marketplace.marketplace_says``) and cannot be asked about anything else. Tests that
 # run the simulator point ENV at it instead.
 ENV = ENV.model_copy(update={"instance_check_client": "scripted"})  # noqa: F405
+
+# Test processes (pytest-xdist) do not share the machine's hashing turn: a test that holds a hash open
+# must not make another process's tests wait.
+PASSWORD_HASHING_LOCK_FILE = Path(tempfile.gettempdir()) / f"kaitong-password-hashing-{os.getpid()}.lock"
