@@ -113,7 +113,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # One password hash at a time on this machine, across the server's processes (accounts/hashers.py).
-PASSWORD_HASHING_LOCK_FILE = ENV.var_dir / "password-hashing.lock"
+PASSWORD_HASHING_LOCK_FILE: Path | None = ENV.var_dir / "password-hashing.lock"  # None: no machine-wide turn
 # NIST SP 800-63B-4 for a single-factor password: at least 15 characters (up to 128, the forms' limit),
 # no composition rules, a blocklist: Django's common passwords, the user's own name or email, and what
 # zxcvbn finds guessable (the numbers are in kaitong/accounts/domain.py, pure rules, safe to import here).

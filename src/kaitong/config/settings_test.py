@@ -1,8 +1,6 @@
 """Test settings: explicit safe values, then the real settings module."""
 
 import os
-import tempfile
-from pathlib import Path
 
 os.environ.setdefault("KAITONG_ENV", "test")
 os.environ.setdefault("KAITONG_PUBLIC_URL", "http://testserver")
@@ -18,5 +16,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ENV = ENV.model_copy(update={"instance_check_client": "scripted"})  # noqa: F405
 
 # Test processes (pytest-xdist) do not share the machine's hashing turn: a test that holds a hash open
-# must not make another process's tests wait.
-PASSWORD_HASHING_LOCK_FILE = Path(tempfile.gettempdir()) / f"kaitong-password-hashing-{os.getpid()}.lock"
+# must not make another process's tests wait. The test of the turn names its own file.
+PASSWORD_HASHING_LOCK_FILE = None
