@@ -29,7 +29,7 @@ def test_the_operator_console_works_under_the_policy(page: Page, live_server, cl
     for path in (
         "/ops/marketplace/marketplaceinstance/",
         "/ops/marketplace/spicall/?verdict__exact=applied",
-        "/ops/django_tasks_database/dbtaskresult/",
+        "/ops/jobs/taskrun/",
         "/ops/jobs/dutyrun/",
     ):
         page.goto(live_server.url + path)
