@@ -9,9 +9,9 @@ as ``settings.SIMULATOR`` (see ``config.py``).
 from __future__ import annotations
 
 import dj_database_url
-from csp.constants import NONE, SELF
 
 from kaitong_base.databases import sqlite_options
+from kaitong_base.headers import strict_content_security_policy
 from kaitong_sim.config import Mode, load_config
 
 SIMULATOR = load_config()
@@ -55,17 +55,7 @@ WHITENOISE_USE_FINDERS = True
 
 # Nothing inline: scripts and styles come from this origin's files only, as on the vendor's pages.
 # No form-action: 免登's form posts here and is redirected on to the vendor, which form-action would stop.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF],
-        "style-src": [SELF],
-        "img-src": [SELF, "data:"],
-        "object-src": [NONE],
-        "base-uri": [NONE],
-        "frame-ancestors": [NONE],
-    }
-}
+CONTENT_SECURITY_POLICY = strict_content_security_policy(restrict_form_action=False)
 
 
 def _database() -> dict:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
-from csp.constants import NONE, SELF
 
 from kaitong.accounts import domain as account_rules
 from kaitong.config.env import Mode, load_env
 from kaitong.config.logs import logging_config
 from kaitong_base.databases import sqlite_options
+from kaitong_base.headers import strict_content_security_policy
 
 ENV = load_env()
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -165,20 +165,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_HSTS_SECONDS = ENV.hsts_max_age
 if ENV.trusted_proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + ENV.trusted_proxy_ssl_header.upper().replace("-", "_"), "https")
-# Content-Security-Policy (django-csp): nothing inline, nothing from elsewhere. Scripts and styles are
-# files under /static/; a page that ever needs an inline script gets it with a nonce ({{ request.csp_nonce }}).
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF],
-        "style-src": [SELF],
-        "img-src": [SELF, "data:"],
-        "object-src": [NONE],
-        "base-uri": [NONE],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-    }
-}
+# Content-Security-Policy (django-csp): kaitong_base/headers.py.
+CONTENT_SECURITY_POLICY = strict_content_security_policy()
 # The SPI query is at most a few hundred bytes; anything far bigger is refused before parsing.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
