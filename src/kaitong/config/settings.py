@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "kaitong.activation",
     "kaitong.billing",
     "kaitong.mail",
+    "kaitong.notices",
     # Django's tasks framework (built into Django 6: drop "django_tasks" then) on its database backend.
     "django_tasks",
     "django_tasks_db",
