@@ -76,7 +76,7 @@ def state_changes(subject: Subject) -> Iterable[domain.Event]:
             f"{_state(event.from_state)} → {_state(event.to_state)}" if event.from_state else _state(event.to_state)
         )
         expiry = event.detail.get("expiresAt") if isinstance(event.detail, dict) else None
-        text = f"{event.action}: {change} ({by})"
+        text = f"{event.action}: {change} · {by}"
         yield domain.Event(event.at, "state", text + (f" · {_('到期')} {expiry}" if expiry else ""))
 
 
