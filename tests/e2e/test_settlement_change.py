@@ -8,9 +8,7 @@ page in a browser nobody signed in to.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -22,11 +20,10 @@ from kaitong.workspaces import management
 from kaitong.workspaces.models import SettlementChange, Workspace
 from tests.support.accounts import operator
 from tests.support.billing import open_instances, owner, workspaces
+from tests.support.browser import Pages, shot
 from tests.support.marketplace import SPI_PATH, spi_query
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-SHOTS = os.environ.get("KAITONG_SCREENSHOTS", "")
-VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 UID = "1234567890123456"
 
 
@@ -46,35 +43,10 @@ def account() -> tuple[Workspace, Workspace]:
 
 @pytest.fixture
 def browse(browser: Browser, live_server) -> Iterator:
-    """A browser context per language and viewport, signed in as ``user`` (a Django session cookie) or not."""
-    contexts = []
-
-    def open_page(*, user=None, language: str = "zh-hans", viewport: str = "desktop") -> Page:  # type: ignore[no-untyped-def]
-        context = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN")
-        cookies = [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
-        if user is not None:
-            client = Client()
-            client.force_login(user)
-            session = client.cookies[settings.SESSION_COOKIE_NAME].value
-            cookies.append({"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url})
-        context.add_cookies(cookies)  # type: ignore[arg-type]
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.js_errors = errors  # type: ignore[attr-defined]
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+    """A browser context per language and viewport, signed in as ``user`` or not."""
+    pages = Pages(browser, live_server.url)
+    yield pages.open
+    pages.close()
 
 
 def fits(page: Page) -> None:
