@@ -216,6 +216,7 @@ def demo_environment(*, host: str, port: int) -> dict[str, str]:
     env.setdefault("KAITONG_SIMULATOR_ENFORCE_DEADLINE", "false")
     env.setdefault("KAITONG_ALIYUN_MARKET_ENDPOINT", f"{host}:{port + 100}")
     env.setdefault("KAITONG_ALIYUN_MARKET_PROTOCOL", "http")
+    env.setdefault("KAITONG_MARKETPLACE_PRODUCT_URL", f"http://{host}:{port + 100}/")
     env.setdefault("KAITONG_SMTP_HOST", host)
     env.setdefault("KAITONG_SMTP_PORT", str(port + 25))
     return env

@@ -6,27 +6,23 @@ the number that stands out, and neither page spills sideways on a phone, in Chin
 
 from __future__ import annotations
 
-import os
+import functools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Route
 
 from kaitong.billing import closing, price_lists, views
 from kaitong.billing.ingest import ingest_batch
 from kaitong.billing.models import PriceItem, PriceList
 from tests.support.billing import sample, workspaces
+from tests.support.browser import Pages, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-SHOTS = os.environ.get("KAITONG_SCREENSHOTS", "")
 TODAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 6, 32, tzinfo=UTC)  # 14:32 in Beijing
-VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.fixture
@@ -58,36 +54,9 @@ def account(monkeypatch):
 @pytest.fixture
 def signed_in(browser: Browser, live_server, account) -> Iterator:
     """A browser context per language and viewport, signed in as the owner (a Django session cookie)."""
-    client = Client()
-    client.force_login(account[0].owner)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    contexts = []
-
-    def open_page(*, language: str = "zh-hans", viewport: str = "desktop") -> Page:
-        context = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN")
-        context.add_cookies(
-            [
-                {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url},
-                {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url},
-            ]
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.js_errors = errors  # type: ignore[attr-defined]
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+    pages = Pages(browser, live_server.url)
+    yield functools.partial(pages.open, user=account[0].owner)
+    pages.close()
 
 
 # What the settings helper is putting in place: no inline script or style anywhere.

@@ -7,6 +7,7 @@ import ast
 import importlib
 import inspect
 import re
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from kaitong.accounts import domain as account_rules
 from kaitong.activation import refusals
 from kaitong.activation.session import BuyerSession, RegistrationDraft
 from kaitong.marketplace import sso
+from kaitong.workspaces import domain as workspace_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "kaitong"
@@ -127,6 +129,7 @@ VARIANTS: dict[type[Exception], list[Enum]] = {
     account_rules.IssueRefused: list(account_rules.IssueLimit),
     account_rules.UsernameError: list(account_rules.UsernameRule),
     sso.EntryRefused: list(sso.Refusal),
+    workspace_rules.MoveRefused: list(workspace_rules.MoveRule),
 }
 
 
@@ -137,6 +140,8 @@ def _example(cls: type[Exception], variant: Enum | None) -> Exception:
         return cls(variant, 75)  # type: ignore[call-arg]
     if cls is sso.EntryRefused:
         return cls(variant, "100001")  # type: ignore[call-arg]
+    if cls is workspace_rules.MoveRefused:
+        return cls(variant, datetime(2026, 12, 1, tzinfo=UTC))  # type: ignore[call-arg]
     if cls is account_actions.TooManyAttempts:
         return cls(1800)  # type: ignore[call-arg]
     return cls(variant) if variant is not None else cls()  # type: ignore[call-arg]

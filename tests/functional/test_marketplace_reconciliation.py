@@ -3,6 +3,7 @@ asks about, when it stops, and its duty on the job engine. Against the simulator
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,8 +12,8 @@ from django_tasks_db.models import DBTaskResult
 
 from kaitong.marketplace import reconciliation
 from kaitong.marketplace.aliyun.instances import Failure, LookupFailed
-from kaitong.marketplace.domain import MarketStatus, MarketView
-from kaitong.marketplace.models import MarketplaceInstance
+from kaitong.marketplace.domain import BEIJING, MarketStatus, MarketView
+from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, ReconciliationResult
 from tests.support.jobs import run_jobs
 from tests.support.marketplace import call_spi, create_params, marketplace  # noqa: F401  (fixture)
 
@@ -45,7 +46,14 @@ def test_the_duty_asks_about_a_flagged_instance_and_clears_the_flag_when_both_ag
     assert instance.reconciled_at is not None
     task = DBTaskResult.objects.get(task_path="kaitong.marketplace.tasks.reconcile_instances")
     assert task.status == "SUCCESSFUL"
-    assert task.return_value == {"checked": 1, "agreed": 1, "differences": {}, "alarmed": 0, "stopped": ""}
+    assert task.return_value == {
+        "checked": 1,
+        "agreed": 1,
+        "applied": {},
+        "differences": {},
+        "alarmed": 0,
+        "stopped": "",
+    }
 
 
 def test_flagged_instances_come_first_and_released_ones_only_when_flagged(client, marketplace):  # noqa: F811
@@ -130,9 +138,12 @@ def test_a_run_ends_when_its_time_is_up(client, marketplace):  # noqa: F811
     assert report.checked == 2 and report.stopped == "the run's 1 s are up"
 
 
+UNKNOWN = LookupFailed(Failure.UNKNOWN_INSTANCE, "no such instance")  # a difference no call can make
+
+
 def test_an_alarmed_difference_stays_quiet_until_it_clears_then_alarms_again(client, marketplace):  # noqa: F811
     call_spi(client, create_params("900051"))
-    marketplace.says("900051", EXPIRED)
+    marketplace.says("900051", UNKNOWN)
     later = timedelta(hours=25)
 
     assert reconcile(marketplace).alarmed == 1
@@ -140,25 +151,150 @@ def test_an_alarmed_difference_stays_quiet_until_it_clears_then_alarms_again(cli
     marketplace.says("900051", OPENED)
     assert reconcile(marketplace).differences == {}
     assert row("900051").drift_alarm_at is None
-    marketplace.says("900051", EXPIRED)
+    marketplace.says("900051", UNKNOWN)
     MarketplaceInstance.objects.filter(instance_id="900051").update(reconciled_at=timezone.now() - later)
     assert reconcile(marketplace).alarmed == 1
     emails = DBTaskResult.objects.filter(task_path="kaitong.mail.tasks.send_email")
     assert [e.args_kwargs["kwargs"]["context"]["instances"] for e in emails] == [
-        [{"instance_id": "900051", "differences": ["state: ours active, marketplace EXPIRED"]}]
+        [{"instance_id": "900051", "differences": ["the marketplace has no such instance"]}]
     ] * 2
+    # Recorded when it was new and when it cleared, not at every run in between.
+    assert [(r.outcome, r.note) for r in ReconciliationResult.objects.order_by("at", "id")] == [
+        ("differs", "the marketplace has no such instance"),
+        ("agrees", "flag cleared (the marketplace has no such instance)"),
+        ("differs", "the marketplace has no such instance"),
+    ]
 
 
 def test_the_alarm_email_names_each_instance_and_what_differs_in_both_languages(client, marketplace):  # noqa: F811
     from kaitong.mail.tasks import render_email
 
     call_spi(client, create_params("900061"))
-    marketplace.says("900061", EXPIRED)
+    marketplace.says("900061", UNKNOWN)
     reconcile(marketplace)
     email = DBTaskResult.objects.get(task_path="kaitong.mail.tasks.send_email").args_kwargs["kwargs"]
     subject, text, _ = render_email(email["message_type"], "zh-hans", email["context"])
     assert subject == "[kaitong] 1 个云市场实例与云市场记录不一致"
-    assert "- 900061: state: ours active, marketplace EXPIRED" in text
+    assert "- 900061: the marketplace has no such instance" in text
     subject, text, _ = render_email(email["message_type"], "en", email["context"])
     assert subject == "[kaitong] 1 marketplace instance(s) differ from the marketplace's records"
     assert "Once both sides agree, the next reconciliation clears the flag." in text
+
+
+# -- issue 12: what the marketplace says is applied through the lifecycle ----------------------------------
+
+
+def sent_emails() -> list[dict]:
+    return [
+        e.args_kwargs["kwargs"]
+        for e in DBTaskResult.objects.filter(task_path="kaitong.mail.tasks.send_email").order_by("enqueued_at")
+    ]
+
+
+def test_a_missed_expire_is_applied_with_its_audit_row_and_the_alarm(client, marketplace):  # noqa: F811
+    call_spi(client, create_params("900071"))
+    marketplace.says("900071", EXPIRED)  # the marketplace froze it; its expiredInstance never reached us
+
+    report = reconcile(marketplace)
+
+    assert (report.checked, report.agreed, report.applied, report.differences) == (
+        1,
+        0,
+        {"900071": ("expiredInstance",)},
+        {},
+    )
+    instance = row("900071")
+    assert (instance.state, instance.unreconciled_since, instance.drift_alarm_at) == ("expired", None, None)
+    event = InstanceEvent.objects.filter(instance=instance).latest("id")
+    assert (event.action, event.from_state, event.to_state, event.spi_call_id) == (
+        "expiredInstance",
+        "active",
+        "expired",
+        None,
+    )
+    assert event.detail["via"] == "reconciliation" and event.detail["marketplace"] == "EXPIRED"
+    (result,) = ReconciliationResult.objects.filter(instance=instance)
+    assert (result.outcome, result.note) == ("applied", "expiredInstance (marketplace EXPIRED)")
+    (alarm,) = sent_emails()
+    assert alarm["context"]["applied"] == [{"instance_id": "900071", "actions": ["expiredInstance"]}]
+    assert report.alarmed == 1
+    # Both sides agree now: the next comparison changes nothing and tells nobody.
+    MarketplaceInstance.objects.filter(instance_id="900071").update(reconciled_at=None)
+    again = reconcile(marketplace)
+    assert (again.agreed, again.applied, again.alarmed) == (1, {}, 0)
+
+
+def test_a_missed_release_moves_the_workspaces_as_the_spi_call_would(client, marketplace):  # noqa: F811
+    from kaitong.workspaces.models import SettlementChange
+    from tests.support.billing import workspaces
+
+    (ws,) = workspaces(1, instance_ids=["900081"])
+    marketplace.says("900081", MarketView(MarketStatus.CLOSED))
+
+    report = reconcile(marketplace)
+
+    assert report.applied == {"900081": ("releaseInstance",)}
+    assert row("900081").state == "released"
+    change = SettlementChange.objects.filter(workspace=ws).latest("id")
+    assert (change.reason, change.from_instance_id, change.to_method) == (
+        "instance_released",
+        "900081",
+        "billing_account",
+    )
+    assert change.acting == "marketplace reconciliation (DescribeInstanceForIsv: CLOSED)"
+    assert {e["message_type"] for e in sent_emails()} == {"settlement_fallback", "instance_drift"}
+
+
+def test_a_missed_renew_and_resume_bring_the_expiry_and_the_state_back(client, marketplace):  # noqa: F811
+    from datetime import UTC, datetime
+
+    now = timezone.now()
+    expiry = (now - timedelta(days=1)).astimezone(UTC).replace(microsecond=0)
+    renewed = (now + timedelta(days=30)).astimezone(UTC).replace(microsecond=0)
+    call_spi(client, create_params("900091", expiredOn=expiry.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")))
+    marketplace.says("900091", MarketView(MarketStatus.EXPIRED, expiry))
+    call_spi(client, {"action": "expiredInstance", "instanceId": "900091"})
+    assert row("900091").state == "expired"
+    marketplace.says("900091", MarketView(MarketStatus.OPENED, renewed))  # renewed; its renewInstance was lost
+
+    report = reconcile(marketplace)
+
+    assert report.applied == {"900091": ("renewInstance",)}
+    instance = row("900091")
+    assert (instance.state, instance.expires_at) == ("active", renewed)
+    assert datetime.fromisoformat(InstanceEvent.objects.filter(instance=instance).latest("id").detail["expiresAt"]) == (
+        renewed
+    )
+
+
+def test_what_no_call_can_make_stays_flagged_for_the_operator(client, marketplace):  # noqa: F811
+    """The marketplace serves an instance released here: released is final; the operator decides."""
+    call_spi(client, create_params("900101"))
+    marketplace.says("900101", LookupFailed(Failure.UNREACHABLE, "down"))
+    call_spi(client, {"action": "releaseInstance", "instanceId": "900101", "isRefund": "false"})  # flagged
+    marketplace.says("900101", OPENED)
+
+    report = reconcile(marketplace)
+
+    assert report.applied == {}
+    assert report.differences == {"900101": ("state: ours released, marketplace OPENED",)}
+    instance = row("900101")
+    assert instance.state == "released" and instance.drift_alarm_at is not None
+    (alarm,) = sent_emails()
+    assert alarm["context"]["applied"] == [] and alarm["context"]["count"] == 1
+
+
+def test_the_email_of_an_applied_change_in_both_languages(client, marketplace):  # noqa: F811
+    from kaitong.mail.tasks import render_email
+
+    call_spi(client, create_params("900111"))
+    marketplace.says("900111", MarketView(MarketStatus.CLOSED))
+    reconcile(marketplace)
+    (email,) = sent_emails()
+    subject, text, _ = render_email(email["message_type"], "zh-hans", email["context"])
+    assert subject == "[kaitong] 1 个云市场实例已按云市场记录更新"
+    assert "- 900111: releaseInstance" in text
+    subject, text, _ = render_email(email["message_type"], "en", email["context"])
+    assert subject == "[kaitong] 1 marketplace instance(s) updated to the marketplace's records"
+    assert "- 900111: releaseInstance" in text
+    assert re.search(r"[\u4e00-\u9fff]", subject + text) is None

@@ -174,7 +174,9 @@ def alarm_emails() -> list[dict]:
 
 
 class TestReconciliation:
-    def test_seeded_differences_are_reported_exactly_and_raise_the_alarm(self, vendor, client):
+    def test_lost_calls_are_applied_and_what_remains_raises_the_alarm(self, vendor, client):
+        """Issue 12: what the marketplace says we missed is applied through the lifecycle; a difference no
+        call can make (an instance the marketplace never sold) stays flagged; one email tells both."""
         agreeing = bought(vendor, client)
         lost_expire = bought(vendor, client)
         lost_renew = bought(vendor, client, trial=True)
@@ -185,36 +187,31 @@ class TestReconciliation:
         vendor.trigger(lost_renew, "renew")
         held = {i["instance_id"]: i for i in vendor.state()["instances"]}
         theirs = datetime.fromisoformat(held[lost_renew]["expires_at"])
-        ours = MarketplaceInstance.objects.get(instance_id=lost_renew).expires_at
+        assert MarketplaceInstance.objects.get(instance_id=lost_renew).expires_at < theirs
 
         report = reconcile()
 
         assert report.stopped == "" and (report.checked, report.agreed) == (4, 1)
-        assert report.differences == {
-            lost_expire: ("state: ours active, marketplace EXPIRED",),
-            lost_renew: (f"expiry: ours {ours.isoformat()}, marketplace {theirs.isoformat()}",),
-            vendor_only: ("the marketplace has no such instance",),
-        }
+        assert report.applied == {lost_expire: ("expiredInstance",), lost_renew: ("renewInstance",)}
+        assert report.differences == {vendor_only: ("the marketplace has no such instance",)}
+        assert MarketplaceInstance.objects.get(instance_id=lost_expire).state == "expired"
+        renewed = MarketplaceInstance.objects.get(instance_id=lost_renew)
+        assert abs(renewed.expires_at - theirs) < timedelta(seconds=1) and renewed.unreconciled_since is None
         assert report.alarmed == 3
         [email] = alarm_emails()
-        assert email["to"] == "ops@kaitong.local" and email["context"]["count"] == 3
-        assert {i["instance_id"] for i in email["context"]["instances"]} == {lost_expire, lost_renew, vendor_only}
+        assert email["to"] == "ops@kaitong.local" and email["context"]["count"] == 1
+        assert [i["instance_id"] for i in email["context"]["instances"]] == [vendor_only]
+        assert {i["instance_id"] for i in email["context"]["applied"]} == {lost_expire, lost_renew}
         flagged = MarketplaceInstance.objects.filter(unreconciled_since__isnull=False, drift_alarm_at__isnull=False)
-        assert set(flagged.values_list("instance_id", flat=True)) == {lost_expire, lost_renew, vendor_only}
+        assert set(flagged.values_list("instance_id", flat=True)) == {vendor_only}
         assert MarketplaceInstance.objects.get(instance_id=agreeing).reconciled_at is not None
 
-        # The lost expire arrives after all (the marketplace retried it): the next run finds both sides
-        # agreeing and clears the flag; the others stay flagged, and are not alarmed twice.
+        # The lost expire arrives after all (the marketplace retried it): already applied, nothing changes;
+        # the next run finds the others agreeing, and the one left is not alarmed twice.
         carry(vendor, client, lost_expire, "expiredInstance")
+        MarketplaceInstance.objects.exclude(instance_id=vendor_only).update(reconciled_at=None)
         again = reconcile()
-        assert set(again.differences) == {lost_renew, vendor_only} and again.alarmed == 0
-        cleared = MarketplaceInstance.objects.get(instance_id=lost_expire)
-        assert (cleared.state, cleared.unreconciled_since, cleared.reconcile_note, cleared.drift_alarm_at) == (
-            "expired",
-            None,
-            "",
-            None,
-        )
+        assert again.applied == {} and set(again.differences) == {vendor_only} and again.alarmed == 0
         assert len(alarm_emails()) == 1
 
     def test_calls_stay_within_the_market_apis_rate(self, client, settings, tmp_path):

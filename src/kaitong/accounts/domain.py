@@ -215,3 +215,18 @@ SUBMISSION_MEMORY = timedelta(days=1)
 def submission_digest(form_token: str) -> str:
     """What is stored of a form token: its SHA-256 (fixed length; the token itself is not kept)."""
     return hashlib.sha256(form_token.encode()).hexdigest()
+
+
+# -- showing an Alibaba account ---------------------------------------------------------------------
+
+# Enough of an aliUid to tell one's own accounts apart, not enough to type it: 1673****0301.
+ALI_UID_SHOWN = 4
+
+
+def mask_ali_uid(ali_uid: str) -> str:
+    """An Alibaba account ID as the billing center shows it: its first and last four digits (fewer of
+    a short one, so at least half is hidden), the middle as ****."""
+    shown = min(ALI_UID_SHOWN, len(ali_uid) // 4)
+    if shown == 0:
+        return "****"
+    return f"{ali_uid[:shown]}****{ali_uid[-shown:]}"

@@ -88,6 +88,7 @@ _CODE = account_rules.Verdict
 _ISSUE = account_rules.IssueLimit
 _USERNAME = account_rules.UsernameRule
 _ENTRY = sso.Refusal
+_MOVE = workspace_rules.MoveRule
 _INVALID_LINK = _entry_page(
     400,
     title=_("免登链接无效"),
@@ -162,6 +163,13 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
         404, _("该工作空间不存在，或不属于当前费用中心账号。"), page=NOT_FOUND_PAGE, title=_("未找到该工作空间")
     ),
     (workspace_rules.AlreadyBoundElsewhere, None): Refusal(400, _("该工作空间已由其他云市场实例结算，无法绑定。")),
+    # 绑定 is a move of the workspace's settlement: the billing center's rules hold here too.
+    (workspace_rules.MoveRefused, _MOVE.ONCE_A_MONTH): Refusal(
+        409, _("该工作空间本月已更改过结算方式，%(date)s 起可再次更改。"), params=workspace_rules.move_refusal_params
+    ),
+    (workspace_rules.MoveRefused, _MOVE.STILL_SUBSCRIBED): Refusal(
+        409, _("该工作空间由仍在订阅中的云账号结算，无法更改结算方式。")
+    ),
     (workspace_actions.NotTheWorkspaceEmail, None): Refusal(
         400, _("请输入该工作空间所属费用中心账号或拥有者的邮箱"), field="email"
     ),
@@ -210,6 +218,7 @@ _VARIANT = {
     account_rules.IssueRefused: "reason",
     account_rules.UsernameError: "reason",
     sso.EntryRefused: "refusal",
+    workspace_rules.MoveRefused: "rule",
 }
 
 # What views catch around an action: every exception class the table answers.

@@ -1,14 +1,17 @@
-"""The session of a buyer in activation: what the login-free entry opened and what the pages added.
+"""The session of a buyer in activation: what the login-free entry opened and what the pages added;
+and the billing center's grant from a one-time unlock link (立即解锁).
 
 This module alone reads and writes these keys (tests/functional/test_activation_state.py checks it):
 the login-free entry (``marketplace/sso_views.py``) calls ``open_buyer_session``, the activation
 pages read and write through ``BuyerSession``'s typed accessors. Everything the buyer may do hangs
-off the instance and its aliUid; the rest records how far the buyer got.
+off the instance and its aliUid; the rest records how far the buyer got. The billing center's unlock
+link (``billing/views.py``) records what it opened through ``UnlockGrant``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
@@ -21,6 +24,8 @@ _BOUND = "mp_bound"
 _HINT_SEEN = "mp_hint_seen"
 _REGISTRATION = "mp_registration"
 _OPENED = "mp_opened"
+# Not a buyer's key: a login-free entry leaves it alone, and it leaves the buyer's alone.
+_UNLOCK_GRANT = "unlock_grant"
 
 
 class NoEntry(Exception):
@@ -127,3 +132,32 @@ class BuyerSession:
         if workspace_id not in bound:
             bound.append(workspace_id)
         self._session[_BOUND] = bound
+
+
+class UnlockGrant:
+    """What a followed unlock link (立即解锁) lets this browser do without signing in: open one
+    workspace's 更改结算方式 page, until a moment. Nothing else of the billing center or the console.
+    Why so narrow: docs/decisions/2026-11-30-settlement-moves-and-unlock-links.md."""
+
+    def __init__(self, session: SessionBase) -> None:
+        self._session = session
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> UnlockGrant:
+        return cls(request.session)
+
+    def give(self, *, workspace_id: int, until: datetime) -> None:
+        """Grant the workspace's page until ``until``, under a new session id (the link was the proof;
+        a session id seen before it must not carry the grant). A grant given before is replaced."""
+        self._session.cycle_key()
+        self._session[_UNLOCK_GRANT] = {"workspace": workspace_id, "until": until.isoformat()}
+
+    def workspace_id(self, *, now: datetime) -> int | None:
+        """The workspace granted, if the grant still holds at ``now``."""
+        grant = self._session.get(_UNLOCK_GRANT)
+        if not grant:
+            return None
+        if datetime.fromisoformat(grant["until"]) <= now:
+            self._session.pop(_UNLOCK_GRANT, None)
+            return None
+        return int(grant["workspace"])

@@ -57,6 +57,9 @@ class AppEnv(BaseSettings):
     aliyun_market_endpoint: str = "market.aliyuncs.com"
     aliyun_market_protocol: str = "https"
     aliyun_product_code: str = "cmgj00053362"
+    # Where 更改结算方式 sends a buyer to buy the product first (前往阿里云免费开通观测云服务); the demo
+    # points it at the simulator's product page.
+    marketplace_product_url: str = "https://market.aliyun.com/products/56838014/cmgj00053362.html"
     aliyun_metering_assit: str = "cmgj00053362-Frequency-1"
     verify_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     # SPI calls from one address (IPv6: one /64) refused before authentication in a Beijing day that are

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from kaitong.billing.api import api as usage_api
 from kaitong.config import views
+from kaitong.timeline import views as timeline_views
 from kaitong.workspaces import forms as workspace_forms
 from kaitong.workspaces import views as workspace_views
 
@@ -17,6 +18,12 @@ urlpatterns = [
     path("metrics", views.prometheus_metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("ops/login/", workspace_views.operator_sign_in),  # before the admin's own: throttled sign-in
+    # The operator's per-instance timeline, behind the admin's sign-in, in its frame.
+    path(
+        "ops/timeline/instance/<str:instance_id>/",
+        admin.site.admin_view(timeline_views.instance_timeline),
+        name="instance_timeline",
+    ),
     path("ops/", admin.site.urls),
     path("", include("kaitong.marketplace.urls")),
     path("api/v1/", usage_api.urls),

@@ -20,19 +20,11 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from kaitong.jobs import actions
-from kaitong.jobs.framework import TaskResultStatus
-from kaitong.jobs.models import DutyRun, TaskRun
+from kaitong.jobs.models import STATUS_LABELS, DutyRun, TaskRun
 from kaitong.jobs.sealing import is_sealed
 from kaitong.marketplace.admin import Labelled, ReadOnlyAdmin, choices_filter
 
 SEALED_SHOWN_AS = "‹sealed›"
-# The framework's own labels of these states have no Chinese.
-STATUS_LABELS = {
-    TaskResultStatus.READY: _("待执行"),
-    TaskResultStatus.RUNNING: _("执行中"),
-    TaskResultStatus.SUCCESSFUL: _("成功"),
-    TaskResultStatus.FAILED: _("失败"),
-}
 
 admin.site.unregister(DBTaskResult)
 

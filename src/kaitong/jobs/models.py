@@ -26,6 +26,15 @@ log = logging.getLogger("kaitong.jobs")
 DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
+# The framework's own labels of these states have no Chinese.
+STATUS_LABELS = {
+    TaskResultStatus.READY: _("待执行"),
+    TaskResultStatus.RUNNING: _("执行中"),
+    TaskResultStatus.SUCCESSFUL: _("成功"),
+    TaskResultStatus.FAILED: _("失败"),
+}
+
+
 class LeaseExpired(Exception):
     """The worker that took the task did not finish it within the lease: it died, or hangs."""
 

@@ -474,6 +474,31 @@ def _apply(
     now: datetime,
     confirmation: Confirmation | None,
 ) -> None:
+    detail: dict[str, Any] = {}
+    unconfirmed_note = ""
+    if confirmation is not None and confirmation.view is not None:
+        detail["marketplace"] = confirmation.view.status.value
+    elif confirmation is not None:
+        # Applied on trust: the reconciliation asks again soon and raises the alarm if the two disagree.
+        detail["unconfirmed"] = confirmation.failure
+        unconfirmed_note = f"{call.action} applied unconfirmed ({confirmation.failure})"
+    _write_change(
+        instance, after, action=call.action, spi_call=inbox, detail=detail, now=now, unconfirmed_note=unconfirmed_note
+    )
+
+
+def _write_change(
+    instance: MarketplaceInstance,
+    after: domain.Instance,
+    *,
+    action: str,
+    spi_call: SpiCall | None,
+    detail: dict[str, Any],
+    now: datetime,
+    unconfirmed_note: str = "",
+) -> None:
+    """Write the instance as ``after``, its audit row and the receivers' reactions (caller's transaction,
+    the instance row locked). ``spi_call`` is the inbox row that did it; None: the reconciliation."""
     before_state = instance.state
     instance.state = after.state
     instance.sku_id = after.sku_id
@@ -482,37 +507,59 @@ def _apply(
     instance.applied_orders = sorted(after.applied_orders)
     instance.updated_at = now
     fields = ["state", "sku_id", "expires_at", "refunded", "applied_orders", "updated_at"]
-    detail: dict[str, Any] = {
-        "expiresAt": after.expires_at.isoformat() if after.expires_at else None,
-        "skuId": after.sku_id,
-    }
-    if confirmation is not None and confirmation.view is not None:
-        detail["marketplace"] = confirmation.view.status.value
-    elif confirmation is not None:
-        # Applied on trust: the reconciliation asks again soon and raises the alarm if the two disagree.
-        detail["unconfirmed"] = confirmation.failure
+    if unconfirmed_note:
         instance.unreconciled_since = instance.unreconciled_since or now
-        instance.reconcile_note = f"{call.action} applied unconfirmed ({confirmation.failure})"[:255]
+        instance.reconcile_note = unconfirmed_note[:255]
         fields += ["unreconciled_since", "reconcile_note"]
     instance.save(update_fields=fields)
     InstanceEvent.objects.create(
         instance=instance,
-        spi_call=inbox,
-        action=call.action,
+        spi_call=spi_call,
+        action=action,
         from_state=before_state,
         to_state=after.state,
         at=now,
-        detail=detail,
+        detail={
+            "expiresAt": after.expires_at.isoformat() if after.expires_at else None,
+            "skuId": after.sku_id,
+            **detail,
+        },
     )
-    _notify_state_change(instance, before_state=before_state, now=now, spi_call_id=inbox.pk)
+    _notify_state_change(instance, before_state=before_state, now=now, spi_call_id=spi_call.pk if spi_call else None)
+
+
+def apply_marketplace_view(instance: MarketplaceInstance, view: domain.MarketView, *, now: datetime) -> tuple[str, ...]:
+    """Apply to ``instance`` the calls the marketplace's ``view`` implies we missed (``domain.catch_up_calls``),
+    each through the lifecycle's ``decide`` like an SPI call, with its audit row (no inbox row: detail
+    ``"via": "reconciliation"``) and the receivers' reactions. Return the actions applied.
+
+    For the reconciliation, inside its transaction with the instance row locked."""
+    applied = []
+    for call in domain.catch_up_calls(instance.as_domain(), view):
+        outcome = domain.decide(instance.as_domain(), call, now=now)
+        if outcome.instance is None:
+            continue
+        _write_change(
+            instance,
+            outcome.instance,
+            action=call.action,
+            spi_call=None,
+            detail={"via": "reconciliation", "marketplace": view.status.value},
+            now=now,
+        )
+        applied.append(call.action.value)
+    return tuple(applied)
 
 
 # Other capabilities react to a state change (a released instance stops settling its workspaces)
 # through receivers registered here; they run inside the same transaction, with the instance row
 # still locked, so what they write commits or rolls back with the change and its audit row.
 class StateChangeReceiver(Protocol):
-    def __call__(self, instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int) -> None:
-        """React to ``instance`` having left ``before_state``; ``spi_call_id`` is the inbox row that did it."""
+    def __call__(
+        self, instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None
+    ) -> None:
+        """React to ``instance`` having left ``before_state``; ``spi_call_id`` is the inbox row that did
+        it, None when the reconciliation applied what the marketplace says (a missed SPI call)."""
 
 
 _state_change_receivers: list[StateChangeReceiver] = []
@@ -524,7 +571,9 @@ def on_instance_state_change(receiver: StateChangeReceiver) -> StateChangeReceiv
     return receiver
 
 
-def _notify_state_change(instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int) -> None:
+def _notify_state_change(
+    instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None
+) -> None:
     if instance.state == before_state:
         return
     for receiver in _state_change_receivers:

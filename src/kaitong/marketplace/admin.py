@@ -23,7 +23,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance, SpiCall, UnauthenticatedCallTally
+from kaitong.marketplace.models import (
+    InstanceEvent,
+    MarketplaceInstance,
+    ReconciliationResult,
+    SpiCall,
+    UnauthenticatedCallTally,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -160,6 +166,12 @@ class InstanceEventInline(ReadOnlyInline):
     readonly_fields = ["at", "action", "from_state", "to_state", "detail", "spi_call"]
 
 
+class ReconciliationResultInline(ReadOnlyInline):
+    model = ReconciliationResult
+    readonly_fields = ["at", "outcome", "note"]
+    ordering = ["-at", "-id"]
+
+
 class ReconciliationFilter(admin.SimpleListFilter):
     """Instances the reconciliation with the marketplace has flagged (reconciliation.py)."""
 
@@ -196,13 +208,19 @@ class MarketplaceInstanceAdmin(ReadOnlyAdmin):
     search_help_text = _("按实例 ID、阿里云账号 ID 或订单 ID 查找")
     list_select_related = ["cloud_account__billing_account"]
     date_hierarchy = "created_at"
-    readonly_fields = ["billing_account"]
-    inlines = [InstanceEventInline]
+    readonly_fields = ["billing_account", "timeline"]
+    inlines = [InstanceEventInline, ReconciliationResultInline]
     labels = {"applied_orders": _("已执行的续费、升级订单"), "extra": _("其他参数")}
     help_texts = {
         "applied_orders": _("已生效的续费、升级订单号：同一订单再次到达时不会重复生效"),
         "extra": _("SPI 调用中文档未列出的参数，原样保存"),
     }
+
+    @admin.display(description=_("时间线"))
+    def timeline(self, instance: MarketplaceInstance) -> SafeString:
+        """The instance's one timeline: SPI calls, reconciliation, settlement changes, notices, ledger."""
+        url = reverse("instance_timeline", args=[instance.instance_id])
+        return format_html('<a href="{}" data-testid="timeline-link">{}</a>', url, _("查看时间线"))
 
     @admin.display(description=_("费用中心账号"))
     def billing_account(self, instance: MarketplaceInstance) -> SafeString | str:

@@ -229,6 +229,40 @@ def differences(local: Instance, view: MarketView) -> tuple[str, ...]:
     return tuple(found)
 
 
+def catch_up_calls(local: Instance, view: MarketView) -> tuple[Call, ...]:
+    """The lifecycle calls that bring our record of an instance to the marketplace's ``view``: the calls
+    the marketplace must have sent and we never applied (one it gave up delivering, one lost on the
+    way). The reconciliation applies them through ``decide``, like any SPI call, so every rule holds:
+    a released instance stays released, an expiry only moves later, an expire before the expiry is stale.
+
+    - a later expiry, where both sides have one: ``renewInstance`` to it (which also reactivates);
+    - the marketplace serves an instance we have expired: ``resumeInstance``;
+    - it has expired one we serve: ``expiredInstance``;
+    - it has closed one we have not released: ``releaseInstance`` (not known to be refunded).
+
+    Differences no call can make (an earlier expiry, a released instance the marketplace still serves,
+    an instance it does not know) are left to the operator, whom the alarm tells.
+    """
+    target = MARKET_STATE[view.status]
+    if local.state is State.RELEASED:
+        return ()
+    calls: list[Call] = []
+    later_expiry = (
+        local.expires_at is not None
+        and view.ends_at is not None
+        and view.ends_at - local.expires_at >= EXPIRY_TOLERANCE
+    )
+    if later_expiry and target is State.ACTIVE:
+        calls.append(Call(Action.RENEW, expires_at=view.ends_at))
+    elif target is State.ACTIVE and local.state is State.EXPIRED:
+        calls.append(Call(Action.RESUME))
+    if target is State.EXPIRED and local.state is State.ACTIVE:
+        calls.append(Call(Action.EXPIRE))
+    if target is State.RELEASED:
+        calls.append(Call(Action.RELEASE, is_refund=False))
+    return tuple(calls)
+
+
 # -- SPI calls refused before they were authenticated ------------------------------------------------
 # Anyone can send the SPI a call without a token, with a wrong one, or too malformed to check. Such a
 # call is only counted, per source address, action and Beijing day (a tally, not the call itself), and

@@ -149,10 +149,14 @@ class SpiCall(models.Model):
 
 
 class InstanceEvent(models.Model):
-    """Audit row written in the same transaction as the state change it records."""
+    """Audit row written in the same transaction as the state change it records: by an SPI call (its
+    inbox row), or by the reconciliation applying what the marketplace says (no inbox row; ``detail``
+    says ``"via": "reconciliation"``)."""
 
     instance = models.ForeignKey(MarketplaceInstance, on_delete=models.CASCADE, related_name="events")
-    spi_call = models.ForeignKey(SpiCall, verbose_name=_("SPI 调用"), on_delete=models.PROTECT, related_name="events")
+    spi_call = models.ForeignKey(
+        SpiCall, verbose_name=_("SPI 调用"), on_delete=models.PROTECT, related_name="events", null=True, blank=True
+    )
     action = models.CharField(_("动作"), max_length=32)
     from_state = models.CharField(_("原状态"), max_length=16, blank=True)
     to_state = models.CharField(_("新状态"), max_length=16)
@@ -167,6 +171,34 @@ class InstanceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_state}→{self.to_state}"
+
+
+class ReconciliationResult(models.Model):
+    """What a reconciliation with the marketplace found of an instance, when it was worth recording: it
+    applied calls the marketplace's view implied we had missed, it found a new or different difference,
+    or it cleared a flag. A routine agreement only moves the instance's ``reconciled_at``."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", _("已按云市场更新")
+        DIFFERS = "differs", _("与云市场不一致")
+        AGREES = "agrees", _("与云市场一致")
+
+    instance = models.ForeignKey(
+        MarketplaceInstance, on_delete=models.CASCADE, related_name="reconciliations", verbose_name=_("云市场实例")
+    )
+    at = models.DateTimeField(_("时间"))
+    outcome = models.CharField(_("结果"), max_length=16, choices=Outcome.choices)
+    note = models.CharField(_("说明"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("核对结果")
+        verbose_name_plural = _("核对结果")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["instance", "at"], name="reconciliation_history")]
+        constraints = [plausible_time("at")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} {self.outcome} {self.at:%Y-%m-%d %H:%M}"
 
 
 class UnauthenticatedCallTally(models.Model):

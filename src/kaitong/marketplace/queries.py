@@ -25,6 +25,11 @@ def instance_is_active(instance_id: str) -> bool:
     return active_instances().filter(instance_id=instance_id).exists()
 
 
+def ali_uid_of(instance_id: str) -> str | None:
+    """The Alibaba account (aliUid) that bought the instance; None for an instance we never heard of."""
+    return MarketplaceInstance.objects.filter(instance_id=instance_id).values_list("ali_uid", flat=True).first()
+
+
 def lock_active_instance(instance_id: str) -> MarketplaceInstance | None:
     """The instance, its row locked for the rest of the caller's transaction, if it is active; else None.
 

@@ -8,11 +8,20 @@ each again after ``KAITONG_RECONCILE_INTERVAL_HOURS``, at most ``KAITONG_RECONCI
 calls a second (the Market API limits callers, and the SPI's own confirmations share the allowance).
 
 - Both sides agree: the flag, its note and any alarm are cleared.
-- They differ (or the marketplace has no such instance): the instance is flagged with what differs, and
-  the first time, the operator's alarm is raised: an email listing the instances and a filter in the
-  admin (``/ops/marketplace/marketplaceinstance/``). Nothing is changed to match: the operator decides.
+- They differ because we missed a call (a renew, resume, expire or release the marketplace did not
+  deliver, or that was lost): what the marketplace says is applied through the same lifecycle rules as
+  the SPI call would have been (``domain.catch_up_calls`` → ``decide``), with its audit row, and the
+  receivers react as to the call (a released instance's workspaces, issue 12's countdown). The operator
+  is told by the alarm email: the marketplace and kaitong disagreed until now.
+- They still differ (a difference no call can make: an earlier expiry, a released instance the
+  marketplace still serves, an instance it does not know): the instance is flagged with what differs,
+  and the first time, the operator's alarm is raised: an email listing the instances and a filter in
+  the admin (``/ops/marketplace/marketplaceinstance/``). The operator decides.
 - The marketplace cannot be asked (no answer, flow control, a refused AccessKey): the run stops there,
   writes nothing more, and the next run tries again.
+
+Each application, each new or changed difference and each cleared flag is a ``ReconciliationResult``
+row (the operator's per-instance timeline shows them); a routine agreement only moves ``reconciled_at``.
 """
 
 from __future__ import annotations
@@ -28,8 +37,9 @@ from django.db import transaction
 
 from kaitong.mail.actions import enqueue_email
 from kaitong.marketplace import domain, queries
+from kaitong.marketplace.actions import apply_marketplace_view
 from kaitong.marketplace.aliyun.instances import Failure, InstanceLookup, LookupFailed
-from kaitong.marketplace.models import MarketplaceInstance
+from kaitong.marketplace.models import MarketplaceInstance, ReconciliationResult
 
 log = logging.getLogger(__name__)
 ALARM_EMAIL = "instance_drift"
@@ -42,8 +52,10 @@ RUN_SECONDS = 30.0
 @dataclass
 class ReconcileReport:
     checked: int = 0
-    agreed: int = 0
-    # instance id → what differs, for every instance found differing in this run
+    agreed: int = 0  # agreed as they were
+    # instance id → the calls applied to it (what the marketplace says we had missed)
+    applied: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # instance id → what differs, for every instance found differing in this run (after any application)
     differences: dict[str, tuple[str, ...]] = field(default_factory=dict)
     alarmed: int = 0
     stopped: str = ""  # why the run ended early ("" when it went through its list)
@@ -104,61 +116,108 @@ def do_reconcile(
                 log.warning("reconciliation stopped after %d instance(s): %s", report.checked, report.stopped)
                 break
             view = None
-        found = _record(instance_id, view, asked_at=asked_at, now=clock())
-        if found is None:
+        recorded = _record(instance_id, view, asked_at=asked_at, now=clock())
+        if recorded is None:
             continue
+        applied, found = recorded
         report.checked += 1
+        if applied:
+            report.applied[instance_id] = applied
         if found:
             report.differences[instance_id] = found
-        else:
+        elif not applied:
             report.agreed += 1
-    if report.differences:
-        report.alarmed = _raise_alarm(report.differences, now=clock())
+    if report.differences or report.applied:
+        report.alarmed = _raise_alarm(report.differences, report.applied, now=clock())
     return report
 
 
 def _record(
     instance_id: str, view: domain.MarketView | None, *, asked_at: datetime, now: datetime
-) -> tuple[str, ...] | None:
-    """Compare and write down one answer; return the differences (none: they agree), or None when the
-    instance changed since the question (an SPI call came meanwhile): it is asked again next run."""
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """Compare one answer, apply what it says we missed, write down the result; return the calls applied
+    and the differences left (none: they agree now), or None when the instance changed since the
+    question (an SPI call came meanwhile): it is asked again next run."""
     with transaction.atomic():
         instance = MarketplaceInstance.objects.select_for_update().filter(instance_id=instance_id).first()
         if instance is None or instance.updated_at > asked_at:
             return None
-        found = domain.differences(instance.as_domain(), view) if view is not None else (NOT_AT_MARKETPLACE,)
+        applied: tuple[str, ...] = ()
+        if view is None:
+            found: tuple[str, ...] = (NOT_AT_MARKETPLACE,)
+        else:
+            found = domain.differences(instance.as_domain(), view)
+            if found:
+                applied = apply_marketplace_view(instance, view, now=now)
+                found = domain.differences(instance.as_domain(), view) if applied else found
+        note = "; ".join(found)[:255]
+        result = _result(instance, view, applied=applied, note=note)
+        if result is not None:
+            ReconciliationResult.objects.create(instance=instance, at=now, outcome=result[0], note=result[1][:255])
         instance.reconciled_at = now
         if found:
             instance.unreconciled_since = instance.unreconciled_since or now
-            instance.reconcile_note = "; ".join(found)[:255]
+            instance.reconcile_note = note
         else:
             instance.unreconciled_since = None
             instance.reconcile_note = ""
             instance.drift_alarm_at = None
         instance.save(update_fields=["reconciled_at", "unreconciled_since", "reconcile_note", "drift_alarm_at"])
-    return found
+    return applied, found
 
 
-def _raise_alarm(differences: dict[str, tuple[str, ...]], *, now: datetime) -> int:
-    """Flag the instances not yet alarmed and queue one operator email listing them; return how many.
+def _result(
+    instance: MarketplaceInstance, view: domain.MarketView | None, *, applied: tuple[str, ...], note: str
+) -> tuple[str, str] | None:
+    """The ReconciliationResult worth writing (outcome, note), if any: an application, a difference not
+    recorded before (new, or other than the instance's note says), or a flag being cleared."""
+    Outcome = ReconciliationResult.Outcome
+    if applied:
+        assert view is not None
+        said = f"{', '.join(applied)} (marketplace {view.status.value})"
+        return Outcome.APPLIED, f"{said}; still differs: {note}" if note else said
+    if note:
+        seen = instance.unreconciled_since is not None and instance.reconcile_note == note
+        return None if seen else (Outcome.DIFFERS, note)
+    if instance.unreconciled_since is not None:
+        return Outcome.AGREES, f"flag cleared ({instance.reconcile_note})"
+    return None
 
-    An instance already alarmed stays quiet until it agrees again (which clears its alarm)."""
+
+def _raise_alarm(differences: dict[str, tuple[str, ...]], applied: dict[str, tuple[str, ...]], *, now: datetime) -> int:
+    """Flag the differing instances not yet alarmed, and queue one operator email listing them and every
+    instance the run changed to match the marketplace; return how many instances it names.
+
+    An instance already alarmed stays quiet until it agrees again (which clears its alarm); a change
+    made to match the marketplace is always told (the two disagreed until then)."""
     with transaction.atomic():
         fresh = sorted(
             MarketplaceInstance.objects.select_for_update()
             .filter(instance_id__in=list(differences), drift_alarm_at__isnull=True, unreconciled_since__isnull=False)
             .values_list("instance_id", flat=True)
         )
-        if not fresh:
+        if not fresh and not applied:
             return 0
         MarketplaceInstance.objects.filter(instance_id__in=fresh).update(drift_alarm_at=now)
         listed = [{"instance_id": i, "differences": list(differences[i])} for i in fresh[:LISTED]]
+        changed = sorted(applied)
         enqueue_email(
             message_type=ALARM_EMAIL,
             to=settings.ENV.operator_email,
             language="zh-hans",
-            context={"count": len(fresh), "instances": listed, "more": max(0, len(fresh) - LISTED)},
+            context={
+                "count": len(fresh),
+                "instances": listed,
+                "more": max(0, len(fresh) - LISTED),
+                "applied_count": len(changed),
+                "applied": [{"instance_id": i, "actions": list(applied[i])} for i in changed[:LISTED]],
+                "applied_more": max(0, len(changed) - LISTED),
+            },
             now=now,
         )
-    log.warning("marketplace alarm: %d instance(s) differ from the marketplace", len(fresh))
-    return len(fresh)
+    log.warning(
+        "marketplace alarm: %d instance(s) differ from the marketplace, %d changed to match it",
+        len(fresh),
+        len(changed),
+    )
+    return len(set(fresh) | set(changed))

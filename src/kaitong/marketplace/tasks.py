@@ -34,6 +34,7 @@ def reconcile_instances(slot: str) -> dict[str, Any]:
     return {
         "checked": report.checked,
         "agreed": report.agreed,
+        "applied": {key: list(value) for key, value in report.applied.items()},
         "differences": {key: list(value) for key, value in report.differences.items()},
         "alarmed": report.alarmed,
         "stopped": report.stopped,

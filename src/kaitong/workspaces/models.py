@@ -72,6 +72,7 @@ REASON_LABELS = {
     Reason.COMMERCIAL_OPENED: _("注册观测云商业版"),
     Reason.BOUND: _("绑定云市场实例"),
     Reason.INSTANCE_RELEASED: _("云市场实例已释放"),
+    Reason.MOVED: _("更改结算方式"),
 }
 
 
@@ -100,3 +101,27 @@ class SettlementChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_id}: {self.from_method or '—'} → {self.to_method} ({self.reason})"
+
+
+class UnlockLink(models.Model):
+    """A one-time link (立即解锁) that opens a workspace's 更改结算方式 page for its owner without signing in.
+
+    Only the SHA-256 of the link's token is stored (``domain.unlock_token_digest``); it works once
+    (``used_at``) and until ``expires_at``. Written by ``workspaces.actions`` alone."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="unlock_links", verbose_name=_("工作空间")
+    )
+    token_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("创建时间"))
+    expires_at = models.DateTimeField(_("失效时间"))
+    used_at = models.DateTimeField(_("使用时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("解锁链接")
+        verbose_name_plural = _("解锁链接")
+        # Issuing a link purges those long past their use; this keeps that purge a range scan.
+        indexes = [models.Index(fields=["expires_at"], name="unlock_link_expiry")]
+
+    def __str__(self) -> str:
+        return f"unlock link of workspace {self.workspace_id} until {self.expires_at:%Y-%m-%d %H:%M}"

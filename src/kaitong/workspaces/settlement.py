@@ -19,14 +19,10 @@ from kaitong.mail.actions import enqueue_email
 from kaitong.marketplace.actions import on_instance_state_change
 from kaitong.marketplace.domain import State
 from kaitong.marketplace.models import MarketplaceInstance
-from kaitong.workspaces import domain
+from kaitong.notices.actions import do_send_workspace_notice
+from kaitong.notices.domain import Notice
+from kaitong.workspaces import domain, queries
 from kaitong.workspaces.models import SettlementChange, Workspace
-
-
-def settlement_of(workspace: Workspace) -> domain.Settlement:
-    """The workspace's settlement as the pure value the rules compare (reads its cloud account's instance)."""
-    cloud = workspace.cloud_account
-    return domain.BY_BILLING_ACCOUNT if cloud is None else domain.by_instance(cloud.instance.instance_id)
 
 
 def do_change_settlement(
@@ -41,6 +37,10 @@ def do_change_settlement(
     Settling by an instance registers it as a cloud account of the workspace's billing-center account
     and locks the instance row first (the same order as an SPI call that releases it): raises
     InstanceNotActive, InstanceBoundElsewhere (accounts) or AlreadyBoundElsewhere (domain).
+
+    A buyer's move (a reason in ``domain.MOVE_REASONS``: 绑定, 更改结算方式) is judged under the
+    workspace's row lock, so two moves of one workspace cannot both pass the once-a-month rule: raises
+    MoveRefused (domain). Its owner is told, in the workspace's language (notices).
     """
     # No savepoint of its own: every caller is an action whose transaction (or savepoint) this joins, and
     # a failure here undoes that action as a whole. It spares two statements per change.
@@ -59,9 +59,11 @@ def do_change_settlement(
                 .select_related("cloud_account__instance")
                 .get(pk=workspace.pk)
             )
-            current = settlement_of(locked)
+            current = queries.settlement_of(locked)
         if not domain.settlement_changes(current=current, to=to, reason=reason):
             return False
+        if current is not None and reason in domain.MOVE_REASONS:
+            domain.check_move(queries.move_facts(workspace_id=locked.pk, current=current), now=now)
         if workspace.pk is None:
             workspace.settlement = to.method
             workspace.cloud_account_id = cloud_account_id
@@ -78,11 +80,25 @@ def do_change_settlement(
             to_method=to.method,
             to_instance_id=to.instance_id,
         )
+        if current is not None and reason in domain.MOVE_REASONS:
+            do_send_workspace_notice(
+                workspace_id=workspace.pk,
+                notice=Notice.SETTLEMENT_CHANGED,
+                context={
+                    "from_settlement": current.method.value,
+                    "to_settlement": to.method.value,
+                    # The instance the change is about: the new one, or the one the workspace left.
+                    "instance_id": to.instance_id or current.instance_id,
+                },
+                now=now,
+            )
         return True
 
 
 @on_instance_state_change
-def fall_back_on_release(instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int) -> None:
+def fall_back_on_release(
+    instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None
+) -> None:
     """A released instance settles nothing more: its workspaces fall back to their billing-center account.
 
     The docs disagree (fallback in aliyun-account.md, lock in workspace-management.md and faq.md); we
@@ -100,7 +116,11 @@ def fall_back_on_release(instance: MarketplaceInstance, *, before_state: str, no
             workspace=workspace,
             to=domain.BY_BILLING_ACCOUNT,
             reason=domain.Reason.INSTANCE_RELEASED,
-            acting=f"marketplace releaseInstance (SPI call #{spi_call_id})",
+            acting=(
+                f"marketplace releaseInstance (SPI call #{spi_call_id})"
+                if spi_call_id is not None
+                else "marketplace reconciliation (DescribeInstanceForIsv: CLOSED)"
+            ),
             now=now,
         )
         if workspace.billing_account is None:

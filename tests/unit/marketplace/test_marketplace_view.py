@@ -16,6 +16,8 @@ from kaitong.marketplace.domain import (
     MarketStatus,
     MarketView,
     State,
+    catch_up_calls,
+    decide,
     differences,
     needs_confirmation,
     ruled_out,
@@ -140,3 +142,56 @@ class TestReadingTheAnswer:
         with pytest.raises(LookupFailed) as info:
             _view(status, end_on)
         assert info.value.failure is Failure.REFUSED
+
+
+class TestCatchingUpWithTheMarketplace:
+    """The calls a reconciliation applies when the marketplace says what we never heard (issue 12), and
+    that applying them through ``decide`` leaves both sides agreeing, or the difference for the operator."""
+
+    LATER = T0 + timedelta(days=30)
+
+    def caught_up(self, local: Instance, view: MarketView) -> Instance:
+        for call in catch_up_calls(local, view):
+            local = decide(local, call, now=T0).instance or local
+        return local
+
+    @pytest.mark.parametrize(
+        ("local", "view", "calls"),
+        [
+            # A missed expire, release, resume, renew: the call the marketplace sent.
+            (Instance(State.ACTIVE, "sku", None), MarketView(EXPIRED), (Call(Action.EXPIRE),)),
+            (Instance(State.ACTIVE, "sku", None), MarketView(CLOSED), (Call(Action.RELEASE, is_refund=False),)),
+            (Instance(State.EXPIRED, "sku", None), MarketView(CLOSED), (Call(Action.RELEASE, is_refund=False),)),
+            (Instance(State.EXPIRED, "sku", None), MarketView(OPENED), (Call(Action.RESUME),)),
+            (Instance(State.EXPIRED, "sku", T0), MarketView(OPENED, LATER), (Call(Action.RENEW, expires_at=LATER),)),
+            (Instance(State.ACTIVE, "sku", T0), MarketView(OPENING, LATER), (Call(Action.RENEW, expires_at=LATER),)),
+            # Nothing a call can make: agreeing, released here, an expiry the marketplace has earlier.
+            (Instance(State.ACTIVE, "sku", None), MarketView(OPENED), ()),
+            (Instance(State.RELEASED, "sku", None), MarketView(OPENED), ()),
+            (Instance(State.ACTIVE, "sku", LATER), MarketView(OPENED, T0), ()),
+            # Pay-as-you-go here, a nominal expiry there: not a difference (``differences``), nothing to do.
+            (Instance(State.ACTIVE, "sku", None), MarketView(OPENED, LATER), ()),
+        ],
+    )
+    def test_the_missed_call(self, local, view, calls):
+        assert catch_up_calls(local, view) == calls
+
+    @pytest.mark.parametrize(
+        ("local", "view"),
+        [
+            (Instance(State.ACTIVE, "sku", None), MarketView(EXPIRED)),
+            (Instance(State.ACTIVE, "sku", T0 - timedelta(days=1)), MarketView(EXPIRED, T0 - timedelta(days=1))),
+            (Instance(State.EXPIRED, "sku", T0), MarketView(OPENED, T0 + timedelta(days=30))),
+            (Instance(State.EXPIRED, "sku", None), MarketView(OPENED)),
+            (Instance(State.ACTIVE, "sku", None), MarketView(CLOSED)),
+        ],
+    )
+    def test_applied_through_the_lifecycle_both_sides_agree(self, local, view):
+        assert differences(self.caught_up(local, view), view) == ()
+
+    def test_an_expire_before_the_expiry_stays_a_difference_for_the_operator(self):
+        """The lifecycle calls it stale (a renew moved the expiry on): the state machine wins, the alarm tells."""
+        local = Instance(State.ACTIVE, "sku", self.LATER)
+        view = MarketView(EXPIRED, self.LATER)
+        assert catch_up_calls(local, view) == (Call(Action.EXPIRE),)
+        assert differences(self.caught_up(local, view), view) == ("state: ours active, marketplace EXPIRED",)
