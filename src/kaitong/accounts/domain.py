@@ -215,3 +215,21 @@ SUBMISSION_MEMORY = timedelta(days=1)
 def submission_digest(form_token: str) -> str:
     """What is stored of a form token: its SHA-256 (fixed length; the token itself is not kept)."""
     return hashlib.sha256(form_token.encode()).hexdigest()
+
+
+# -- cloud accounts as others see them ---------------------------------------------------------------
+
+# Digits kept at each end of a masked Alibaba Cloud account ID: enough for its owner to recognise it
+# (1673****0301), too few for anyone else to use it.
+MASK_KEEP = 4
+MASK = "****"
+
+
+def masked_ali_uid(ali_uid: str) -> str:
+    """An Alibaba Cloud account ID as shown to someone who may not own it: the first and last four
+    characters around ``****`` (``1673000000000301`` → ``1673****0301``, as Alibaba's IDs are 16 digits).
+    A shorter ID keeps only its last quarter: a mask never shows more than half of an ID."""
+    if len(ali_uid) >= 4 * MASK_KEEP:
+        return ali_uid[:MASK_KEEP] + MASK + ali_uid[-MASK_KEEP:]
+    shown = len(ali_uid) // 4
+    return MASK + (ali_uid[-shown:] if shown else "")

@@ -7,12 +7,13 @@ later (DESIGN.md, day two) changes what "active" means in one place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import F, QuerySet
 
 from kaitong.marketplace.domain import State
-from kaitong.marketplace.models import MarketplaceInstance
+from kaitong.marketplace.models import STATE_LABELS, MarketplaceInstance
 
 
 def active_instances() -> QuerySet[MarketplaceInstance]:
@@ -23,6 +24,33 @@ def active_instances() -> QuerySet[MarketplaceInstance]:
 def instance_is_active(instance_id: str) -> bool:
     """Whether a session's instance may still be used (an expiry or release after entry ends it)."""
     return active_instances().filter(instance_id=instance_id).exists()
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    """What the buyer sees of their instance: its state and when it ends (None: no end date)."""
+
+    instance_id: str
+    ali_uid: str
+    active: bool
+    state_label: str
+    expires_at: datetime | None
+    trial: bool
+
+
+def instance_summary(instance_id: str) -> InstanceSummary | None:
+    instance = MarketplaceInstance.objects.filter(instance_id=instance_id).first()
+    if instance is None:
+        return None
+    state = State(instance.state)
+    return InstanceSummary(
+        instance_id=instance.instance_id,
+        ali_uid=instance.ali_uid,
+        active=state is State.ACTIVE,
+        state_label=str(STATE_LABELS[state]),
+        expires_at=instance.expires_at,
+        trial=instance.trial,
+    )
 
 
 def lock_active_instance(instance_id: str) -> MarketplaceInstance | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from kaitong.accounts import domain as account_rules
 from kaitong.workspaces import domain
 from kaitong.workspaces.models import Workspace
 
@@ -24,6 +25,8 @@ class WorkspaceRow:
     settlement: str
     bound_here: bool  # settled by the instance of this session
     bound_elsewhere: bool  # settled by another instance
+    # Bound elsewhere: the Alibaba Cloud account that settles it, masked (1673****0301); else "".
+    settled_by: str = ""
 
 
 def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[WorkspaceRow]:
@@ -45,6 +48,7 @@ def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[Wo
                 settlement=workspace.settlement,
                 bound_here=here,
                 bound_elsewhere=cloud is not None and not here,
+                settled_by=account_rules.masked_ali_uid(cloud.ali_uid) if cloud is not None and not here else "",
             )
         )
     return rows
@@ -98,6 +102,37 @@ def workspace_home(*, workspace_id: int, owner_id: int) -> WorkspaceHome | None:
     )
 
 
-def names_of(workspace_ids: list[int]) -> list[str]:
-    by_id = dict(Workspace.objects.filter(pk__in=workspace_ids).values_list("id", "name"))
+@dataclass(frozen=True)
+class SettledWorkspace:
+    """A workspace as the buyer of the instance that settles it sees it: enough to enter it."""
+
+    id: int
+    name: str
+    language_label: str
+    owner_username: str  # the console account that signs in to it
+
+
+def _settled(workspace: Workspace) -> SettledWorkspace:
+    return SettledWorkspace(
+        workspace.pk, workspace.name, str(workspace.get_language_display()), workspace.owner.username
+    )
+
+
+def settled_by_instance(instance_id: str) -> list[SettledWorkspace]:
+    """The workspaces the marketplace instance settles, oldest first (the returning buyer's page)."""
+    return [
+        _settled(w)
+        for w in Workspace.objects.filter(cloud_account__instance__instance_id=instance_id)
+        .select_related("owner")
+        .order_by("created_at", "id")
+    ]
+
+
+def instance_settles_workspaces(instance_id: str) -> bool:
+    return Workspace.objects.filter(cloud_account__instance__instance_id=instance_id).exists()
+
+
+def entries_of(workspace_ids: list[int]) -> list[SettledWorkspace]:
+    """The workspaces named by ``workspace_ids``, in that order (those that exist), with their owners."""
+    by_id = {w.pk: _settled(w) for w in Workspace.objects.filter(pk__in=workspace_ids).select_related("owner")}
     return [by_id[i] for i in workspace_ids if i in by_id]
