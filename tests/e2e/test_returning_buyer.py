@@ -123,6 +123,33 @@ def code_for(page: Page, sink: Sink, email: str) -> str:
     return get_code(page, sink, email)
 
 
+def bind_account(page: Page, sink: Sink, username: str, email: str) -> None:
+    """已有企业账号，去绑定 → 知道了 → the username and the code mailed to ``email`` → 绑定观测云工作空间."""
+    page.get_by_test_id("choose-bind").click()
+    page.get_by_test_id("hint-ok").click()
+    page.fill("#id_username", username)
+    page.fill("#id_code", code_for(page, sink, email))
+    page.get_by_test_id("submit").click()
+
+
+def bind_workspace(page: Page, sink: Sink, name: str, email: str) -> None:
+    """绑定 on the row of ``name``, the code mailed to ``email``, 确认: the row turns 已绑定."""
+    page.locator(f'[data-name="{name}"]').get_by_test_id("bind").click()
+    page.fill("#id_code", code_for(page, sink, email))
+    page.get_by_test_id("submit").click()
+    expect(page.locator(f'[data-name="{name}"]').get_by_test_id("bound")).to_be_visible()
+
+
+def fill_new_account(page: Page, sink: Sink, username: str, email: str) -> None:
+    """A registration form's username, code (mailed to ``email``) and password twice, typed after the
+    code was sent (a full-page 获取验证码 does not keep passwords)."""
+    page.fill("#id_username", username)
+    code = code_for(page, sink, email)
+    page.fill("#id_password1", STRONG_PASSWORD)
+    page.fill("#id_password2", STRONG_PASSWORD)
+    page.fill("#id_code", code)
+
+
 def past_cooldown() -> None:
     """The codes sent so far as if two minutes old: a second code to the same mailbox may be sent now
     (the 60 s resend cooldown is not what these journeys are about)."""
@@ -158,11 +185,7 @@ def test_register_commercial_then_come_back(page: Page, browsers, marketplace, v
     instance_id = buy(marketplace, uid)
     login_free(page, marketplace, uid, instance_id)
     page.get_by_test_id("choose-register").click()
-    page.fill("#id_username", "initech")
-    code = code_for(page, smtp_sink, "boss@initech.example")
-    page.fill("#id_password1", STRONG_PASSWORD)
-    page.fill("#id_password2", STRONG_PASSWORD)
-    page.fill("#id_code", code)
+    fill_new_account(page, smtp_sink, "initech", "boss@initech.example")
     page.get_by_test_id("submit").click()
     page.fill("#id_enterprise_name", "Initech 有限公司")
     page.locator("#id_agree").check()
@@ -195,26 +218,15 @@ def test_bind_existing_then_come_back_twice(page: Page, browsers, marketplace, v
     # acme-other is already settled by another Alibaba Cloud account's instance.
     other = buy(marketplace, other_uid)
     login_free(page, marketplace, other_uid, other)
-    page.get_by_test_id("choose-bind").click()
-    page.get_by_test_id("hint-ok").click()
-    page.fill("#id_username", "acme")
-    page.fill("#id_code", code_for(page, smtp_sink, "ops@acme.example"))
-    page.get_by_test_id("submit").click()
-    page.locator('[data-name="acme-other"]').get_by_test_id("bind").click()
-    page.fill("#id_code", code_for(page, smtp_sink, "ops@acme.example"))
-    page.get_by_test_id("submit").click()
-    expect(page.locator('[data-name="acme-other"]').get_by_test_id("bound")).to_be_visible()
+    bind_account(page, smtp_sink, "acme", "ops@acme.example")
+    bind_workspace(page, smtp_sink, "acme-other", "ops@acme.example")
     past_cooldown()
 
     buyer = browsers.new_page()
     instance_id = buy(marketplace, uid)
     login_free(buyer, marketplace, uid, instance_id)
     # This account is not bound yet: the chooser, then 去绑定.
-    buyer.get_by_test_id("choose-bind").click()
-    buyer.get_by_test_id("hint-ok").click()
-    buyer.fill("#id_username", "acme")
-    buyer.fill("#id_code", code_for(buyer, smtp_sink, "ops@acme.example"))
-    buyer.get_by_test_id("submit").click()
+    bind_account(buyer, smtp_sink, "acme", "ops@acme.example")
     other_row = buyer.locator('[data-name="acme-other"]')
     expect(other_row.get_by_test_id("settled-by")).to_have_text("阿里云账号 3461****3373")
     expect(other_row.get_by_test_id("not-bindable")).to_have_text("不可绑定")
@@ -226,10 +238,7 @@ def test_bind_existing_then_come_back_twice(page: Page, browsers, marketplace, v
     shot(buyer, "return-en-workspaces-masked")
     buyer.get_by_test_id("lang-switch").click()
     for name in ("acme-prod", "acme-test"):
-        buyer.locator(f'[data-name="{name}"]').get_by_test_id("bind").click()
-        buyer.fill("#id_code", code_for(buyer, smtp_sink, "ops@acme.example"))
-        buyer.get_by_test_id("submit").click()
-        expect(buyer.locator(f'[data-name="{name}"]').get_by_test_id("bound")).to_be_visible()
+        bind_workspace(buyer, smtp_sink, name, "ops@acme.example")
         past_cooldown()
     buyer.get_by_test_id("confirm").click()
     expect(buyer.get_by_test_id("done-heading")).to_have_text("成功绑定以下观测云工作空间")
@@ -267,11 +276,7 @@ def test_create_workspace_lands_on_it_then_come_back(page: Page, browsers, marke
     uid = "1673000000000303"
     instance_id = buy(marketplace, uid)
     login_free(page, marketplace, uid, instance_id)
-    page.get_by_test_id("choose-bind").click()
-    page.get_by_test_id("hint-ok").click()
-    page.fill("#id_username", "globex")
-    page.fill("#id_code", code_for(page, smtp_sink, "it@globex.example"))
-    page.get_by_test_id("submit").click()
+    bind_account(page, smtp_sink, "globex", "it@globex.example")
     page.get_by_test_id("tab-create").click()
     page.fill("#id_name", "globex-new")
     page.get_by_label("English").check()
@@ -308,11 +313,7 @@ def test_register_console_account_then_come_back(page: Page, browsers, marketpla
     page.get_by_test_id("hint-ok").click()
     page.get_by_test_id("register-link").click()
     page.fill("#id_name", "hooli-prod")
-    page.fill("#id_username", "hooli")
-    code = code_for(page, smtp_sink, "gavin@hooli.example")
-    page.fill("#id_password1", STRONG_PASSWORD)
-    page.fill("#id_password2", STRONG_PASSWORD)
-    page.fill("#id_code", code)
+    fill_new_account(page, smtp_sink, "hooli", "gavin@hooli.example")
     page.locator("#id_agree").check()
     page.get_by_test_id("submit").click()
     expect(page.get_by_test_id("done-title")).to_have_text("开通成功")
@@ -328,14 +329,8 @@ def test_english_returning_buyer_and_back(page: Page, browsers, marketplace, ven
     uid = "1673000000000305"
     instance_id = buy(marketplace, uid)
     login_free(page, marketplace, uid, instance_id)
-    page.get_by_test_id("choose-bind").click()
-    page.get_by_test_id("hint-ok").click()
-    page.fill("#id_username", "acme")
-    page.fill("#id_code", code_for(page, smtp_sink, "ops@acme.example"))
-    page.get_by_test_id("submit").click()
-    page.locator('[data-name="acme-prod"]').get_by_test_id("bind").click()
-    page.fill("#id_code", code_for(page, smtp_sink, "ops@acme.example"))
-    page.get_by_test_id("submit").click()
+    bind_account(page, smtp_sink, "acme", "ops@acme.example")
+    bind_workspace(page, smtp_sink, "acme-prod", "ops@acme.example")
     page.get_by_test_id("lang-switch").click()
     page.get_by_test_id("confirm").click()
     expect(page.get_by_test_id("done-heading")).to_have_text("Successfully bound the following Guance workspaces")
