@@ -100,6 +100,16 @@ def test_a_returning_buyer_lands_on_the_instance_page_and_enters_each_workspace(
     )
     assert answer.status_code == 302 and answer["Location"] == f"/console/workspaces/{test.pk}/"
     assert "acme-test" in browser.get(answer["Location"]).content.decode()
+    # A wrong password: said, the username kept, the cursor back in the password.
+    wrong = (
+        Client()
+        .post(
+            _links(page, "enter-workspace")[1],
+            {"username": "acme", "password": "not-the-password", "next": "/console/"},
+        )
+        .content.decode()
+    )
+    assert "用户名或密码错误" in wrong and re.search(r'name="password"[^>]*autofocus', wrong)
     # Signed in now: 进入工作空间 goes straight to the workspace, no password again.
     again = browser.get(_links(page, "enter-workspace")[0])
     assert again.status_code == 302 and again["Location"] == f"/console/workspaces/{prod.pk}/"

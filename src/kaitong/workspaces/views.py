@@ -62,7 +62,7 @@ class SignInView(auth_views.LoginView):
 
     def get_form(self, form_class: Any = None) -> Any:
         form = super().get_form(form_class)
-        if self._asked_for() and self.request.method == "GET":
+        if self._asked_for():  # the username is known: the password is what is left to type (again)
             form.fields["username"].widget.attrs.pop("autofocus", None)
             form.fields["password"].widget.attrs["autofocus"] = True
         return form
