@@ -82,7 +82,7 @@ def test_register_commercial_edition_each_step_clicked_five_times(client):
     assert all_lead_to(clicked(client, OPEN, {"name": "initech-prod", "language": "zh"}), "/activate/done/")
     assert Workspace.objects.count() == 1
     done = client.get("/activate/done/").content.decode()
-    assert "开通成功" in done and done.count("initech-prod") == 1
+    assert "开通成功" in done and done.count('data-testid="bound-row"') == 1 and 'data-name="initech-prod"' in done
 
 
 def test_bind_account_then_workspace_each_clicked_five_times(client):

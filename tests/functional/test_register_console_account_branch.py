@@ -55,7 +55,8 @@ def test_register_creates_console_and_billing_account_and_a_bound_workspace(clie
     assert (cloud.ali_uid, cloud.instance.instance_id) == ("2000000000000001", "400001")
     done = client.get("/activate/done/").content.decode()
     assert "开通成功" in done and "成功绑定以下观测云工作空间" in done and "生产环境" in done
-    assert "2000000000000001 / 400001" in done
+    # The settling cloud account, labelled: this instance only (issue 11, item 11).
+    assert '阿里云账号 ID <span class="mono">2000000000000001</span> · 实例 ID <span class="mono">400001</span>' in done
 
 
 def test_username_taken_case_insensitively_changes_nothing(client):

@@ -217,16 +217,19 @@ def submission_digest(form_token: str) -> str:
     return hashlib.sha256(form_token.encode()).hexdigest()
 
 
-# -- showing an Alibaba account ---------------------------------------------------------------------
+# -- cloud accounts as others see them ---------------------------------------------------------------
 
-# Enough of an aliUid to tell one's own accounts apart, not enough to type it: 1673****0301.
-ALI_UID_SHOWN = 4
+# Digits kept at each end of a masked Alibaba Cloud account ID: enough for its owner to recognise it
+# (1673****0301), too few for anyone else to use it.
+MASK_KEEP = 4
+MASK = "****"
 
 
-def mask_ali_uid(ali_uid: str) -> str:
-    """An Alibaba account ID as the billing center shows it: its first and last four digits (fewer of
-    a short one, so at least half is hidden), the middle as ****."""
-    shown = min(ALI_UID_SHOWN, len(ali_uid) // 4)
-    if shown == 0:
-        return "****"
-    return f"{ali_uid[:shown]}****{ali_uid[-shown:]}"
+def masked_ali_uid(ali_uid: str) -> str:
+    """An Alibaba Cloud account ID as shown to someone who may not own it: the first and last four
+    characters around ``****`` (``1673000000000301`` → ``1673****0301``, as Alibaba's IDs are 16 digits).
+    A shorter ID keeps only its last quarter: a mask never shows more than half of an ID."""
+    if len(ali_uid) >= 4 * MASK_KEEP:
+        return ali_uid[:MASK_KEEP] + MASK + ali_uid[-MASK_KEEP:]
+    shown = len(ali_uid) // 4
+    return MASK + (ali_uid[-shown:] if shown else "")

@@ -14,4 +14,5 @@ urlpatterns = [
     path("workspaces/create/", views.create_workspace, name="create_workspace"),
     path("workspaces/register/", views.register_workspace, name="register_workspace"),
     path("done/", views.done, name="done"),
+    path("instance/", views.instance, name="instance"),
 ]

@@ -40,6 +40,7 @@ from kaitong.config.http import client_ip
 from kaitong.marketplace import queries as marketplace_queries
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import queries as workspace_queries
+from kaitong.workspaces.views import sign_in_url
 
 View = Callable[..., HttpResponse]
 FormT = TypeVar("FormT", bound=django_forms.Form)
@@ -238,15 +239,59 @@ def _refused(
 
 @needs_entry
 def start(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
-    """立即注册观测云商业版 / 已有企业账号，去绑定 — unless this Alibaba account is already bound."""
+    """Where the login-free entry lands. An instance that already settles a workspace: its page (the
+    returning buyer). Otherwise 立即注册观测云商业版 / 已有企业账号，去绑定 — unless this instance or this
+    Alibaba account is already bound to a billing-center account: then its workspaces."""
+    if workspace_queries.instance_settles_workspaces(buyer.instance_id):
+        return redirect("activation:instance")
     if buyer.billing_account_id:
         return redirect("activation:workspaces")
-    bound = account_queries.billing_account_id_for_ali_uid(buyer.ali_uid)
+    # The instance's own account first: the aliUid may have other instances bound to other accounts.
+    bound = account_queries.billing_account_id_for_instance(
+        buyer.instance_id
+    ) or account_queries.billing_account_id_for_ali_uid(buyer.ali_uid)
     if bound is not None:
         buyer.billing_account_id = bound
         messages.info(request, _("您的阿里云账号已绑定费用中心账号，请选择要绑定的工作空间。"))
         return redirect("activation:workspaces")
     return _page(request, "activation/start.html")
+
+
+# -- the returning buyer -----------------------------------------------------------------------------
+
+
+def _entries(workspaces: list[workspace_queries.SettledWorkspace]) -> list[dict[str, Any]]:
+    """Workspaces with where 进入工作空间 leads: the console sign-in for each one's owner."""
+    return [
+        {
+            "id": w.id,
+            "name": w.name,
+            "language_label": w.language_label,
+            "owner": w.owner_username,
+            "enter_url": sign_in_url(workspace_id=w.id, username=w.owner_username),
+        }
+        for w in workspaces
+    ]
+
+
+@needs_entry
+def instance(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
+    """The instance's page for a buyer who comes back: its state and expiry, the workspaces it settles,
+    each with 进入工作空间, and 绑定其他工作空间 into the binding steps. Never a loop: with no workspace
+    settled (yet, or any more), it is the chooser's turn."""
+    settled = workspace_queries.settled_by_instance(buyer.instance_id)
+    if not settled:
+        return redirect("activation:start")
+    account_id = account_queries.billing_account_id_for_instance(buyer.instance_id)
+    if account_id is not None:
+        # 绑定其他工作空间 binds under the account this instance is a cloud account of.
+        buyer.billing_account_id = account_id
+    return _page(
+        request,
+        "activation/instance.html",
+        summary=marketplace_queries.instance_summary(buyer.instance_id),
+        workspaces=_entries(settled),
+    )
 
 
 # -- B2: bind a billing-center account ---------------------------------------------------------------
@@ -297,8 +342,23 @@ def workspaces(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
         return redirect("activation:bind_account")
     rows = _workspace_list(buyer, account_id)
     return _page(
-        request, "activation/workspaces.html", rows=rows, tab="bind", any_bound=any(r.bound_here for r in rows)
+        request,
+        "activation/workspaces.html",
+        rows=rows,
+        tab="bind",
+        any_bound=any(r.bound_here for r in rows),
+        confirm_url=_confirm_url(buyer, rows),
     )
+
+
+def _confirm_url(buyer: BuyerSession, rows: list[workspace_queries.WorkspaceRow]) -> str:
+    """Where 确定 leads: 开通成功 for what was bound or created in this session; the instance's page when
+    the instance settled workspaces before it (a returning buyer); nowhere ("") while nothing is."""
+    if buyer.bound_workspace_ids:
+        return reverse("activation:done")
+    if any(row.bound_here for row in rows):
+        return reverse("activation:instance")
+    return ""
 
 
 @needs_entry
@@ -529,9 +589,21 @@ def register_open(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
 
 @needs_entry
 def done(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
-    bound = buyer.bound_workspace_ids
-    if not bound:
+    """开通成功 / 成功绑定以下观测云工作空间: what this session bound or created; 确定 signs in to the
+    last of them (the one just opened). With nothing bound in this session, never back into a loop:
+    the instance's page if it settles workspaces, else the list with what to do."""
+    entries = _entries(workspace_queries.entries_of(buyer.bound_workspace_ids))
+    if not entries:
+        if workspace_queries.instance_settles_workspaces(buyer.instance_id):
+            return redirect("activation:instance")
+        if buyer.billing_account_id:
+            messages.info(request, _("请先绑定或创建一个工作空间，再点击「确定」。"))
+            return redirect("activation:workspaces")
         return redirect("activation:start")
-    names = workspace_queries.names_of(bound)
-    login = reverse("workspaces:login") + "?next=" + reverse("workspaces:home")
-    return _page(request, "activation/done.html", names=names, login_url=login)
+    return _page(
+        request,
+        "activation/done.html",
+        workspaces=entries,
+        login_url=entries[-1]["enter_url"],
+        cloud_accounts_url=reverse("billing:cloud_accounts"),
+    )

@@ -7,12 +7,13 @@ later (DESIGN.md, day two) changes what "active" means in one place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import F, QuerySet
 
 from kaitong.marketplace.domain import State
-from kaitong.marketplace.models import MarketplaceInstance
+from kaitong.marketplace.models import STATE_LABELS, MarketplaceInstance
 
 
 def active_instances() -> QuerySet[MarketplaceInstance]:
@@ -28,6 +29,33 @@ def instance_is_active(instance_id: str) -> bool:
 def ali_uid_of(instance_id: str) -> str | None:
     """The Alibaba account (aliUid) that bought the instance; None for an instance we never heard of."""
     return MarketplaceInstance.objects.filter(instance_id=instance_id).values_list("ali_uid", flat=True).first()
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    """What the buyer sees of their instance: its state and when it ends (None: no end date)."""
+
+    instance_id: str
+    ali_uid: str
+    active: bool
+    state_label: str
+    expires_at: datetime | None
+    trial: bool
+
+
+def instance_summary(instance_id: str) -> InstanceSummary | None:
+    instance = MarketplaceInstance.objects.filter(instance_id=instance_id).first()
+    if instance is None:
+        return None
+    state = State(instance.state)
+    return InstanceSummary(
+        instance_id=instance.instance_id,
+        ali_uid=instance.ali_uid,
+        active=state is State.ACTIVE,
+        state_label=str(STATE_LABELS[state]),
+        expires_at=instance.expires_at,
+        trial=instance.trial,
+    )
 
 
 def lock_active_instance(instance_id: str) -> MarketplaceInstance | None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from kaitong.accounts.domain import mask_ali_uid
+from kaitong.accounts import domain as account_rules
 from kaitong.accounts.models import CloudAccount
 from kaitong.marketplace import queries as marketplace_queries
 from kaitong.marketplace.domain import State
@@ -32,6 +32,8 @@ class WorkspaceRow:
     settlement: str
     bound_here: bool  # settled by the instance of this session
     bound_elsewhere: bool  # settled by another instance
+    # Bound elsewhere: the Alibaba Cloud account that settles it, masked (1673****0301); else "".
+    settled_by: str = ""
 
 
 def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[WorkspaceRow]:
@@ -53,6 +55,7 @@ def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[Wo
                 settlement=workspace.settlement,
                 bound_here=here,
                 bound_elsewhere=cloud is not None and not here,
+                settled_by=account_rules.masked_ali_uid(cloud.ali_uid) if cloud is not None and not here else "",
             )
         )
     return rows
@@ -106,8 +109,39 @@ def workspace_home(*, workspace_id: int, owner_id: int) -> WorkspaceHome | None:
     )
 
 
-def names_of(workspace_ids: list[int]) -> list[str]:
-    by_id = dict(Workspace.objects.filter(pk__in=workspace_ids).values_list("id", "name"))
+@dataclass(frozen=True)
+class SettledWorkspace:
+    """A workspace as the buyer of the instance that settles it sees it: enough to enter it."""
+
+    id: int
+    name: str
+    language_label: str
+    owner_username: str  # the console account that signs in to it
+
+
+def _settled(workspace: Workspace) -> SettledWorkspace:
+    return SettledWorkspace(
+        workspace.pk, workspace.name, str(workspace.get_language_display()), workspace.owner.username
+    )
+
+
+def settled_by_instance(instance_id: str) -> list[SettledWorkspace]:
+    """The workspaces the marketplace instance settles, oldest first (the returning buyer's page)."""
+    return [
+        _settled(w)
+        for w in Workspace.objects.filter(cloud_account__instance__instance_id=instance_id)
+        .select_related("owner")
+        .order_by("created_at", "id")
+    ]
+
+
+def instance_settles_workspaces(instance_id: str) -> bool:
+    return Workspace.objects.filter(cloud_account__instance__instance_id=instance_id).exists()
+
+
+def entries_of(workspace_ids: list[int]) -> list[SettledWorkspace]:
+    """The workspaces named by ``workspace_ids``, in that order (those that exist), with their owners."""
+    by_id = {w.pk: _settled(w) for w in Workspace.objects.filter(pk__in=workspace_ids).select_related("owner")}
     return [by_id[i] for i in workspace_ids if i in by_id]
 
 
@@ -215,7 +249,7 @@ def _managed_rows(workspaces: Iterable[Workspace], *, now: datetime) -> list[Man
                 method=workspace.settlement,
                 method_label=str(workspace.get_settlement_display()),
                 instance_id=cloud.instance.instance_id if cloud else "",
-                ali_uid_masked=mask_ali_uid(cloud.ali_uid) if cloud else "",
+                ali_uid_masked=account_rules.masked_ali_uid(cloud.ali_uid) if cloud else "",
                 instance_state=state.value if state else "",
                 instance_state_label=str(STATE_LABELS[state]) if state else "",
                 instance_expires_at=cloud.instance.expires_at if cloud else None,
@@ -275,7 +309,7 @@ def cloud_accounts_of(*, user_id: int) -> list[CloudAccountRow]:
         settled.setdefault(cloud_id, []).append((workspace_id, name))
     return [
         CloudAccountRow(
-            ali_uid_masked=mask_ali_uid(cloud.ali_uid),
+            ali_uid_masked=account_rules.masked_ali_uid(cloud.ali_uid),
             instance_id=cloud.instance.instance_id,
             state=cloud.instance.state,
             state_label=str(STATE_LABELS[State(cloud.instance.state)]),

@@ -13,4 +13,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page=reverse_lazy("workspaces:login")), name="logout"),
     path("", views.home, name="home"),
     path("workspaces/<int:workspace_id>/", views.workspace, name="workspace"),
+    path("introduction/", views.introduction, name="introduction"),
 ]

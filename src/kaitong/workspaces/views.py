@@ -1,14 +1,31 @@
-"""The console after 开通成功: sign in, the workspace home, and its DataKit onboarding."""
+"""The console after 开通成功: sign in, the workspace home, its DataKit onboarding, and the short
+introduction its video tiles open."""
 
 from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
 
 from kaitong.workspaces import forms, queries
+
+# The longest username the sign-in form takes (Django's username field).
+_USERNAME_MAX = 150
+
+
+def sign_in_url(*, workspace_id: int, username: str) -> str:
+    """Where 进入工作空间 leads: the console's sign-in with the workspace owner's username filled in,
+    then that workspace (an owner already signed in goes straight there). The login-free entry proves
+    the Alibaba Cloud account, never the console user: why, docs/decisions/2026-11-30-returning-buyer.md."""
+    query = urlencode({"username": username, "next": reverse("workspaces:workspace", args=[workspace_id])})
+    return f"{reverse('workspaces:login')}?{query}"
 
 
 def _throttled_as_429(response: HttpResponse, form: object) -> HttpResponse:
@@ -22,9 +39,40 @@ def _throttled_as_429(response: HttpResponse, form: object) -> HttpResponse:
 
 
 class SignInView(auth_views.LoginView):
+    """Sign in, then ``next``. ``?username=`` fills the username in (进入工作空间 names the owner) and
+    puts the cursor in the password; someone signed in as that user (or with no username asked for)
+    goes on to ``next`` at once, someone signed in as another user is asked to sign in as this one."""
+
     template_name = "workspaces/login.html"
     authentication_form = forms.ConsoleSignInForm
     redirect_authenticated_user = True
+
+    def _asked_for(self) -> str:
+        return self.request.GET.get("username", "").strip().lower()[:_USERNAME_MAX]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        asked = self._asked_for()
+        if asked and request.user.is_authenticated and request.user.get_username() != asked:
+            self.redirect_authenticated_user = False  # this request only: show the form for the asked user
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self) -> dict[str, Any]:
+        asked = self._asked_for()
+        return {**super().get_initial(), "username": asked} if asked else super().get_initial()
+
+    def get_form(self, form_class: Any = None) -> Any:
+        form = super().get_form(form_class)
+        if self._asked_for():  # the username is known: the password is what is left to type (again)
+            form.fields["username"].widget.attrs.pop("autofocus", None)
+            form.fields["password"].widget.attrs["autofocus"] = True
+        return form
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        if user.is_authenticated and self._asked_for():
+            context["signed_in_as"] = user.get_username()  # another user: they sign in as the asked one
+        return context
 
     def form_invalid(self, form: forms.ConsoleSignInForm) -> HttpResponse:  # type: ignore[override]
         return _throttled_as_429(super().form_invalid(form), form)
@@ -49,6 +97,19 @@ def home(request: HttpRequest) -> HttpResponse:
     if len(owned) == 1:
         return redirect("workspaces:workspace", workspace_id=owned[0][0])
     return render(request, "workspaces/home.html", {"owned": owned})
+
+
+@require_GET
+def introduction(request: HttpRequest) -> HttpResponse:
+    """开始使用观测云's two tiles open this: what the product is, its architecture, and DataKit's steps,
+    served from here (nothing is fetched from the internet)."""
+    return render(request, "workspaces/introduction.html", {"back": _back_to(request)})
+
+
+def _back_to(request: HttpRequest) -> str:
+    """The workspace the introduction was opened from, when it is a console page of this site."""
+    workspace_id = request.GET.get("workspace", "")
+    return reverse("workspaces:workspace", args=[int(workspace_id)]) if workspace_id.isdigit() else ""
 
 
 @login_required

@@ -108,3 +108,22 @@ class TestCodes:
         with pytest.raises(domain.IssueRefused) as caught:
             domain.check_issue(now=NOW, last_sent_at=None, sent_to_email_last_hour=[], sent_from_ip_last_hour=many)
         assert caught.value.reason == "ip_cap"
+
+
+class TestMaskedAliUid:
+    @pytest.mark.parametrize(
+        ("uid", "shown"),
+        [
+            ("1673000000000301", "1673****0301"),
+            ("12345678901234567", "1234****4567"),
+            ("12345678", "****78"),
+            ("", "****"),
+        ],
+    )
+    def test_masks(self, uid, shown):
+        assert domain.masked_ali_uid(uid) == shown
+
+    @given(st.text(alphabet="0123456789", max_size=40))
+    def test_never_shows_most_of_an_id(self, uid):
+        shown = domain.masked_ali_uid(uid).replace(domain.MASK, "")
+        assert len(shown) <= 2 * domain.MASK_KEEP and len(shown) <= len(uid) / 2

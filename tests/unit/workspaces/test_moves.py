@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kaitong.accounts.domain import mask_ali_uid
 from kaitong.workspaces import domain
 
 OWN = domain.BY_BILLING_ACCOUNT
@@ -158,17 +157,3 @@ class TestUnlockLinks:
 
     def test_short_lived(self):
         assert timedelta(minutes=30) == domain.UNLOCK_LINK_LIFETIME
-
-
-@pytest.mark.parametrize(
-    ("uid", "shown"),
-    [
-        ("1673000000000301", "1673****0301"),
-        ("1234567890123456", "1234****3456"),
-        ("12345678", "12****78"),
-        ("123", "****"),
-        ("", "****"),
-    ],
-)
-def test_an_alibaba_account_is_shown_masked(uid, shown):
-    assert mask_ali_uid(uid) == shown
