@@ -40,6 +40,15 @@ def billing_account_id_for_ali_uid(ali_uid: str) -> int | None:
     )
 
 
+def billing_account_id_for_instance(instance_id: str) -> int | None:
+    """The billing-center account a marketplace instance already settles for (it never moves), if any."""
+    return (
+        CloudAccount.objects.filter(instance__instance_id=instance_id)
+        .values_list("billing_account_id", flat=True)
+        .first()
+    )
+
+
 def billing_account_id_by_username(raw: str) -> int | None:
     try:
         name = domain.canonical_username(raw)
