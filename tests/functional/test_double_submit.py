@@ -176,3 +176,14 @@ def test_a_form_without_its_token_is_shown_again_and_changes_nothing(client):
     assert response.status_code == 400 and "页面已过期，请检查后重新提交" in response.content.decode()
     assert 'value="x"' in response.content.decode() and 'name="form_token"' in response.content.decode()
     assert not Workspace.objects.exists()
+
+
+def test_register_enterprise_account_clicked_five_times(client):
+    """尚无企业账号 → 注册 (issue 11, item 8): one account, its instance bound once, five answers to the list."""
+    enter(client, "940009")
+    path = "/activate/bind/register/"
+    code = request_code(client, path, "boss@initech.example")
+    data = confirming({**_registration(code), "enterprise_name": "Initech", "agree": "on"})
+    assert all_lead_to(clicked(client, path, data), "/activate/workspaces/")
+    assert (ConsoleAccount.objects.count(), BillingAccount.objects.count(), CloudAccount.objects.count()) == (1, 1, 1)
+    assert Workspace.objects.count() == 0
