@@ -3,12 +3,12 @@ registers a username; and a complete English translation."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 
 from tests.support.activation import enter
-from tests.support.html import text
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ SEED_WORDS = (
     "支持绑定费用中心用户名账号，绑定完成后用户名不能再修改，请谨慎操作。"
 )
 ENGLISH = (
-    "Username: used to register your “Guance console account”; a “Guance billing-center account” with the "
+    "Username: used to register your \"Guance console account\"; a \"Guance billing-center account\" with the "
     "same username is registered for you automatically, for the settlement of your fees. Billing-center "
     "usernames are checked for uniqueness and can never be changed once registered; you may also bind an "
     "existing billing-center username, after which the username can no longer be changed either. Please "
@@ -33,12 +33,9 @@ ENGLISH = (
 
 
 def warning_of(page: str) -> str:
-    """The warning as a reader sees it (the page's text joins elements with spaces; the seed's text has
-    no space around 「」 except the one before the second)."""
-    words = text(page, "username-rule")
-    words = re.sub(r"「 ", "「", words)
-    words = re.sub(r" 」", "」", words)
-    return re.sub(r"“ | ”", lambda m: m.group(0).strip(), words)
+    """The warning as a reader sees it: its text, the links' words in place."""
+    block = page.split('data-testid="username-rule">', 1)[1].split("</div>", 1)[0]
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", block))).strip()
 
 
 def links_of(page: str) -> list[tuple[str, str]]:
