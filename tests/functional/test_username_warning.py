@@ -24,7 +24,7 @@ SEED_WORDS = (
     "支持绑定费用中心用户名账号，绑定完成后用户名不能再修改，请谨慎操作。"
 )
 ENGLISH = (
-    "Username: used to register your \"Guance console account\"; a \"Guance billing-center account\" with the "
+    'Username: used to register your "Guance console account"; a "Guance billing-center account" with the '
     "same username is registered for you automatically, for the settlement of your fees. Billing-center "
     "usernames are checked for uniqueness and can never be changed once registered; you may also bind an "
     "existing billing-center username, after which the username can no longer be changed either. Please "
