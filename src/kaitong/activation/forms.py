@@ -285,29 +285,14 @@ class RegisterBasicForm(_ConfirmedUsernameMixin, _AccountFields):
     pass
 
 
-class RegisterAccountForm(_ConfirmedUsernameMixin, _AccountFields):
-    """尚无企业账号 → 注册: the enterprise (billing-center) account and its same-named console account,
-    on one page; its workspaces are bound or created afterwards on 绑定观测云工作空间."""
-
-    enterprise_name = _text(_("企业名称"), max_length=100, placeholder=_("请输入企业名称"))
-    agree = _agree()
-
-    field_order = [
-        "username",
-        "password1",
-        "password2",
-        "email",
-        "code",
-        "phone",
-        "enterprise_name",
-        "confirm_username",
-        "agree",
-    ]
-
-
 class RegisterEnterpriseForm(forms.Form):
     enterprise_name = _text(_("企业名称"), max_length=100, placeholder=_("请输入企业名称"))
     agree = _agree()
+
+
+class RegisterAccountForm(_ConfirmedUsernameMixin, _AccountFields, RegisterEnterpriseForm):
+    """尚无企业账号 → 注册: the enterprise (billing-center) account and its same-named console account,
+    on one page; its workspaces are bound or created afterwards on 绑定观测云工作空间."""
 
     field_order = [
         "username",
