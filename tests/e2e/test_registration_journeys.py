@@ -32,6 +32,16 @@ def page(page: Page) -> Iterator[Page]:
     yield page
 
 
+def fill_enterprise_registration(page: Page, sink, email: str, enterprise: str) -> None:  # type: ignore[no-untyped-def]
+    """The enterprise registration's fields after the username: a code mailed to ``email``, the rest typed."""
+    code = get_code(page, sink, email)
+    page.fill("#id_password1", STRONG_PASSWORD)
+    page.fill("#id_password2", STRONG_PASSWORD)
+    page.fill("#id_code", code)
+    page.fill("#id_enterprise_name", enterprise)
+    page.locator("#id_agree").check()
+
+
 def preview(page: Page):  # type: ignore[no-untyped-def]
     return page.get_by_test_id("username-preview")
 
@@ -131,13 +141,8 @@ def test_no_enterprise_account_register_then_create_the_first_workspace(page: Pa
     expect(page).to_have_title("注册观测云企业账号 · 观测云")
     expect(page.get_by_test_id("username-rule")).to_contain_text("支持绑定费用中心用户名账号")
     page.fill("#id_username", "Umbrella")
-    code = get_code(page, smtp_sink, "cto@umbrella.example")
-    page.fill("#id_password1", STRONG_PASSWORD)
-    page.fill("#id_password2", STRONG_PASSWORD)
-    page.fill("#id_code", code)
-    page.fill("#id_enterprise_name", "Umbrella 有限公司")
+    fill_enterprise_registration(page, smtp_sink, "cto@umbrella.example", "Umbrella 有限公司")
     page.locator("#id_confirm_username").check()
-    page.locator("#id_agree").check()
     shot(page, "zh-50-register-enterprise-account")
     page.get_by_test_id("submit").click()
 
@@ -196,12 +201,7 @@ def test_english_enterprise_account_registration(page: Page, live_server, smtp_s
     expect(warning).to_contain_text("you may also bind an existing billing-center username")
     page.locator("#id_username").press_sequentially("PiedPiper")
     expect(page.get_by_test_id("username-canonical")).to_contain_text("Will be registered as piedpiper")
-    code = get_code(page, smtp_sink, "richard@piedpiper.example")
-    page.fill("#id_password1", STRONG_PASSWORD)
-    page.fill("#id_password2", STRONG_PASSWORD)
-    page.fill("#id_code", code)
-    page.fill("#id_enterprise_name", "Pied Piper Inc.")
-    page.locator("#id_agree").check()
+    fill_enterprise_registration(page, smtp_sink, "richard@piedpiper.example", "Pied Piper Inc.")
     expect(page.get_by_test_id("confirm-canonical")).to_have_text(
         "I confirm the username will be registered as piedpiper and can never be changed afterwards"
     )

@@ -262,23 +262,15 @@ class _AccountFields(_PasswordMixin, _UsernameMixin):
     phone = _phone()
 
 
+_ACCOUNT_FIELDS = ["username", "password1", "password2", "email", "code", "phone"]  # in _AccountFields' order
+
+
 class RegisterWorkspaceForm(_ConfirmedUsernameMixin, _AccountFields):
     name = _workspace_name()
     language = _language()
     agree = _agree()
 
-    field_order = [
-        "name",
-        "language",
-        "username",
-        "password1",
-        "password2",
-        "email",
-        "code",
-        "phone",
-        "confirm_username",
-        "agree",
-    ]
+    field_order = ["name", "language", *_ACCOUNT_FIELDS, "confirm_username", "agree"]
 
 
 class RegisterBasicForm(_ConfirmedUsernameMixin, _AccountFields):
@@ -294,17 +286,7 @@ class RegisterAccountForm(_ConfirmedUsernameMixin, _AccountFields, RegisterEnter
     """尚无企业账号 → 注册: the enterprise (billing-center) account and its same-named console account,
     on one page; its workspaces are bound or created afterwards on 绑定观测云工作空间."""
 
-    field_order = [
-        "username",
-        "password1",
-        "password2",
-        "email",
-        "code",
-        "phone",
-        "enterprise_name",
-        "confirm_username",
-        "agree",
-    ]
+    field_order = [*_ACCOUNT_FIELDS, "enterprise_name", "confirm_username", "agree"]
 
 
 class RegisterOpenForm(forms.Form):
