@@ -155,6 +155,7 @@ def test_the_whole_seed_page(demo: Demo, page: Page) -> None:
     page.fill("#id_password1", "Walk-the-seed-2026")
     page.fill("#id_password2", "Walk-the-seed-2026")
     page.fill("#id_code", code)
+    page.check("#id_confirm_username")  # 用户名将注册为 walker01
     page.get_by_test_id("submit").click()
     page.fill("#id_enterprise_name", "走读科技 Walk Co.")
     page.check("#id_agree")

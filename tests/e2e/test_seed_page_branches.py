@@ -108,6 +108,7 @@ def test_register_commercial_edition(page: Page, live_server, smtp_sink):  # noq
     page.fill("#id_password1", STRONG_PASSWORD)
     page.fill("#id_password2", STRONG_PASSWORD)
     page.fill("#id_code", code)
+    page.locator("#id_confirm_username").check()  # 用户名将注册为 initech
     shot(page, "zh-02-register-basic")
     page.get_by_test_id("submit").click()
     page.fill("#id_enterprise_name", "Initech 有限公司")
@@ -180,11 +181,10 @@ def test_create_workspace(page: Page, live_server, smtp_sink):  # noqa: F811
 
 
 def test_register_console_account_and_workspace(page: Page, live_server, smtp_sink):  # noqa: F811
-    """已有企业账号，去绑定 → 注册 → 注册观测云账号 (username registers the billing-center account too)."""
+    """注册观测云账号 (username registers the billing-center account too), opened by its address before
+    any account is bound (尚无企业账号 → 注册 registers the enterprise account alone: test_registration_journeys)."""
     page.goto(open_instance(live_server.url, "710004", "6000000000000004"))
-    page.get_by_test_id("choose-bind").click()
-    page.get_by_test_id("hint-ok").click()
-    page.get_by_test_id("register-link").click()
+    page.goto(f"{live_server.url}/activate/workspaces/register/")
     expect(page.get_by_test_id("username-rule")).to_contain_text("一旦注册不能修改")
     page.fill("#id_name", "hooli-prod")
     page.fill("#id_username", "hooli")
@@ -195,10 +195,11 @@ def test_register_console_account_and_workspace(page: Page, live_server, smtp_si
     page.fill("#id_password2", "not the same password")
     page.locator("#id_agree").check()
     page.get_by_test_id("submit").click()
-    expect(page.locator(".errorlist")).to_contain_text("两次输入的密码不一致")
+    expect(page.locator("#id_password2_error")).to_contain_text("两次输入的密码不一致")
     shot(page, "zh-30-register-error")
     page.fill("#id_password1", STRONG_PASSWORD)
     page.fill("#id_password2", STRONG_PASSWORD)
+    page.locator("#id_confirm_username").check()
     page.get_by_test_id("submit").click()
     expect(page.get_by_test_id("done-title")).to_have_text("开通成功")
     sign_in_and_see_datakit(page, "hooli", "hooli-prod", prefix="zh-31")
@@ -215,7 +216,7 @@ def test_english_register_console_account_branch(page: Page, live_server, smtp_s
     shot(page, "en-02-hint")
     page.get_by_test_id("hint-ok").click()
     shot(page, "en-03-bind-account")
-    page.get_by_test_id("register-link").click()
+    page.goto(f"{live_server.url}/activate/workspaces/register/")
     expect(page.get_by_test_id("language-warning")).to_contain_text("can never be changed")
     page.fill("#id_name", "pied-piper")
     page.fill("#id_username", "piedpiper")
@@ -226,6 +227,7 @@ def test_english_register_console_account_branch(page: Page, live_server, smtp_s
     page.fill("#id_password2", STRONG_PASSWORD)
     page.fill("#id_code", code)
     page.locator("#id_agree").check()
+    page.locator("#id_confirm_username").check()
     shot(page, "en-04-register")
     page.get_by_test_id("submit").click()
     expect(page.get_by_test_id("done-title")).to_have_text("Activated successfully")

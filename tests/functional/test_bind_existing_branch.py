@@ -28,7 +28,7 @@ def test_hint_dialog_then_form(client):
     assert client.get(BIND + "?hint=ok").status_code == 302
     second = client.get(BIND).content.decode()
     assert "如何快速绑定阿里云账号结算" not in second
-    assert 'href="/activate/workspaces/register/"' in second  # the 注册 link
+    assert 'href="/activate/bind/register/"' in second  # the 注册 link: the enterprise account alone
 
 
 def test_bind_account_then_bind_existing_workspace(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kaitong.workspaces.models import Workspace
-from tests.support.activation import bind_account, enter, existing_account, request_code, submit
+from tests.support.activation import bind_account, code_sent_to, enter, existing_account, request_code, submit
 
 pytestmark = pytest.mark.django_db
 CREATE = "/activate/workspaces/create/"
@@ -70,10 +70,16 @@ def test_code_for_another_purpose_fails(client):
     existing_account("acme", "ops@acme.example")
     enter(client, "600004")
     bind_account(client)
-    # A code issued for binding a workspace is no good for creating one.
+    # A code issued for registering is no good for creating a workspace.
+    from django.utils import timezone
+
+    from kaitong.accounts import actions, domain
     from kaitong.accounts.models import VerificationCode
 
-    code = request_code(client, "/activate/workspaces/register/", "ops@acme.example")
+    actions.do_send_verification_code(
+        email="ops@acme.example", purpose=domain.Purpose.REGISTER, ip="10.0.0.1", language="zh-hans", now=timezone.now()
+    )
+    code = code_sent_to("ops@acme.example")
     assert VerificationCode.objects.filter(purpose="register").exists()
     response = submit(client, CREATE, form(code))
     assert response.status_code == 400 and "请先获取验证码" in response.content.decode()

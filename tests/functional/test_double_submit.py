@@ -22,6 +22,7 @@ from tests.support.activation import (
     STRONG_PASSWORD,
     bind_account,
     code_sent_to,
+    confirming,
     enter,
     existing_account,
     form_token,
@@ -72,7 +73,7 @@ def test_register_commercial_edition_each_step_clicked_five_times(client):
     enter(client, "940001")
     code = request_code(client, BASIC, "boss@initech.example")
 
-    assert all_lead_to(clicked(client, BASIC, _registration(code)), ENTERPRISE)
+    assert all_lead_to(clicked(client, BASIC, confirming(_registration(code))), ENTERPRISE)
     assert VerificationCode.objects.get().used_at is not None
     assert "企业名称" in client.get(ENTERPRISE).content.decode()  # the draft of step 1 is there
 
@@ -116,14 +117,16 @@ def test_register_console_account_clicked_five_times(client):
     enter(client, "940004")
     path = "/activate/workspaces/register/"
     code = request_code(client, path, "admin@newco.example")
-    data = {
-        **_registration(code),
-        "username": "NewCo",
-        "email": "admin@newco.example",
-        "name": "生产环境",
-        "language": "en",
-        "agree": "on",
-    }
+    data = confirming(
+        {
+            **_registration(code),
+            "username": "NewCo",
+            "email": "admin@newco.example",
+            "name": "生产环境",
+            "language": "en",
+            "agree": "on",
+        }
+    )
     assert all_lead_to(clicked(client, path, data), "/activate/done/")
     assert (ConsoleAccount.objects.count(), BillingAccount.objects.count(), Workspace.objects.count()) == (1, 1, 1)
     assert "生产环境" in client.get("/activate/done/").content.decode()
@@ -173,3 +176,14 @@ def test_a_form_without_its_token_is_shown_again_and_changes_nothing(client):
     assert response.status_code == 400 and "页面已过期，请检查后重新提交" in response.content.decode()
     assert 'value="x"' in response.content.decode() and 'name="form_token"' in response.content.decode()
     assert not Workspace.objects.exists()
+
+
+def test_register_enterprise_account_clicked_five_times(client):
+    """尚无企业账号 → 注册 (issue 11, item 8): one account, its instance bound once, five answers to the list."""
+    enter(client, "940009")
+    path = "/activate/bind/register/"
+    code = request_code(client, path, "boss@initech.example")
+    data = confirming({**_registration(code), "enterprise_name": "Initech", "agree": "on"})
+    assert all_lead_to(clicked(client, path, data), "/activate/workspaces/")
+    assert (ConsoleAccount.objects.count(), BillingAccount.objects.count(), CloudAccount.objects.count()) == (1, 1, 1)
+    assert Workspace.objects.count() == 0

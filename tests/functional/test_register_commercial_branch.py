@@ -6,7 +6,7 @@ import pytest
 
 from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount
 from kaitong.workspaces.models import Workspace
-from tests.support.activation import STRONG_PASSWORD, enter, existing_account, request_code, submit
+from tests.support.activation import STRONG_PASSWORD, confirming, enter, existing_account, request_code, submit
 
 pytestmark = pytest.mark.django_db
 BASIC, ENTERPRISE, OPEN = "/activate/register/", "/activate/register/enterprise/", "/activate/register/open/"
@@ -22,7 +22,7 @@ def basic(the_code: str, **overrides: str) -> dict[str, str]:
         "phone": "+86 138 0000 0000",
     }
     data.update(overrides)
-    return data
+    return confirming(data)
 
 
 def test_three_steps_to_success(client):

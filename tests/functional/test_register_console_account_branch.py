@@ -7,7 +7,7 @@ from django.contrib.auth import authenticate
 
 from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount
 from kaitong.workspaces.models import Workspace
-from tests.support.activation import STRONG_PASSWORD, enter, existing_account, request_code, submit
+from tests.support.activation import STRONG_PASSWORD, confirming, enter, existing_account, request_code, submit
 
 pytestmark = pytest.mark.django_db
 PATH = "/activate/workspaces/register/"
@@ -26,7 +26,7 @@ def form(the_code: str, **overrides: str) -> dict[str, str]:
         "agree": "on",
     }
     data.update(overrides)
-    return data
+    return confirming(data)
 
 
 def nothing_created() -> bool:
@@ -137,7 +137,8 @@ def test_wrong_code_then_double_submit_and_back_button(client):
     # The page loaded again and sent again (back, reload, submit): the code is spent, nothing doubles.
     # (A double click, the same page sent twice, lands on the result: test_double_submit.py.)
     again = submit(client, PATH, form(code))
-    assert again.status_code == 400 and "验证码已使用，请重新获取" in again.content.decode()
+    # The instance now settles for the new account: the page says so instead of registering again.
+    assert again.status_code == 409 and "此云市场实例已由费用中心账号 <b>newco</b> 结算" in again.content.decode()
     assert ConsoleAccount.objects.count() == 1 and Workspace.objects.count() == 1
 
 

@@ -20,6 +20,7 @@ from tests.support.activation import (
     bind_account,
     bind_workspace,
     code_sent_to,
+    confirming,
     enter,
     existing_account,
     request_code,
@@ -80,16 +81,18 @@ def test_registering_with_a_first_workspace_is_audited(client):
     enter(client, "910003")
     path = "/activate/workspaces/register/"
     code = request_code(client, path, "admin@newco.example")
-    form = {
-        "name": "prod",
-        "language": "en",
-        "username": "newco",
-        "password1": STRONG_PASSWORD,
-        "password2": STRONG_PASSWORD,
-        "email": "admin@newco.example",
-        "code": code,
-        "agree": "on",
-    }
+    form = confirming(
+        {
+            "name": "prod",
+            "language": "en",
+            "username": "newco",
+            "password1": STRONG_PASSWORD,
+            "password2": STRONG_PASSWORD,
+            "email": "admin@newco.example",
+            "code": code,
+            "agree": "on",
+        }
+    )
     assert submit(client, path, form).status_code == 302
     assert history(Workspace.objects.get()) == [("registered", "", "", "aliyun", "910003", "buyer admin@newco.example")]
 
@@ -101,13 +104,15 @@ def test_opening_the_commercial_edition_is_audited(client):
     submit(
         client,
         basic,
-        {
-            "username": "initech",
-            "password1": STRONG_PASSWORD,
-            "password2": STRONG_PASSWORD,
-            "email": "boss@initech.example",
-            "code": code,
-        },
+        confirming(
+            {
+                "username": "initech",
+                "password1": STRONG_PASSWORD,
+                "password2": STRONG_PASSWORD,
+                "email": "boss@initech.example",
+                "code": code,
+            }
+        ),
     )
     submit(client, "/activate/register/enterprise/", {"enterprise_name": "Initech", "agree": "on"})
     assert submit(client, "/activate/register/open/", {"name": "initech-prod", "language": "zh"}).status_code == 302

@@ -27,7 +27,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from kaitong.accounts import hashers
 from kaitong.config import capacity
 from kaitong.marketplace.models import MarketplaceInstance
-from tests.support.activation import STRONG_PASSWORD, enter, existing_account, request_code, submit
+from tests.support.activation import STRONG_PASSWORD, confirming, enter, existing_account, request_code, submit
 from tests.support.marketplace import SPI_PATH, create_params, spi_query
 from tests.support.pool_server import pool_server
 
@@ -169,14 +169,16 @@ class TestTheHashingCap:
         enter(client, "710001", ali_uid="5000000000000071")
         basic = "/activate/register/"
         code = request_code(client, basic, "boss@initech.example")
-        form = {
-            "username": "initech",
-            "password1": STRONG_PASSWORD,
-            "password2": STRONG_PASSWORD,
-            "email": "boss@initech.example",
-            "code": code,
-            "phone": "",
-        }
+        form = confirming(
+            {
+                "username": "initech",
+                "password1": STRONG_PASSWORD,
+                "password2": STRONG_PASSWORD,
+                "email": "boss@initech.example",
+                "code": code,
+                "phone": "",
+            }
+        )
         held.hold()
         blocker, _ = in_thread(lambda: make_password("someone else's password"))
         held.wait_started()

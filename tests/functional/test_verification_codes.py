@@ -12,7 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from kaitong.accounts import actions, domain
 from kaitong.accounts.models import VerificationCode
-from tests.support.activation import code_sent_to, deliver_mail, enter, submit
+from tests.support.activation import code_sent_to, confirming, deliver_mail, enter, submit
 
 pytestmark = pytest.mark.django_db
 EMAIL = "dev@code.example"
@@ -109,7 +109,7 @@ def test_a_locked_mailbox_is_answered_429_with_retry_after_and_says_how_long(cli
     start = timezone.now() - timedelta(minutes=8)
     code = _ten_wrong_tries_over_three_codes(start)
     form = {"username": "newco", "password1": "Kaitong-Strong-Pass-2026", "password2": "Kaitong-Strong-Pass-2026"}
-    response = submit(client, "/activate/register/", {**form, "email": EMAIL, "code": code})
+    response = submit(client, "/activate/register/", confirming({**form, "email": EMAIL, "code": code}))
     wait = int(response["Retry-After"])
     assert response.status_code == 429 and (70 - 8 - 1) * 60 < wait <= (70 - 8) * 60
     body = response.content.decode()

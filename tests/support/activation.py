@@ -70,6 +70,18 @@ def submit(client, path: str, data: dict[str, str], *, token: str | None = None)
     return client.post(path, {**data, "form_token": form_token(client, path) if token is None else token})
 
 
+def confirming(data: dict[str, str]) -> dict[str, str]:
+    """A registration form as a buyer sends it after ticking 用户名将注册为 …: the checkbox carries the
+    canonical name the page showed ("" when the typed name is invalid). ``data`` may set its own."""
+    from kaitong.accounts import domain
+
+    try:
+        name = domain.canonical_username(data.get("username", ""))
+    except domain.UsernameError:
+        name = ""
+    return {"confirm_username": name, **data}
+
+
 def request_code(client, path: str, email: str, **fields: str) -> str:  # type: ignore[no-untyped-def]
     response = submit(client, path, {"op": "send_code", "email": email, **fields})
     assert response.status_code == 200, response.content

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -385,6 +386,43 @@ def do_register_verified_console_account(
             return account
     except IntegrityError:
         raise UsernameTaken from None
+
+
+def do_register_billing_account(
+    *,
+    username: str,
+    password: str,
+    email: str,
+    code: str,
+    phone: str = "",
+    enterprise_name: str,
+    instance_id: str,
+    language: str = "zh-hans",
+    now: datetime,
+    form_token: str | None = None,
+) -> int:
+    """尚无企业账号 → 注册: register an enterprise (billing-center) account and its same-named console
+    account, the email proved by a REGISTER code, and bind the instance to it as binding an existing
+    account does, all in one transaction; its workspaces are bound or created afterwards. Return the
+    billing-center account's id (a repeat of the same form: AlreadySubmitted with ``{"account": id}``).
+
+    UsernameTaken; InstanceNotActive or InstanceBoundElsewhere (nothing registered, the code unspent).
+    """
+    password_hash = make_password(password)  # before the transaction: Argon2 must not hold the write lock
+    proof = CodeProof(email, Purpose.REGISTER, code)
+    with submitting(form_token=form_token, proof=proof, now=now) as submission:
+        account = do_register_verified_console_account(
+            username=username,
+            password_hash=password_hash,
+            email=submission.email,
+            phone=phone,
+            enterprise_name=enterprise_name,
+            language=language,
+            now=now,
+        )
+        ensure_cloud_account(billing_account=account, instance_id=instance_id, now=now)
+        submission.outcome = {"account": account.pk}
+        return account.pk
 
 
 def do_create_operator(*, username: str, email: str, password_hash: str, now: datetime) -> int:

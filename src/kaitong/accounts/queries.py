@@ -41,7 +41,7 @@ def billing_account_id_for_ali_uid(ali_uid: str) -> int | None:
 
 
 def billing_account_id_for_instance(instance_id: str) -> int | None:
-    """The billing-center account the marketplace instance is a cloud account of, if it is one yet."""
+    """The billing-center account a marketplace instance already settles for (it never moves), if any."""
     return (
         CloudAccount.objects.filter(instance__instance_id=instance_id)
         .values_list("billing_account_id", flat=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -120,6 +121,59 @@ class _UsernameMixin(forms.Form):
             raise forms.ValidationError(refusals.answer(exc).message, code=exc.reason) from None
 
 
+@dataclass(frozen=True)
+class UsernamePreview:
+    """What the page says next to a username being registered: the name it will be stored as, or the
+    rule it breaks; and whether the buyer confirmed that exact name."""
+
+    canonical: str  # "" until the typed name is valid
+    changed: bool  # the stored name differs from what was typed (case, full-width, spaces)
+    error: str
+    confirmed: bool
+
+
+class _ConfirmedUsernameMixin(_UsernameMixin):
+    """A form that registers a username. The stored name never changes and may differ from what was
+    typed (canonical_username: NFKC, lower case), so the buyer confirms the exact name: the
+    ``confirm_username`` checkbox carries it, and the form is refused, naming it, until it does. The
+    page's script (activation/username.js) keeps the checkbox's name in step with the typing; without
+    the script the refusal is the confirm step."""
+
+    confirm_username = forms.CharField(required=False, max_length=64)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        canonical = data.get("username")
+        if canonical and data.get("confirm_username") != canonical:
+            self.add_error(
+                "confirm_username",
+                forms.ValidationError(
+                    gettext("请确认用户名：将注册为 %(username)s，注册后不可修改") % {"username": canonical},
+                    code="unconfirmed",
+                ),
+            )
+        return data
+
+    @property
+    def username_preview(self) -> UsernamePreview:
+        values = self.data if self.is_bound else self.initial
+        typed = str(values.get("username") or "")
+        if not typed.strip():
+            return UsernamePreview("", False, "", False)
+        try:
+            canonical = account_rules.canonical_username(typed)
+        except account_rules.UsernameError as exc:
+            return UsernamePreview("", False, refusals.answer(exc).message, False)
+        confirmed = values.get("confirm_username") == canonical
+        return UsernamePreview(canonical, canonical != typed, "", confirmed)
+
+    @property
+    def username_rule_messages(self) -> dict[str, str]:
+        """The words of each broken rule, for the script to show as the name is typed."""
+        rules = account_rules.UsernameRule
+        return {rule.value: refusals.answer(account_rules.UsernameError(rule)).message for rule in rules}
+
+
 class _PasswordMixin(forms.Form):
     """Two password fields checked by settings.AUTH_PASSWORD_VALIDATORS (NIST SP 800-63B-4: length,
     blocklist, no composition rules)."""
@@ -208,15 +262,18 @@ class _AccountFields(_PasswordMixin, _UsernameMixin):
     phone = _phone()
 
 
-class RegisterWorkspaceForm(_AccountFields):
+_ACCOUNT_FIELDS = ["username", "password1", "password2", "email", "code", "phone"]  # in _AccountFields' order
+
+
+class RegisterWorkspaceForm(_ConfirmedUsernameMixin, _AccountFields):
     name = _workspace_name()
     language = _language()
     agree = _agree()
 
-    field_order = ["name", "language", "username", "password1", "password2", "email", "code", "phone", "agree"]
+    field_order = ["name", "language", *_ACCOUNT_FIELDS, "confirm_username", "agree"]
 
 
-class RegisterBasicForm(_AccountFields):
+class RegisterBasicForm(_ConfirmedUsernameMixin, _AccountFields):
     pass
 
 
@@ -225,10 +282,17 @@ class RegisterEnterpriseForm(forms.Form):
     agree = _agree()
 
 
+class RegisterAccountForm(_ConfirmedUsernameMixin, _AccountFields, RegisterEnterpriseForm):
+    """尚无企业账号 → 注册: the enterprise (billing-center) account and its same-named console account,
+    on one page; its workspaces are bound or created afterwards on 绑定观测云工作空间."""
+
+    field_order = [*_ACCOUNT_FIELDS, "enterprise_name", "confirm_username", "agree"]
+
+
 class RegisterOpenForm(forms.Form):
     name = _workspace_name()
     language = _language()
 
 
-for _form in (RegisterWorkspaceForm, RegisterBasicForm):
+for _form in (RegisterWorkspaceForm, RegisterBasicForm, RegisterAccountForm):
     _form.base_fields["username"].help_text = USERNAME_HELP

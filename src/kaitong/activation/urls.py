@@ -9,6 +9,7 @@ urlpatterns = [
     path("register/enterprise/", views.register_enterprise, name="register_enterprise"),
     path("register/open/", views.register_open, name="register_open"),
     path("bind/", views.bind_account, name="bind_account"),
+    path("bind/register/", views.register_account, name="register_account"),
     path("workspaces/", views.workspaces, name="workspaces"),
     path("workspaces/<int:workspace_id>/bind/", views.bind_workspace, name="bind_workspace"),
     path("workspaces/create/", views.create_workspace, name="create_workspace"),

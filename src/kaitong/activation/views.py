@@ -327,6 +327,46 @@ def bind_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     return redirect("activation:workspaces")
 
 
+@needs_entry
+def register_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
+    """尚无企业账号 → 注册: the enterprise (billing-center) account and its same-named console account,
+    bound to this instance as 绑定 would; then, as the seed says, back to 绑定观测云工作空间 with the
+    account in the header, where 创建工作空间 makes its first workspace."""
+    if buyer.billing_account_id:
+        messages.info(request, _("您的阿里云账号已绑定费用中心账号，请选择要绑定的工作空间。"))
+        return redirect("activation:workspaces")
+    template = "activation/register_account.html"
+    form = _submitted(request, template, forms.RegisterAccountForm, code_purpose=Purpose.REGISTER)
+    if isinstance(form, HttpResponse):
+        return form
+    throttled = _throttled(request, template, form)
+    if throttled is not None:
+        return throttled
+    data = form.cleaned_data
+    try:
+        account_id = account_actions.do_register_billing_account(
+            username=data["username"],
+            password=data["password1"],
+            email=data["email"],
+            code=data["code"],
+            phone=data["phone"],
+            enterprise_name=data["enterprise_name"],
+            instance_id=buyer.instance_id,
+            language=_language(),
+            now=timezone.now(),
+            form_token=_submission(request),
+        )
+    except account_actions.AlreadySubmitted as repeat:
+        account_id = repeat.outcome["account"]
+    except refusals.REFUSED as exc:
+        return _refused(request, template, form, exc)
+    buyer.billing_account_id = account_id
+    messages.success(
+        request, _("企业账号 %(username)s 注册成功，已绑定。请绑定或创建工作空间。") % {"username": data["username"]}
+    )
+    return redirect("activation:workspaces")
+
+
 # -- B2: bind a workspace, three ways ------------------------------------------------------------
 
 
@@ -439,7 +479,12 @@ def _throttled(request: HttpRequest, template: str, form: django_forms.Form, **c
 def register_workspace(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     """注册观测云账号 (new user): console + same-named billing-center account + first workspace."""
     template = "activation/workspace_register.html"
-    context: dict[str, Any] = {"tab": "register"}
+    # The account registered here settles by this instance: an instance that already settles for an
+    # account (it never moves) leaves nothing to register for, and the page says so instead of a form.
+    held = account_queries.billing_account(account_queries.billing_account_id_for_instance(buyer.instance_id))
+    context: dict[str, Any] = {"tab": "register", "held": held}
+    if held is not None:
+        return _page(request, template, status=200 if request.method == "GET" else 409, **context)
     form = _submitted(request, template, forms.RegisterWorkspaceForm, code_purpose=Purpose.REGISTER, **context)
     if isinstance(form, HttpResponse):
         return form
