@@ -18,7 +18,7 @@ class SpendThresholdForm(forms.Form):
         max_value=MAX_THRESHOLD,
         max_digits=12,
         decimal_places=2,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "500.00"}),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": _("例如 500")}),
         error_messages={
             "required": _("请输入预警阈值；不需要预警时请点「关闭预警」。"),
             "invalid": _("请输入金额（元），例如 500 或 1200.50。"),
