@@ -143,18 +143,22 @@ def shorten(value: str, length: int) -> str:
 
 def fit_sms(render: Callable[[Mapping[str, str]], str], elastic: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     """Render an SMS within ``SMS_MAX_CHARS``: the ``elastic`` values (a workspace's name, an item's name)
-    give way, the longest first, down to ``SMS_FLOOR_CHARS`` each; the template's own words never do.
+    give way, the longest first and never below the next longest in one step (so two long values end up
+    about as long as each other), down to ``SMS_FLOOR_CHARS`` each; the template's own words never do.
     Return the text and the values it was rendered with. Should the elastic values at their floor still
     not fit (a template too long: its test says so), the text itself is cut."""
     values = dict(elastic)
     text = render(values)
     while sms_length(text) > SMS_MAX_CHARS:
-        shrinkable = [key for key, value in values.items() if sms_length(value) > SMS_FLOOR_CHARS]
-        if not shrinkable:
+        by_length = sorted(values, key=lambda k: sms_length(values[k]), reverse=True)
+        key = by_length[0]
+        longest = sms_length(values[key])
+        if longest <= SMS_FLOOR_CHARS:
             return shorten(text, SMS_MAX_CHARS), values
-        key = max(shrinkable, key=lambda k: sms_length(values[k]))
+        runner_up = sms_length(values[by_length[1]]) if len(by_length) > 1 else 0
         overflow = sms_length(text) - SMS_MAX_CHARS
-        values[key] = shorten(values[key], max(SMS_FLOOR_CHARS, sms_length(values[key]) - overflow))
+        target = max(SMS_FLOOR_CHARS, longest - overflow, runner_up)
+        values[key] = shorten(values[key], target if target < longest else longest - 1)
         text = render(values)
     return text, values
 
