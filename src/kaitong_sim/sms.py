@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+
+from kaitong_sim import mailbox
 
 MAX_MESSAGES = 100
 
@@ -44,13 +45,8 @@ def length(text: str) -> int:
 
 def read(directory: str, *, to: str | None = None) -> list[dict[str, Any]]:
     """The newest messages first (at most ``MAX_MESSAGES``), those to ``to`` only when given."""
-    if not directory:
-        return []
-    folder = Path(directory)
-    if not folder.is_dir():
-        return []
     messages = []
-    for path in sorted(folder.glob("*.json"), key=lambda p: p.name, reverse=True):
+    for path in mailbox.newest_first(directory, "*.json"):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):

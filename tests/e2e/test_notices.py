@@ -13,10 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.db import transaction
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
@@ -27,12 +25,12 @@ from kaitong.notices.actions import do_send_workspace_notice
 from kaitong.notices.domain import Notice
 from kaitong.workspaces.models import Workspace
 from tests.support.billing import owner, workspaces
+from tests.support.browser import VIEWPORTS, pages_signed_in
 from tests.support.jobs import run_jobs
 from tests.support.simulator import start_simulator
 
 pytestmark = pytest.mark.e2e
 SHOTS = os.environ.get("KAITONG_SCREENSHOTS", "")
-VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 PHONE = "+86 138-0013-8000"
 
 
@@ -116,32 +114,13 @@ def test_the_simulators_mailbox_shows_the_sms_a_notice_sent(page: Page, sent_not
 
 @pytest.fixture
 def signed_in(browser: Browser, live_server) -> Iterator:
-    """The owner of two workspaces, signed in (a Django session cookie), a context per language and size."""
+    """The owner of two workspaces, signed in: a browser context per language and viewport."""
     # A transactional test empties the tables after it, the migration's price list too: load it again.
     price_lists.load(price_lists.read("cn-2023-04"), price_list_model=PriceList, price_item_model=PriceItem)
     first = owned_workspace(language="zh", name="演示工作空间 Demo workspace", prefix="a")
     owned_workspace(language="en", name="Checkout — production, East China (Hangzhou) region", prefix="b")
-    client = Client()
-    client.force_login(first.owner)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    contexts = []
-
-    def open_page(*, language: str = "zh-hans", viewport: str = "desktop") -> Page:
-        context = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN")
-        context.add_cookies(
-            [
-                {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url},
-                {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url},
-            ]
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
+    with pages_signed_in(browser, live_server, first.owner) as open_page:
+        yield open_page
 
 
 @pytest.mark.django_db(transaction=True)

@@ -58,7 +58,7 @@ class TestLoadEnv:
             load_env()
         environment.setenv("KAITONG_SMS_BACKEND", "smtp://nope")
         load_env.cache_clear()
-        with pytest.raises(ConfigError, match="sms_backend|KAITONG_SMS_BACKEND"):
+        with pytest.raises(ConfigError, match=r"sms_backend|KAITONG_SMS_BACKEND"):
             load_env()
 
     def test_bad_values_name_the_variable(self, environment):
