@@ -13,18 +13,20 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
+from django.test import Client
 from playwright.sync_api import Browser, Page, Route
 
 from kaitong.billing import closing, price_lists, views
 from kaitong.billing.ingest import ingest_batch
 from kaitong.billing.models import PriceItem, PriceList
 from tests.support.billing import sample, workspaces
-from tests.support.browser import pages_signed_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SHOTS = os.environ.get("KAITONG_SCREENSHOTS", "")
 TODAY = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 6, 32, tzinfo=UTC)  # 14:32 in Beijing
+VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
 @pytest.fixture
@@ -55,9 +57,31 @@ def account(monkeypatch):
 
 @pytest.fixture
 def signed_in(browser: Browser, live_server, account) -> Iterator:
-    """A browser context per language and viewport, signed in as the owner."""
-    with pages_signed_in(browser, live_server, account[0].owner) as open_page:
-        yield open_page
+    """A browser context per language and viewport, signed in as the owner (a Django session cookie)."""
+    client = Client()
+    client.force_login(account[0].owner)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    contexts = []
+
+    def open_page(*, language: str = "zh-hans", viewport: str = "desktop") -> Page:
+        context = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN")
+        context.add_cookies(
+            [
+                {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url},
+                {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url},
+            ]
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.js_errors = errors  # type: ignore[attr-defined]
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 def shot(page: Page, name: str) -> None:

@@ -2,12 +2,12 @@
 the vendor's sinks; the billing center's 高消费预警 page sets and clears a workspace's alert. Neither
 page spills sideways on a phone.
 
-``KAITONG_SCREENSHOTS=/dir`` saves each page at 1366×900 and 390×844.
+``KAITONG_SCREENSHOTS=/dir`` saves each page at 1366×900 and 390×844 (``tests.support.browser.shot``).
 """
 
 from __future__ import annotations
 
-import os
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,19 +25,12 @@ from kaitong.notices.actions import do_send_workspace_notice
 from kaitong.notices.domain import Notice
 from kaitong.workspaces.models import Workspace
 from tests.support.billing import owner, workspaces
-from tests.support.browser import VIEWPORTS, pages_signed_in
+from tests.support.browser import VIEWPORTS, Pages, shot
 from tests.support.jobs import run_jobs
 from tests.support.simulator import start_simulator
 
 pytestmark = pytest.mark.e2e
-SHOTS = os.environ.get("KAITONG_SCREENSHOTS", "")
 PHONE = "+86 138-0013-8000"
-
-
-def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
 def owned_workspace(*, language: str, name: str, username: str = "owner", prefix: str = "9") -> Workspace:
@@ -119,8 +112,9 @@ def signed_in(browser: Browser, live_server) -> Iterator:
     price_lists.load(price_lists.read("cn-2023-04"), price_list_model=PriceList, price_item_model=PriceItem)
     first = owned_workspace(language="zh", name="演示工作空间 Demo workspace", prefix="a")
     owned_workspace(language="en", name="Checkout — production, East China (Hangzhou) region", prefix="b")
-    with pages_signed_in(browser, live_server, first.owner) as open_page:
-        yield open_page
+    pages = Pages(browser, live_server.url)
+    yield functools.partial(pages.open, user=first.owner)
+    pages.close()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -45,9 +45,9 @@ def contexts(notice: Notice, name: str = PLAIN_NAME) -> list[dict[str, str | int
     base: dict[str, str | int] = {"workspace_id": WORKSPACE_ID, "workspace_name": name}
     if notice in (Notice.COUNTDOWN_STARTED, Notice.COUNTDOWN_ENDING, Notice.LOCKED):
         return [
-            {**base, "locks_on": "2026-12-14", "cause": cause.value, "instance_id": instance}
+            {**base, "locks_on": "2026-12-14", "cause": cause.value, **instance}
             for cause in Cause
-            for instance in ("", "i-8f3a2c91d0")
+            for instance in ({"instance_id": "i-8f3a2c91d0"}, {"instance_id": ""}, {})  # {}: left out
         ]
     if notice is Notice.UNLOCKED:
         return [{**base, "reason": reason.value} for reason in UnlockReason]

@@ -62,17 +62,23 @@ class BadNoticeContext(ValueError):
 
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_LOCK = {"locks_on": "day", "cause": Cause, "instance_id": "text"}
+_LOCK = {"locks_on": "day", "cause": Cause}
 REQUIRED: dict[Notice, dict[str, Any]] = {
     Notice.COUNTDOWN_STARTED: _LOCK,
     Notice.COUNTDOWN_ENDING: _LOCK,
     Notice.LOCKED: _LOCK,
     Notice.UNLOCKED: {"reason": UnlockReason},
-    Notice.SETTLEMENT_CHANGED: {"from_settlement": Settlement, "to_settlement": Settlement, "instance_id": "text"},
+    Notice.SETTLEMENT_CHANGED: {"from_settlement": Settlement, "to_settlement": Settlement},
     Notice.HIGH_SPEND: {"day": "day", "item": "text", "amount": "money", "threshold": "money"},
 }
-# Keys a caller may add: ``unlock_url`` (a one-time link the locked notice then carries instead of the console's).
-OPTIONAL: dict[Notice, dict[str, Any]] = {Notice.LOCKED: {"unlock_url": "url"}}
+# Keys a caller may leave out: ``instance_id`` ("" or absent: no instance line), ``unlock_url`` (a one-time
+# link the locked notice then carries instead of the console's).
+OPTIONAL: dict[Notice, dict[str, Any]] = {
+    Notice.COUNTDOWN_STARTED: {"instance_id": "text"},
+    Notice.COUNTDOWN_ENDING: {"instance_id": "text"},
+    Notice.LOCKED: {"instance_id": "text", "unlock_url": "url"},
+    Notice.SETTLEMENT_CHANGED: {"instance_id": "text"},
+}
 
 
 def _problem(key: str, kind: Any, value: Any) -> str | None:
