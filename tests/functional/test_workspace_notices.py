@@ -111,7 +111,7 @@ class TestBadContext:
 
     def test_a_missing_key_is_named(self):
         workspace = workspace_in("zh")
-        with pytest.raises(BadNoticeContext, match="locked notice: locks_on: missing$"):
+        with pytest.raises(BadNoticeContext, match=r"locked notice: locks_on: missing$"):
             do_send_workspace_notice(
                 workspace_id=workspace.pk, notice=Notice.LOCKED, context={"cause": "unpaid_bill"}, now=timezone.now()
             )
