@@ -28,12 +28,14 @@ VAR = Path("var")
 DEMO_DB = VAR / "demo.sqlite3"
 SIMULATOR_DB = VAR / "demo-simulator.sqlite3"
 MAILBOX = VAR / "demo-mail"
+SMS_BOX = VAR / "demo-sms"  # the vendor's SMS sink writes here; the simulator's /mailbox/ shows it
 
 # What the demo seeds, printed at start-up so a visitor can try every branch of the seed page.
 BUYER_UID = "1234567890123456"
 BUYER_NAME = "演示买家 Demo buyer"
 SEED_USERNAME = "demo"
 SEED_EMAIL = "demo@kaitong.local"
+SEED_PHONE = "+86 138 0013 8000"  # so that the seeded owner's notices also arrive by SMS
 SEED_PASSWORD = "Kaitong-demo-2026"  # noqa: S105 (a demo credential, printed on purpose)
 SEED_WORKSPACE = "演示工作空间 Demo workspace"
 OPERATOR_USERNAME = "operator"
@@ -137,6 +139,7 @@ def seed_vendor() -> None:
                 username=SEED_USERNAME,
                 password_hash=make_password(SEED_PASSWORD),
                 email=SEED_EMAIL,
+                phone=SEED_PHONE,
                 enterprise_name="演示企业 Demo Co.",
                 now=now,
             ).pk
@@ -196,6 +199,7 @@ def _reset() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(MAILBOX, ignore_errors=True)
+    shutil.rmtree(SMS_BOX, ignore_errors=True)
 
 
 def demo_environment(*, host: str, port: int) -> dict[str, str]:
@@ -210,6 +214,10 @@ def demo_environment(*, host: str, port: int) -> dict[str, str]:
     env.setdefault("KAITONG_SIMULATOR_SPI_URL", public_url + "/marketplace/aliyun/spi")
     env.setdefault("KAITONG_SIMULATOR_RETRY_SECONDS", "3")
     env.setdefault("KAITONG_SIMULATOR_MAILBOX_DIR", str(MAILBOX.resolve()))
+    # SMS to owners with a phone number: the file sink, one JSON file a message, shown beside the mail.
+    env.setdefault("KAITONG_SMS_BACKEND", "file")
+    env.setdefault("KAITONG_SMS_FILE_DIR", str(SMS_BOX.resolve()))
+    env.setdefault("KAITONG_SIMULATOR_SMS_DIR", env["KAITONG_SMS_FILE_DIR"])
     # A visitor settles past days by hand (`kaitong settle --day …`), long after the marketplace's
     # 01:59 deadline; the demo's marketplace accepts them so the buyer's bill shows something.
     # The simulator alone (and its tests) enforce the deadline.
@@ -287,7 +295,7 @@ kaitong demo is up. Start at the first link.
 
   1. 云市场（模拟器）Marketplace   {simulator_url}/          ← 立即开通 (open now)
      已购买的服务 Purchased       {simulator_url}/console/
-     邮箱 Mailbox (codes)         {simulator_url}/mailbox/
+     邮箱 Mailbox (mail, SMS)     {simulator_url}/mailbox/
      SPI 投递 Deliveries          {simulator_url}/ops/
   2. 观测云 Vendor site           {public_url}/
      运营后台 Operator console    {public_url}/ops/
@@ -295,7 +303,8 @@ kaitong demo is up. Start at the first link.
 Seeded:
   Alibaba Cloud account (simulator sign-in): {BUYER_NAME}, UID {BUYER_UID} (or create your own)
   billing-center account for 去绑定: username {SEED_USERNAME}, email {SEED_EMAIL}, password {SEED_PASSWORD}
-      with workspace {SEED_WORKSPACE}; verification codes arrive in the mailbox
+      with workspace {SEED_WORKSPACE}; verification codes arrive in the mailbox, notices
+      (lock countdown, 高消费预警 at {public_url}/billing/alerts/) by email and SMS to {SEED_PHONE}
   operator console: {OPERATOR_USERNAME} / {OPERATOR_PASSWORD}
 
 Usage and bills: every workspace gets simulated usage every 10 minutes; each day closes at 00:00

@@ -72,6 +72,7 @@ class SimulatorConfig(BaseSettings):
     # refused with Throttling.User. Alibaba publishes no figure: an assumption, kept low on purpose.
     lookups_per_second: int = Field(default=10, ge=1, alias="KAITONG_SIMULATOR_LOOKUPS_PER_SECOND")
     mailbox_dir: str = Field(default="", alias="KAITONG_SIMULATOR_MAILBOX_DIR")  # the demo's stored mail
+    sms_dir: str = Field(default="", alias="KAITONG_SIMULATOR_SMS_DIR")  # the vendor's SMS sink (its JSON files)
 
     @field_validator("database_url")
     @classmethod

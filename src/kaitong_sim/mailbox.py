@@ -35,15 +35,18 @@ def _sent_at(header: str) -> datetime | None:
     return sent if sent.tzinfo is not None else sent.replace(tzinfo=UTC)
 
 
+def newest_first(directory: str, pattern: str) -> list[Path]:
+    """The files of ``directory`` matching ``pattern``, newest first (their names sort by time); none for
+    an unset or missing folder."""
+    folder = Path(directory) if directory else None
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(folder.glob(pattern), key=lambda p: p.name, reverse=True)
+
+
 def read(directory: str, *, to: str | None = None) -> list[dict[str, Any]]:
-    if not directory:
-        return []
-    folder = Path(directory)
-    if not folder.is_dir():
-        return []
-    files = sorted(folder.glob("*.eml"), key=lambda p: p.name, reverse=True)
     messages = []
-    for path in files:
+    for path in newest_first(directory, "*.eml"):
         with path.open("rb") as handle:
             message = email.message_from_binary_file(handle, policy=email.policy.default)
         assert isinstance(message, email.message.EmailMessage)

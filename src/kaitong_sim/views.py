@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kaitong_sim import actions, api, mailbox, queries
+from kaitong_sim import actions, api, mailbox, queries, sms
 from kaitong_sim.openapi import is_api_request
 
 SESSION_UID = "sim_uid"
@@ -287,11 +288,24 @@ def retry_delivery(request: HttpRequest, delivery_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("simulator:ops"))
 
 
+MAILBOX_KINDS = ("all", "mail", "sms")
+
+
 @require_GET
 def mailbox_page(request: HttpRequest) -> HttpResponse:
+    """Mail and SMS in one list, newest first: what a buyer's inbox and phone received."""
     to = request.GET.get("to", "").strip()[:200]
-    messages = mailbox.read(settings.SIMULATOR.mailbox_dir, to=to or None)
-    return render(request, "simulator/mailbox.html", _context(request, messages=messages, to=to))
+    kind = request.GET.get("kind", "all")
+    kind = kind if kind in MAILBOX_KINDS else "all"
+    entries: list[dict[str, Any]] = []
+    if kind != "sms":
+        entries += [{**m, "kind": "mail"} for m in mailbox.read(settings.SIMULATOR.mailbox_dir, to=to or None)]
+    if kind != "mail":
+        entries += [{**m, "kind": "sms"} for m in sms.read(settings.SIMULATOR.sms_dir, to=to or None)]
+    # Unknown times last; among equal times the later file first (names sort by time within each kind).
+    entries.sort(key=lambda e: (e["sent_at"] is not None, e["sent_at"] or datetime.min.replace(tzinfo=UTC), e["id"]))
+    entries.reverse()
+    return render(request, "simulator/mailbox.html", _context(request, messages=entries, to=to, kind=kind))
 
 
 # --- test hooks (JSON) ----------------------------------------------------------------------------------

@@ -14,9 +14,12 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
+from kaitong.accounts.models import ConsoleAccount
 from kaitong.billing import breaker_writer, closing
 from kaitong.billing import tasks as billing_tasks
 from kaitong.billing.ingest import ingest_batch
+from kaitong.notices import actions as notices
+from kaitong.notices.domain import Notice
 from tests.support import accounts, billing
 from tests.support.jobs import run_jobs
 from tests.support.marketplace import call_spi
@@ -97,14 +100,21 @@ def foreign_words(label: str, language: str) -> list[str]:
 @pytest.fixture
 def everything(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     """A row in every table the console shows: a buyer's workspaces settled by an instance, a closed day
-    with its bills and ledger record, the tasks that ran, the duties that fired, the SPI inbox and the
-    tally of unauthenticated calls."""
+    with its bills and ledger record, a notice sent, the tasks that ran, the duties that fired, the SPI
+    inbox and the tally of unauthenticated calls."""
     monkeypatch.setattr(billing_tasks, "push_concurrency", lambda: 1)  # threads would not see the test's transaction
     workspaces = billing.workspaces(2)
     call_spi(client, {"action": "expiredInstance", "instanceId": workspaces[0].cloud_account.instance.instance_id})
     client.get("/marketplace/aliyun/spi?action=expiredInstance&instanceId=1")  # unsigned: counted in the tally
     ingest_batch(raw=[billing.sample(workspaces[0], "logs", billing.DAY, 3, 5_000_000)], now=billing.after_close())
     closing.do_close_day(day=billing.DAY, now=billing.after_close())
+    # A notice to the owner (email; SMS too: the owner has a phone number).
+    ConsoleAccount.objects.filter(pk=workspaces[0].owner_id).update(phone="13800138000")
+    context = {"locks_on": "2026-12-04", "cause": "instance_expired", "instance_id": "i-1"}
+    with transaction.atomic():
+        notices.do_send_workspace_notice(
+            workspace_id=workspaces[0].pk, notice=Notice.LOCKED, context=context, now=billing.after_close()
+        )
     run_jobs(now=billing.after_close())
     # The Market API once left a push unanswered: the push breaker has its row.
     with transaction.atomic():

@@ -25,6 +25,7 @@ from kaitong.billing.models import (
 )
 from kaitong.billing.pushing import PUSH_JOB
 from kaitong.jobs.actions import enqueue
+from kaitong.notices import actions as notices
 from kaitong.workspaces.models import Workspace
 
 State = MeteringRecord.State
@@ -109,6 +110,8 @@ def _close_day(*, day: date, now: datetime) -> CloseResult:
             for line in drafts[workspace_id].lines
         ]
         insert_rows(DailyBillLine, ["bill_id", "item", "quantity", "units", "retention_days", "price", "fee"], lines)
+        # 高消费预警: items above their workspace's threshold, told once, in this transaction.
+        notices.do_alert_high_spend(day=day, now=now)
 
         # Amount mode: the instance's day in cents. A day with no charge pushes nothing (no record).
         env = settings.ENV

@@ -81,6 +81,12 @@ class AppEnv(BaseSettings):
     mail_from: str = "观测云 <no-reply@kaitong.local>"
     operator_email: str = "ops@kaitong.local"
 
+    # SMS to a workspace's owner (kaitong/sms/backends.py): "none" (email only), "file" (the demo's sink:
+    # one JSON file a message in sms_file_dir, shown by the simulator's mailbox), "locmem" (tests), or the
+    # dotted path of a gateway class.
+    sms_backend: str = Field(default="none", pattern=r"^(none|file|locmem|[A-Za-z_]\w*(\.[A-Za-z_]\w*)+)$")
+    sms_file_dir: str = "var/sms"
+
     usage_api_token: str = ""
 
     # Metering pushes (billing): which Market API client, its timeouts, and the ledger's claim lease.
@@ -148,6 +154,10 @@ class AppEnv(BaseSettings):
             elif len(value) < 16:
                 # The SPI md5 scheme is weak; a short key makes it weaker still (reliability A.2).
                 problems.append(f"KAITONG_{name.upper()} must be at least 16 characters")
+        if self.sms_backend == "locmem":
+            problems.append(
+                "KAITONG_SMS_BACKEND=locmem keeps messages in memory (tests only): use none, file or a gateway"
+            )
         token = self.metrics_token
         if token and (token.strip().lower() in _PLACEHOLDERS or token.startswith("demo-") or len(token) < 16):
             # Optional, but when set it guards the operator's numbers: not a word from the README.

@@ -182,6 +182,14 @@ EMAIL_USE_TLS = ENV.smtp_starttls
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = ENV.mail_from
 
+# SMS (kaitong/sms/backends.py): the backend's dotted path, "" for none (notices then go by email only).
+SMS_BACKEND = {
+    "none": "",
+    "file": "kaitong.sms.backends.FileSmsBackend",
+    "locmem": "kaitong.sms.backends.LocmemSmsBackend",
+}.get(ENV.sms_backend, ENV.sms_backend)
+SMS_FILE_DIR = ENV.sms_file_dir
+
 # One JSON object per line in production (for a log pipeline), the escaped console format in demo and
 # test; both escape control characters and carry the request id (config/logs.py).
 LOGGING = logging_config(json_lines=ENV.mode is Mode.PRODUCTION, level="WARNING" if ENV.mode is Mode.TEST else "INFO")

@@ -9,6 +9,7 @@ os.environ.setdefault("KAITONG_ALIYUN_ISV_KEY", "test-isv-key-123")
 from kaitong.config.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SMS_BACKEND = "kaitong.sms.backends.LocmemSmsBackend"  # like mail.outbox: kaitong.sms.backends.LocmemSmsBackend.outbox
 
 # No marketplace answers DescribeInstanceForIsv in most tests: the scripted asker answers what a test tells
 # it (``tests.support.marketplace.marketplace_says``) and cannot be asked about anything else. Tests that

@@ -27,6 +27,7 @@ urlpatterns = [
     path("ops/", admin.site.urls),
     path("", include("kaitong.marketplace.urls")),
     path("api/v1/", usage_api.urls),
+    path("billing/alerts/", include("kaitong.notices.urls")),  # 费用中心 > 高消费预警
     path("billing/", include("kaitong.billing.urls")),
     path("activate/", include("kaitong.activation.urls")),
     path("console/", include("kaitong.workspaces.urls")),

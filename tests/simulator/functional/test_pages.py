@@ -294,6 +294,66 @@ class TestMailbox:
         assert "123456" not in Client().get("/mailbox/?to=b@example.com").content.decode()
 
 
+def sms_file(folder: Path, name: str, **fields: str) -> None:
+    """A message as the vendor's file sink writes it (the JSON contract in kaitong_sim/sms.py)."""
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(fields, ensure_ascii=False), encoding="utf-8")
+
+
+class TestSmsInTheMailbox:
+    @pytest.fixture
+    def boxes(self, settings, tmp_path: Path) -> tuple[Path, Path]:
+        mail, sms = tmp_path / "mail", tmp_path / "sms"
+        mail.mkdir()
+        settings.SIMULATOR = settings.SIMULATOR.model_copy(update={"mailbox_dir": str(mail), "sms_dir": str(sms)})
+        (mail / "0001.eml").write_bytes(
+            b"From: no-reply@kaitong.local\r\nTo: a@example.com\r\nSubject: code\r\n"
+            b"Date: Mon, 30 Nov 2026 05:40:02 -0000\r\n\r\n123456\r\n"
+        )
+        sms_file(
+            sms,
+            "0001",
+            to="+8613800138000",
+            text="【观测云】工作空间「演示」已锁定。",
+            sent_at="2026-11-30T05:41:00+00:00",
+        )
+        return mail, sms
+
+    def test_sms_and_mail_in_one_list_newest_first_in_beijing_time(self, boxes):
+        page = Client().get("/mailbox/").content.decode()
+        assert page.index('data-testid="sms"') < page.index('data-testid="mail"')
+        assert 'data-testid="sms-text">【观测云】工作空间「演示」已锁定。<' in page
+        assert 'data-testid="sms-to">+8613800138000<' in page
+        assert 'data-testid="sms-date">2026-11-30 13:41:00（北京时间）<' in page
+        assert 'data-testid="sms-length">17<' in page
+
+    def test_by_kind(self, boxes):
+        sms_only = Client().get("/mailbox/?kind=sms").content.decode()
+        assert 'data-testid="sms"' in sms_only and 'data-testid="mail"' not in sms_only
+        mail_only = Client().get("/mailbox/?kind=mail").content.decode()
+        assert 'data-testid="mail"' in mail_only and 'data-testid="sms"' not in mail_only
+        assert 'data-testid="sms"' in Client().get("/mailbox/?kind=bogus").content.decode()
+
+    @pytest.mark.parametrize(("to", "found"), [("138 0013 8000", True), ("+86138", True), ("13900000000", False)])
+    def test_by_phone_number_as_typed(self, boxes, to, found):
+        page = Client().get("/mailbox/?" + urlencode({"to": to})).content.decode()
+        assert ('data-testid="sms"' in page) is found
+
+    def test_a_message_it_cannot_read_does_not_break_the_page(self, boxes):
+        _mail, sms = boxes
+        (sms / "0002.json").write_text("{half a mess", encoding="utf-8")
+        sms_file(sms, "0003", to="+86 139", text="x" * 71, sent_at="not a time")
+        response = Client().get("/mailbox/")
+        page = response.content.decode()
+        assert response.status_code == 200 and "(unreadable message)" in page
+        assert "超过一条短信 over one SMS" in page and "时间未知 unknown time" in page
+
+    def test_partial_files_being_written_are_not_shown(self, boxes):
+        _mail, sms = boxes
+        (sms / ".0002.tmp").write_text('{"to": "+86", "text": "half"}', encoding="utf-8")
+        assert Client().get("/mailbox/").content.decode().count('data-testid="sms"') == 1
+
+
 class TestBill:
     def test_the_bill_shows_what_the_vendor_pushed(self, buyer_client, settings):
         instance = opened_instance(buyer_client)

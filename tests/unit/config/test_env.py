@@ -45,6 +45,22 @@ class TestLoadEnv:
         with pytest.raises(ConfigError, match="at least 16 characters"):
             load_env()
 
+    def test_sms_backend_is_none_file_or_a_class_and_never_memory_in_production(self, environment):
+        for name, value in STRONG.items():
+            environment.setenv(name, value)
+        assert load_env().sms_backend == "none"
+        environment.setenv("KAITONG_SMS_BACKEND", "example_gateway.aliyun.AliyunSms")
+        load_env.cache_clear()
+        assert load_env().sms_backend == "example_gateway.aliyun.AliyunSms"
+        environment.setenv("KAITONG_SMS_BACKEND", "locmem")
+        load_env.cache_clear()
+        with pytest.raises(ConfigError, match="KAITONG_SMS_BACKEND=locmem keeps messages in memory"):
+            load_env()
+        environment.setenv("KAITONG_SMS_BACKEND", "smtp://nope")
+        load_env.cache_clear()
+        with pytest.raises(ConfigError, match=r"sms_backend|KAITONG_SMS_BACKEND"):
+            load_env()
+
     def test_bad_values_name_the_variable(self, environment):
         environment.setenv("KAITONG_ENV", "demo")
         environment.setenv("KAITONG_DATABASE_URL", "mysql://x")
