@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from kaitong.billing.models import MeteringRecord
 from kaitong.jobs.models import STATUS_LABELS, TaskRun
 from kaitong.marketplace.models import STATE_LABELS, InstanceEvent, MarketplaceInstance, ReconciliationResult, SpiCall
+from kaitong.notices import queries as notice_queries
 from kaitong.timeline import domain
 from kaitong.workspaces.domain import Reason
 from kaitong.workspaces.models import REASON_LABELS, SettlementChange, Workspace
@@ -117,9 +118,17 @@ def settlement_changes(subject: Subject) -> Iterable[domain.Event]:
         yield domain.Event(change.at, "settlement", text)
 
 
-def notices_sent(subject: Subject) -> Iterable[domain.Event]:
-    """Emails queued about the instance or its workspaces (notices, the release fallback), with their
-    state. Kept as long as the job engine keeps finished tasks (KAITONG_JOB_RETENTION_DAYS)."""
+def workspace_notices(subject: Subject) -> Iterable[domain.Event]:
+    """Notices about its workspaces (countdown, lock, settlement changed, high spend), each channel
+    with its state; kept for good, unlike task rows."""
+    for notice in notice_queries.sent_notices(workspace_ids=subject.workspace_ids, limit=PER_SOURCE):
+        text = f"{notice.kind_label} · {notice.channel_label} → {notice.recipient} · {notice.state_label}"
+        yield domain.Event(notice.at, "notice", text)
+
+
+def other_mails(subject: Subject) -> Iterable[domain.Event]:
+    """Other emails queued about the instance or its workspaces, with their state. Kept as long as the
+    job engine keeps finished tasks (KAITONG_JOB_RETENTION_DAYS)."""
     about = Q(args_kwargs__kwargs__context__instance_id=subject.instance_id)
     if subject.workspace_ids:
         about |= Q(args_kwargs__kwargs__context__workspace_id__in=list(subject.workspace_ids))
@@ -159,7 +168,8 @@ SOURCES: list[Source] = [
     state_changes,
     reconciliation_results,
     settlement_changes,
-    notices_sent,
+    workspace_notices,
+    other_mails,
     metering_records,
 ]
 
