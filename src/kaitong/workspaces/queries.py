@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from kaitong.accounts import domain as account_rules
 from kaitong.workspaces import domain
 from kaitong.workspaces.models import Workspace
 
@@ -48,6 +49,17 @@ def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[Wo
             )
         )
     return rows
+
+
+def emails_to_bind(*, workspace_id: int, billing_account_id: int) -> frozenset[str]:
+    """The addresses a code to bind this workspace may be mailed to: its billing-center account's and
+    its owner's, as ``actions.do_bind_workspace`` checks them on submit (empty: no such workspace here)."""
+    found = (
+        Workspace.objects.filter(pk=workspace_id, billing_account_id=billing_account_id)
+        .values_list("billing_account__email", "owner__email")
+        .first()
+    )
+    return frozenset(account_rules.normalise_email(email) for email in found or () if email)
 
 
 @dataclass(frozen=True)
