@@ -72,7 +72,7 @@ def get_code(page: Page, sink: Sink, email: str) -> str:
     before = len([m for m in sink.messages if email in str(m["To"])])
     page.fill("#id_email", email)
     page.get_by_test_id("send-code").click()
-    expect(page.locator(".flash")).to_contain_text(email)
+    expect(page.get_by_test_id("code-notice")).to_contain_text(email)
     return code_from_mail(sink, email, already=before)
 
 
