@@ -155,6 +155,7 @@ def test_bind_branch_back_after_every_code_step_and_a_wrong_code(page: Page, liv
     page.get_by_test_id("submit").click()
     expect(page.locator(".errorlist")).to_contain_text("验证码错误，还可尝试 4 次")
     expect(page.locator("#id_name")).to_have_value("acme-new")  # kept over the redirect
+    shot(page, "zh-code-create-wrong-code-desktop")
     page.fill("#id_code", code)
     page.get_by_test_id("submit").click()
     expect(page.locator('[data-name="acme-new"]').get_by_test_id("bound")).to_be_visible()
@@ -216,6 +217,7 @@ def test_without_javascript_the_forms_still_register(browser: Browser, live_serv
         page.get_by_test_id("send-code").click()  # a second click, within the cooldown
         expect(notice).to_contain_text("验证码已发送至 gavin@hooli.example")
         expect(notice).to_contain_text(re.compile(r"如未收到，请 \d+ 秒后重新获取"))
+        shot(page, "zh-code-no-javascript-second-click-desktop")
         page.fill("#id_password1", STRONG_PASSWORD)
         page.fill("#id_password2", STRONG_PASSWORD)
         page.fill("#id_code", code)

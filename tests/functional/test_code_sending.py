@@ -337,3 +337,28 @@ def test_create_and_bind_workspace_codes_go_only_to_the_address_their_check_expe
     data = {"name": "acme-new", "language": "zh", "email": EMAIL, "code": code, "agree": "on"}
     assert submit(client, CREATE, data).status_code == 302
     assert mailed() == [[EMAIL], [EMAIL]]
+
+
+def test_a_kept_form_survives_the_session_store_and_is_taken_once():
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+
+    from kaitong.activation.session import BuyerSession, CodeNotice, FormEcho
+
+    store = SessionStore()
+    echo = FormEcho(
+        path=CREATE,
+        typed={"name": "acme-new"},
+        errors={"code": ["验证码错误，还可尝试 4 次"]},
+        status=429,
+        retry_after=42,
+        notice=CodeNotice("验证码已发送至 a@b.example", later="如未收到，请 42 秒后重新获取", ready_at=1.5),
+    )
+    BuyerSession(store).keep_echo(echo)
+    store.save()  # JSON, as every session store serialises
+    again = BuyerSession(SessionStore(session_key=store.session_key))
+    assert again.take_echo("/activate/elsewhere/") is None  # another page's GET drops it
+    BuyerSession(store).keep_echo(echo)
+    store.save()
+    again = BuyerSession(SessionStore(session_key=store.session_key))
+    assert again.take_echo(CREATE) == echo
+    assert again.take_echo(CREATE) is None
