@@ -10,22 +10,18 @@ English, at 1366×900 and 390×844.
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from kaitong.workspaces.models import Workspace
-from tests.e2e.test_seed_page_branches import code_from_mail, open_instance
+from tests.e2e.test_seed_page_branches import code_from_mail, open_instance, shot
 from tests.support.activation import STRONG_PASSWORD, existing_account
 from tests.support.smtp import Sink, smtp_sink  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-SHOTS = os.environ.get("KAITONG_SCREENSHOTS", "")
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 COUNTING = re.compile(r"已发送（\d+ 秒）|Sent \(\d+ s\)")
@@ -36,17 +32,10 @@ def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, "locale": "zh-CN", "viewport": DESKTOP}
 
 
-@pytest.fixture
-def page(page: Page) -> Iterator[Page]:
-    page.set_default_timeout(10_000)
-    yield page
-
-
-def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        # caret="initial": hiding the caret would inject a style the Content-Security-Policy refuses.
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True, caret="initial")
+def typed_account(page: Page, username: str) -> None:
+    page.fill("#id_username", username)
+    page.fill("#id_password1", STRONG_PASSWORD)
+    page.fill("#id_password2", STRONG_PASSWORD)
 
 
 def mails_to(sink: Sink, email: str) -> int:
@@ -76,9 +65,7 @@ def test_send_code_keeps_the_passwords_counts_down_and_back_after_each_step(page
     and Back after each."""
     page.goto(open_instance(live_server.url, "720001", "6100000000000001"))
     page.get_by_test_id("choose-register").click()
-    page.fill("#id_username", "Initech")
-    page.fill("#id_password1", STRONG_PASSWORD)
-    page.fill("#id_password2", STRONG_PASSWORD)
+    typed_account(page, "Initech")
     history = page.evaluate("history.length")
     code = send_code(page, smtp_sink, "boss@initech.example")
     # Nothing typed is lost, the page did not change, and the button counts down.
@@ -202,9 +189,7 @@ def test_without_javascript_the_forms_still_register(browser: Browser, live_serv
         page.get_by_test_id("hint-ok").click()
         page.get_by_test_id("register-link").click()
         page.fill("#id_name", "hooli-prod")
-        page.fill("#id_username", "hooli")
-        page.fill("#id_password1", STRONG_PASSWORD)
-        page.fill("#id_password2", STRONG_PASSWORD)
+        typed_account(page, "hooli")
         page.fill("#id_email", "gavin@hooli.example")
         page.get_by_test_id("send-code").click()
         notice = page.get_by_test_id("code-notice")
@@ -250,9 +235,7 @@ def test_the_forms_with_the_countdown_on_a_desktop_and_a_phone(page: Page, live_
         page.set_viewport_size(DESKTOP)
 
     page.get_by_test_id("choose-register").click()
-    page.fill("#id_username", "initech")
-    page.fill("#id_password1", STRONG_PASSWORD)
-    page.fill("#id_password2", STRONG_PASSWORD)
+    typed_account(page, "initech")
     send_code(page, smtp_sink, "boss@initech.example")
     forms_counting("register-basic")
     page.goto(f"{live_server.url}/activate/bind/")
@@ -273,8 +256,6 @@ def test_the_forms_with_the_countdown_on_a_desktop_and_a_phone(page: Page, live_
     send_code(page, smtp_sink, "ops@acme.example")  # another purpose: its own cooldown
     forms_counting("create")
     page.get_by_test_id("tab-register").click()
-    page.fill("#id_username", "hooli")
-    page.fill("#id_password1", STRONG_PASSWORD)
-    page.fill("#id_password2", STRONG_PASSWORD)
+    typed_account(page, "hooli")
     send_code(page, smtp_sink, "gavin@hooli.example")
     forms_counting("register-workspace")
