@@ -199,14 +199,7 @@ def _code_answer(
     return notice, answer.status, answer.retry_after
 
 
-def _send_code(
-    request: HttpRequest,
-    template: str,
-    form_class: type[django_forms.Form],
-    purpose: account_rules.Purpose,
-    recipients: Callable[[], CodeRecipients] = _any_address,
-    **context: Any,
-) -> HttpResponse:
+def _send_code(request: HttpRequest, purpose: Purpose, recipients: Callable[[], CodeRecipients]) -> HttpResponse:
     """Handle 获取验证码: in the page (htmx), answer the button and the line under it, and a new form
     token for the next submit; without JavaScript, back to the page, which shows the same line."""
     notice, status, retry_after = _code_answer(request, purpose, recipients())
@@ -276,7 +269,7 @@ def _submitted(
         answer = refusals.answer(exc)
         return _back(request, _echo(request, status=answer.status, alert=answer.message))
     if code_purpose is not None and _is_send_code(request):
-        return _send_code(request, template, form_class, code_purpose, code_to, **context)
+        return _send_code(request, code_purpose, code_to)
     form = form_class(request.POST)
     if not form.is_valid():
         return _invalid(request, template, form=form, **context)
