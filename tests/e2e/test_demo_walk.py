@@ -150,10 +150,11 @@ def test_the_whole_seed_page(demo: Demo, page: Page) -> None:
     page.fill("#id_password2", "Walk-the-seed-2026")
     page.fill("#id_email", EMAIL)
     page.get_by_test_id("send-code").click()
+    expect(page.get_by_test_id("code-notice")).to_contain_text(EMAIL)
     code = read_code(page, demo, to=EMAIL)
-    # Password fields are never echoed back after 获取验证码: type them again.
-    page.fill("#id_password1", "Walk-the-seed-2026")
-    page.fill("#id_password2", "Walk-the-seed-2026")
+    # 获取验证码 is an in-page request: what was typed, the passwords too, is still there.
+    expect(page.locator("#id_password1")).to_have_value("Walk-the-seed-2026")
+    expect(page.locator("#id_password2")).to_have_value("Walk-the-seed-2026")
     page.fill("#id_code", code)
     page.check("#id_confirm_username")  # 用户名将注册为 walker01
     page.get_by_test_id("submit").click()

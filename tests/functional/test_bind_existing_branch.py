@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.core import mail
 
 from kaitong.accounts.models import CloudAccount
 from kaitong.workspaces.models import Workspace
 from tests.support.activation import (
     bind_account,
     bind_workspace,
+    deliver_mail,
     enter,
     existing_account,
     open_instance,
@@ -57,14 +59,35 @@ def test_bind_account_then_bind_existing_workspace(client):
 
 
 def test_unknown_username_and_wrong_email_get_the_same_answer_and_bind_nothing(client):
+    """No code reaches an address that cannot bind (issue 11, item 6); the answers do not tell apart an
+    unknown username from a known one with another email, before or after the code."""
     existing_account("acme", "ops@acme.example")
     enter(client, "500003")
-    unknown = bind_account(client, username="nobody", email="ops@acme.example")
-    other_email_code = request_code(client, BIND, "intruder@evil.example", username="acme")
-    wrong_email = submit(client, BIND, {"username": "acme", "email": "intruder@evil.example", "code": other_email_code})
-    for response in (unknown, wrong_email):
+    unknown = submit(client, BIND, {"op": "send_code", "username": "nobody", "email": "ops@acme.example"})
+    outsider = submit(client, BIND, {"op": "send_code", "username": "acme", "email": "intruder@evil.example"})
+    deliver_mail()
+    assert mail.outbox == []  # neither the account's address (other username) nor the outsider got a code
+    for sent, email in ((unknown, "ops@acme.example"), (outsider, "intruder@evil.example")):
+        assert sent.status_code == 200
+        assert f"若用户名与邮箱匹配，验证码已发送至 {email}，10 分钟内有效" in sent.content.decode()
+    answers = [
+        submit(client, BIND, {"username": "nobody", "email": "ops@acme.example", "code": "123456"}),
+        submit(client, BIND, {"username": "acme", "email": "intruder@evil.example", "code": "123456"}),
+    ]
+    for response in answers:
         assert response.status_code == 400
-        assert "用户名与邮箱不匹配" in response.content.decode()
+        assert "验证码错误，还可尝试 4 次" in response.content.decode()  # a try counted, as for a wrong code
+    assert not CloudAccount.objects.exists()
+
+
+def test_a_proved_email_with_another_username_is_a_mismatch(client):
+    """The account's own code (sent with its username) offered with another username binds nothing."""
+    existing_account("acme", "ops@acme.example")
+    existing_account("globex", "it@globex.example")
+    enter(client, "500011")
+    code = request_code(client, BIND, "ops@acme.example", username="acme")
+    response = submit(client, BIND, {"username": "globex", "email": "ops@acme.example", "code": code})
+    assert response.status_code == 400 and "用户名与邮箱不匹配" in response.content.decode()
     assert not CloudAccount.objects.exists()
 
 
@@ -114,14 +137,23 @@ def test_workspace_of_another_account_is_not_found(client):
 
 
 def test_bind_workspace_email_must_belong_to_the_account(client):
+    """Said when 获取验证码 is clicked, and nobody else is mailed a code (the session holds the account)."""
     existing_account("acme", "ops@acme.example", workspaces=("acme-prod",))
     enter(client, "500008")
     bind_account(client)
     prod = Workspace.objects.get()
-    response = bind_workspace(client, prod.pk, "someone@else.example")
+    path = f"/activate/workspaces/{prod.pk}/bind/"
+    mail.outbox.clear()
+    response = submit(client, path, {"op": "send_code", "email": "someone@else.example"})
+    deliver_mail()
     assert response.status_code == 400 and "请输入该工作空间所属费用中心账号或拥有者的邮箱" in response.content.decode()
+    assert "验证码已发送" not in response.content.decode() and mail.outbox == []
+    refused = submit(client, path, {"email": "someone@else.example", "code": "123456"})
+    assert refused.status_code == 400
     prod.refresh_from_db()
     assert prod.settlement == "billing_account"
+    assert bind_workspace(client, prod.pk, "ops@acme.example").status_code == 302  # the right address is mailed
+    assert [message.to for message in mail.outbox] == [["ops@acme.example"]]
 
 
 def test_instance_released_mid_flow_cannot_bind(client):

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from django.core import mail
 
 from kaitong.workspaces.models import Workspace
-from tests.support.activation import bind_account, code_sent_to, enter, existing_account, request_code, submit
+from tests.support.activation import (
+    bind_account,
+    code_sent_to,
+    deliver_mail,
+    enter,
+    existing_account,
+    request_code,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 CREATE = "/activate/workspaces/create/"
@@ -57,12 +66,18 @@ def test_bad_input_changes_nothing(client, overrides, message, status):
 
 
 def test_email_must_be_the_console_accounts(client):
+    """Said when 获取验证码 is clicked, and the stranger is mailed nothing (issue 11, item 6)."""
     existing_account("acme", "ops@acme.example")
     enter(client, "600003")
     bind_account(client)
-    code = request_code(client, CREATE, "other@acme.example")
-    response = submit(client, CREATE, form(code, email="other@acme.example"))
+    mail.outbox.clear()
+    response = submit(client, CREATE, {**form(""), "op": "send_code", "email": "stranger@else.example"})
+    deliver_mail()
     assert response.status_code == 400 and "请输入注册观测云账号时使用的邮箱" in response.content.decode()
+    assert 'value="acme-new"' in response.content.decode()  # the rest of the form is kept
+    assert mail.outbox == []
+    response = submit(client, CREATE, form("123456", email="stranger@else.example"))
+    assert response.status_code == 400
     assert not Workspace.objects.exists()
 
 

@@ -19,6 +19,7 @@ from kaitong.accounts import actions, domain
 from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount, VerificationCode
 from kaitong.workspaces.models import SettlementChange, Workspace
 from tests.support.activation import (
+    IN_PAGE,
     STRONG_PASSWORD,
     bind_account,
     code_sent_to,
@@ -133,11 +134,31 @@ def test_register_console_account_clicked_five_times(client):
 
 
 def test_send_code_clicked_five_times_sends_one_code(client):
+    """Without JavaScript: five redirects back to the form, which says the code was sent."""
     enter(client, "940005")
     path = "/activate/workspaces/register/"
     answers = clicked(client, path, {"op": "send_code", "email": "admin@newco.example"})
+    assert all_lead_to(answers, path)
+    assert "验证码已发送至 admin@newco.example" in client.get(path).content.decode()
+    assert VerificationCode.objects.count() == 1
+
+
+def test_send_code_clicked_five_times_in_the_page_sends_one_code(client):
+    """With JavaScript (htmx): five answers in the page, each the sent notice and its countdown."""
+    enter(client, "940008")
+    path = "/activate/workspaces/register/"
+    token = form_token(client, path)
+    answers = from_one_browser_at_once(
+        client,
+        CLICKS,
+        lambda browser, n: browser.post(
+            path, {"op": "send_code", "email": "admin@newco.example", "form_token": token}, **IN_PAGE
+        ),
+    )
     assert [answer.status_code for answer in answers] == [200] * CLICKS
-    assert all("验证码已发送至 admin@newco.example" in answer.content.decode() for answer in answers)
+    for answer in answers:
+        body = answer.content.decode()
+        assert "验证码已发送至 admin@newco.example" in body and 'data-wait="60"' in body
     assert VerificationCode.objects.count() == 1
 
 
@@ -172,9 +193,12 @@ def test_a_form_without_its_token_is_shown_again_and_changes_nothing(client):
     existing_account("acme", EMAIL)
     enter(client, "940007")
     bind_account(client)
-    response = client.post(OPEN.replace("register/open/", "workspaces/create/"), {"name": "x", "language": "en"})
-    assert response.status_code == 400 and "页面已过期，请检查后重新提交" in response.content.decode()
-    assert 'value="x"' in response.content.decode() and 'name="form_token"' in response.content.decode()
+    path = "/activate/workspaces/create/"
+    response = client.post(path, {"name": "x", "language": "en"})
+    assert response.status_code == 302 and response["Location"] == path
+    page = client.get(path)
+    assert page.status_code == 400 and "页面已过期，请检查后重新提交" in page.content.decode()
+    assert 'value="x"' in page.content.decode() and 'name="form_token"' in page.content.decode()
     assert not Workspace.objects.exists()
 
 

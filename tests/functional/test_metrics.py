@@ -109,6 +109,9 @@ def test_codes_sent_and_refused_are_counted(client, token):
     actions.do_send_verification_code(email=email, purpose=purpose, ip="10.9.9.9", language="en", now=now)
     with pytest.raises(domain.IssueRefused):  # again at once: the 60 s cooldown
         actions.do_send_verification_code(email=email, purpose=purpose, ip="10.9.9.9", language="en", now=now)
+    # A code for an address the form cannot use: issued, counted, mailed to nobody.
+    withheld = {"ip": "10.9.9.9", "language": "en", "now": now, "mail_only_to": frozenset({"owner@code.example"})}
+    actions.do_send_verification_code(email="outsider@code.example", purpose=purpose, **withheld)
     with pytest.raises(actions.CodeRefused):
         actions.do_verify_email(email=email, purpose=purpose, code="000000", now=now)
     with pytest.raises(actions.CodeRefused):
@@ -121,6 +124,7 @@ def test_codes_sent_and_refused_are_counted(client, token):
     )
     for name, reason in (
         ("kaitong_code_sends_refused_total", "cooldown"),
+        ("kaitong_code_sends_refused_total", "not_paired"),
         ("kaitong_codes_refused_total", "wrong"),
         ("kaitong_codes_refused_total", "missing"),
     ):

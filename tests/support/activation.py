@@ -66,8 +66,24 @@ def form_token(client, path: str) -> str:  # type: ignore[no-untyped-def]
 
 def submit(client, path: str, data: dict[str, str], *, token: str | None = None):  # type: ignore[no-untyped-def]
     """Post the form of ``path`` as a browser does: load the page, then send its fields with the page's
-    form token (or ``token``: the same token again is a repeat of one submission)."""
-    return client.post(path, {**data, "form_token": form_token(client, path) if token is None else token})
+    form token (or ``token``: the same token again is a repeat of one submission).
+
+    A POST answers with a redirect (Post/Redirect/Get). One back to the form's own page is followed as
+    the browser follows it, and that page is returned: the form as posted, its errors and the refusal's
+    status (400, 409, 429 with Retry-After). A redirect elsewhere (the next step) is returned as it is."""
+    response = client.post(path, {**data, "form_token": form_token(client, path) if token is None else token})
+    if response.status_code == 302 and response["Location"] == path:
+        return client.get(path)
+    return response
+
+
+IN_PAGE = {"HTTP_HX_REQUEST": "true"}  # what htmx sends: the request of 获取验证码 with JavaScript
+
+
+def send_code_in_page(client, path: str, email: str, *, token: str | None = None, **fields: str):  # type: ignore[no-untyped-def]
+    """获取验证码 as the page's script sends it (htmx): the answer is the button and the line under it."""
+    data = {"op": "send_code", "email": email, "form_token": form_token(client, path) if token is None else token}
+    return client.post(path, {**data, **fields}, **IN_PAGE)
 
 
 def confirming(data: dict[str, str]) -> dict[str, str]:

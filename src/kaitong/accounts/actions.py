@@ -12,7 +12,7 @@ committed before anyone else's guess is judged), and then holds the action's wor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -207,14 +207,28 @@ def submitting(*, form_token: str | None = None, proof: CodeProof | None = None,
 
 @metrics.counts_code_sends
 def do_send_verification_code(
-    *, email: str, purpose: Purpose, ip: str, language: str, now: datetime, form_token: str | None = None
-) -> None:
-    """Issue a new code for (email, purpose) and queue its email, or raise domain.IssueRefused.
+    *,
+    email: str,
+    purpose: Purpose,
+    ip: str,
+    language: str,
+    now: datetime,
+    form_token: str | None = None,
+    mail_only_to: Collection[str] | None = None,
+) -> bool:
+    """Issue a new code for (email, purpose) and queue its email, or raise domain.IssueRefused; return
+    whether it was mailed.
 
-    The answer does not depend on whether an account uses this email (no enumeration): codes go to any
-    syntactically valid address, and what the code unlocks is checked only after it is proved.
+    ``mail_only_to`` are the addresses the form's check on submit would accept (None: any address, as
+    a registration proves a new mailbox). A code for another address is issued and recorded all the
+    same, counted by the cooldown and the hourly caps like any other, and its email queued for a task
+    that mails nobody: a request that cannot succeed costs what a real one costs, and its limits and
+    the work done before the commit (the same rows written) are those of a real one, so neither the
+    cooldown nor the time taken tell an outsider whether the address belongs to an account. Nobody can
+    use such a code (nobody knows it); like any code it is judged on submit, a wrong try counted.
     """
     email = domain.normalise_email(email)
+    mailed = mail_only_to is None or email in {domain.normalise_email(address) for address in mail_only_to}
     with submitting(form_token=form_token, now=now):
         hour_ago = now - domain.HOUR
         # The email's codes of the hour, locked in id order as judging locks them: two sends to one
@@ -253,7 +267,9 @@ def do_send_verification_code(
             context={"minutes": int(domain.CODE_LIFETIME.total_seconds() // 60), "purpose": purpose},
             secret={"code": code},  # sealed in the task, dropped once mailed: never at rest in clear
             now=now,
+            deliver=mailed,  # withheld: queued all the same, for a task that mails nobody
         )
+    return mailed
 
 
 def do_verify_email(*, email: str, purpose: Purpose, code: str, now: datetime, form_token: str | None = None) -> str:

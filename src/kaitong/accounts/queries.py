@@ -65,3 +65,24 @@ def username_is_taken(raw: str) -> bool:
     return (
         ConsoleAccount.objects.filter(username=name).exists() or BillingAccount.objects.filter(username=name).exists()
     )
+
+
+def email_to_bind(raw_username: str) -> str | None:
+    """The one address a code to bind the billing-center account ``raw_username`` may be mailed to: the
+    account's email, as ``actions.do_bind_billing_account`` checks it on submit (None: no such account).
+
+    One query whether or not the name is well-formed or taken, so its time says nothing about either."""
+    try:
+        name = domain.canonical_username(raw_username)
+    except domain.UsernameError:
+        name = ""
+    return BillingAccount.objects.filter(username=name).values_list("email", flat=True).first()
+
+
+def console_email(billing_account_id: int) -> str | None:
+    """The email the billing-center account's console account registered with (None: it has none), the
+    one a code to create a workspace may be mailed to, as ``do_create_bound_workspace`` checks it."""
+    email = (
+        BillingAccount.objects.filter(pk=billing_account_id).values_list("console_account__email", flat=True).first()
+    )
+    return domain.normalise_email(email) if email else None

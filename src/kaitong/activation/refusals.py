@@ -112,10 +112,11 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
     (account_actions.CodeRefused, _CODE.LOCKED): Refusal(
         429, _("验证码错误次数过多，请 %(m)s 分钟后再试"), field="code", params=_minutes, retry_after=_retry_after
     ),
-    # 获取验证码 refused: the form comes back as after a send, the reason under the email field.
+    # 获取验证码 refused: said beside the button. Within the cooldown the notice of the code sent a
+    # moment ago stays, this added to it (the button counts the seconds down).
     (account_rules.IssueRefused, _ISSUE.COOLDOWN): Refusal(
         429,
-        _("验证码发送过于频繁，请 %(s)s 秒后再试"),
+        _("如未收到，请 %(s)s 秒后重新获取"),
         field="email",
         params=lambda exc: {"s": exc.retry_after},
         retry_after=_retry_after,

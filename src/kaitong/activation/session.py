@@ -10,7 +10,7 @@ link (``billing/views.py``) records what it opened through ``UnlockGrant``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from django.contrib.sessions.backends.base import SessionBase
@@ -26,6 +26,7 @@ _REGISTRATION = "mp_registration"
 _OPENED = "mp_opened"
 # Not a buyer's key: a login-free entry leaves it alone, and it leaves the buyer's alone.
 _UNLOCK_GRANT = "unlock_grant"
+_ECHO = "mp_echo"
 
 
 class NoEntry(Exception):
@@ -41,6 +42,33 @@ class RegistrationDraft:
     password_hash: str
     email: str
     phone: str
+
+
+@dataclass(frozen=True)
+class CodeNotice:
+    """What 获取验证码 answered, shown beside the button: the words, whether they are a refusal (red)
+    rather than a notice, when to ask again (a second click within the cooldown), and when (epoch
+    seconds) the address takes another code: the button counts down to it (0: no countdown)."""
+
+    message: str
+    refused: bool = False
+    later: str = ""
+    ready_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class FormEcho:
+    """A posted form, kept for the one GET of its page that follows the redirect (Post/Redirect/Get):
+    what was typed (never a password or a code), the errors by field ("__all__": above the form), a
+    message above the form, the status and Retry-After to answer that GET with, and 获取验证码's answer."""
+
+    path: str
+    typed: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    alert: str = ""
+    status: int = 200
+    retry_after: int | None = None
+    notice: CodeNotice | None = None
 
 
 def open_buyer_session(request: HttpRequest, *, instance_id: str, ali_uid: str) -> None:
@@ -132,6 +160,20 @@ class BuyerSession:
         if workspace_id not in bound:
             bound.append(workspace_id)
         self._session[_BOUND] = bound
+
+    # -- a posted form, shown once by the page it redirects to ------------------------------------------
+
+    def keep_echo(self, echo: FormEcho) -> None:
+        self._session[_ECHO] = asdict(echo)
+
+    def take_echo(self, path: str) -> FormEcho | None:
+        """The form posted to ``path``, once: any page's GET drops what was kept, so it never shows up
+        later, on another visit or another page."""
+        kept = self._session.pop(_ECHO, None)
+        if not kept or kept.get("path") != path:
+            return None
+        notice = kept.pop("notice", None)
+        return FormEcho(**kept, notice=CodeNotice(**notice) if notice else None)
 
 
 class UnlockGrant:

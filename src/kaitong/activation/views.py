@@ -5,6 +5,12 @@ state lives in the session (``session.BuyerSession``, opened by the login-free e
 its aliUid, then the billing-center account, the registration draft, and every workspace bound or
 created, listed on the success page. Every refusal is answered as ``refusals`` says.
 Every form posts with CSRF; 获取验证码 is a second submit button, so the pages work without JavaScript.
+With JavaScript it is an in-page request (htmx): the answer replaces the button and the line under it
+(notice, countdown), and nothing typed is lost.
+
+Post/Redirect/Get: a POST never answers with a page. It answers with a redirect, to the next step or
+back to its own page, whose next GET shows what was typed (never a password or a code), the errors and
+the refusal's status (``session.FormEcho``); so Back and reload never offer to send a form again.
 
 Every page's form carries a fresh ``form_token``; each state-changing submit (获取验证码 too) passes
 it to its action, which records it in its transaction: a repeat of the same submission (a double
@@ -17,6 +23,7 @@ import functools
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django import forms as django_forms
@@ -30,15 +37,17 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from kaitong.accounts import actions as account_actions
 from kaitong.accounts import domain as account_rules
 from kaitong.accounts import queries as account_queries
 from kaitong.activation import forms, refusals
-from kaitong.activation.session import BuyerSession, NoEntry, RegistrationDraft
+from kaitong.activation.session import BuyerSession, CodeNotice, FormEcho, NoEntry, RegistrationDraft
 from kaitong.config.http import client_ip
 from kaitong.marketplace import queries as marketplace_queries
 from kaitong.workspaces import actions as workspace_actions
+from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces import queries as workspace_queries
 from kaitong.workspaces.views import sign_in_url
 
@@ -57,11 +66,15 @@ def needs_entry(view: View) -> View:
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         buyer = BuyerSession.of(request)
+        refusal: Exception | None = None
         if not buyer.entered:
-            return _refused_page(request, NoEntry())
-        if not marketplace_queries.instance_is_active(buyer.instance_id):
+            refusal = NoEntry()
+        elif not marketplace_queries.instance_is_active(buyer.instance_id):
             # Expired or released since the entry: the session can no longer bind anything.
-            return _refused_page(request, account_actions.InstanceNotActive())
+            refusal = account_actions.InstanceNotActive()
+        if refusal is not None:
+            # A POST is sent to the page, whose GET says the same.
+            return _refused_page(request, refusal) if request.method == "GET" else _to(request, request.path)
         response = view(request, buyer, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         return response
@@ -102,45 +115,124 @@ def _submission(request: HttpRequest) -> str | None:
     return f"{BuyerSession.of(request).instance_id}:{token}" if token else None
 
 
-def _send_code(
-    request: HttpRequest,
-    template: str,
-    form_class: type[django_forms.Form],
-    purpose: account_rules.Purpose,
-    **context: Any,
-) -> HttpResponse:
-    """Handle 获取验证码: send a code to the form's email and show the form again (inputs kept, secrets
-    dropped) and, if the code could not be sent, why, under the email field (429 with Retry-After when
-    it is too soon). A repeat of the same click is answered as the first was."""
-    form = form_class(initial=_typed(request))
+@dataclass(frozen=True)
+class CodeRecipients:
+    """Who may be mailed a form's code: the addresses its check on submit accepts (None: any, as a
+    registration proves a new mailbox). For a visitor who proved no account yet (``mismatch`` None) the
+    answer is the same whether the address is one of them or not; a buyer whose session holds the
+    billing-center account is told at once that it is not (``mismatch``: the refusal to answer)."""
+
+    emails: frozenset[str] | None = None
+    mismatch: Exception | None = None
+    missing: str = ""  # what to fill in first, when the form lacks what the addresses depend on
+
+
+def _any_address() -> CodeRecipients:
+    return CodeRecipients()
+
+
+def _in_page(request: HttpRequest) -> bool:
+    """An htmx request: answered with the part of the page it replaces, never a redirect."""
+    return bool(getattr(request, "htmx", False))
+
+
+def _to(request: HttpRequest, path: str) -> HttpResponse:
+    """Go to ``path``: a redirect (an in-page request: the browser is told to load it)."""
+    return HttpResponseClientRedirect(path) if _in_page(request) else redirect(path)
+
+
+def _back(request: HttpRequest, echo: FormEcho) -> HttpResponse:
+    """Back to the form's page, which shows ``echo`` once."""
+    BuyerSession.of(request).keep_echo(echo)
+    return _to(request, request.path)
+
+
+def _echo(request: HttpRequest, form: django_forms.Form | None = None, *, status: int = 400, **kept: Any) -> FormEcho:
+    errors = {name: [str(message) for message in said] for name, said in form.errors.items()} if form else {}
+    return FormEcho(path=request.path, typed=_typed(request), errors=errors, status=status, **kept)
+
+
+def _code_answer(
+    request: HttpRequest, purpose: Purpose, recipients: CodeRecipients
+) -> tuple[CodeNotice, int, int | None]:
+    """Send a code to the posted email if the limits allow; return what to say beside the button, the
+    status and the Retry-After seconds. A repeat of the same click is answered as the first was."""
     email_form = forms.EmailOnlyForm(request.POST)
     if not email_form.is_valid():
-        return _page(request, template, form=form, email_error=email_form.errors["email"][0], **context)
-    email = email_form.cleaned_data["email"]
+        return CodeNotice(str(email_form.errors["email"][0]), refused=True), 400, None
+    if recipients.missing:
+        return CodeNotice(recipients.missing, refused=True), 400, None
+    email = account_rules.normalise_email(email_form.cleaned_data["email"])
+    now = timezone.now()
+    limited: account_rules.IssueRefused | None = None
+    submission = _submission(request)
     try:
         account_actions.do_send_verification_code(
             email=email,
             purpose=purpose,
             ip=client_ip(request),
             language=_language(),
-            now=timezone.now(),
-            form_token=_submission(request),
+            now=now,
+            # A submission of its own: the form's submit with the same page token is not its repeat
+            # (in the page, the form keeps its token if the answer's new one did not arrive).
+            form_token=f"{submission}:code" if submission else None,
+            mail_only_to=recipients.emails,
         )
     except account_actions.AlreadySubmitted:
         pass  # the first click sent it
     except account_rules.IssueRefused as exc:
-        answer = refusals.answer(exc)
-        response = _page(request, template, status=answer.status, form=form, email_error=answer.message, **context)
-        if answer.retry_after is not None:
-            response["Retry-After"] = str(answer.retry_after)
-        return response
-    # The same words whether or not an account uses this email (no enumeration).
-    messages.success(request, _("验证码已发送至 %(email)s，10 分钟内有效") % {"email": email})
-    return _page(request, template, form=form, **context)
+        limited = exc
+    if recipients.mismatch is not None and recipients.emails is not None and email not in recipients.emails:
+        # A buyer whose session holds the account is told at once; the try still counted.
+        return CodeNotice(refusals.answer(recipients.mismatch).message, refused=True), 400, None
+    if recipients.mismatch is None and recipients.emails is not None:
+        # The same words whether or not the username and the email belong together (no enumeration).
+        sent = _("若用户名与邮箱匹配，验证码已发送至 %(email)s，10 分钟内有效") % {"email": email}
+    else:
+        sent = _("验证码已发送至 %(email)s，10 分钟内有效") % {"email": email}
+    if limited is None:
+        return CodeNotice(sent, ready_at=now.timestamp() + account_rules.RESEND_COOLDOWN.total_seconds()), 200, None
+    answer = refusals.answer(limited)
+    if limited.reason is not account_rules.IssueLimit.COOLDOWN:
+        return CodeNotice(answer.message, refused=True), answer.status, answer.retry_after
+    # Within the cooldown the code sent a moment ago is on its way: say so again, and when to ask anew.
+    notice = CodeNotice(sent, later=answer.message, ready_at=now.timestamp() + limited.retry_after)
+    return notice, answer.status, answer.retry_after
+
+
+def _send_code(request: HttpRequest, purpose: Purpose, recipients: Callable[[], CodeRecipients]) -> HttpResponse:
+    """Handle 获取验证码: in the page (htmx), answer the button and the line under it, and a new form
+    token for the next submit; without JavaScript, back to the page, which shows the same line."""
+    notice, status, retry_after = _code_answer(request, purpose, recipients())
+    if not _in_page(request):
+        return _back(request, _echo(request, status=status, retry_after=retry_after, notice=notice))
+    context = {**_code_button(notice), "form_token": _new_form_token(), "in_page": True}
+    response = render(request, "activation/_send_code.html", context, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _code_button(notice: CodeNotice | None) -> dict[str, Any]:
+    """The context of 获取验证码 and the line under it: the notice and the seconds left to count down."""
+    if notice is None:
+        return {"code_notice": None, "code_wait": 0}
+    left = int(notice.ready_at - timezone.now().timestamp() + 0.999) if notice.ready_at else 0
+    return {"code_notice": notice, "code_wait": max(0, left)}
 
 
 def _is_send_code(request: HttpRequest) -> bool:
     return request.method == "POST" and request.POST.get("op") == "send_code"
+
+
+def _form_again(form_class: type[FormT], echo: FormEcho) -> FormT:
+    """The form as it was posted: typed values (secrets left empty) and its errors."""
+    form = form_class(initial=echo.typed)
+    form.cleaned_data = {}  # an unbound form has none; add_error expects it
+    for name, said in echo.errors.items():
+        for message in said:
+            form.add_error(name if name in form.fields else None, message)
+    return form
 
 
 def _submitted(
@@ -149,22 +241,36 @@ def _submitted(
     form_class: type[FormT],
     *,
     code_purpose: account_rules.Purpose | None = None,
+    code_to: Callable[[], CodeRecipients] = _any_address,
     **context: Any,
 ) -> FormT | HttpResponse:
-    """The start every form view shares: the empty form, a form posted without its page's token,
-    获取验证码 (when the form takes an email code), or the refused form with its errors, each as the
-    page to answer; otherwise the valid bound form."""
+    """The start every form view shares: the form's page (empty, or as posted the moment before), or
+    the answer to a POST that goes no further (no page token, 获取验证码, errors); otherwise the valid
+    bound form. ``code_to`` says who may be mailed the form's code (asked only when one is sent)."""
     if request.method != "POST":
-        return _page(request, template, form=form_class(), **context)
+        echo = BuyerSession.of(request).take_echo(request.path)
+        if echo is None:
+            return _page(request, template, form=form_class(), **context)
+        response = _page(
+            request,
+            template,
+            status=echo.status,
+            form=_form_again(form_class, echo),
+            alert=echo.alert,
+            **_code_button(echo.notice),
+            **context,
+        )
+        if echo.retry_after is not None:
+            response["Retry-After"] = str(echo.retry_after)
+        return response
     try:
         _check_token(request)
     except refusals.FormNotFromPage as exc:
-        # Shown again with what was typed (secrets dropped), to be sent once more with a token.
+        # Shown again with what was typed, to be sent once more with a token.
         answer = refusals.answer(exc)
-        form = form_class(initial=_typed(request))
-        return _page(request, template, status=answer.status, form=form, alert=answer.message, **context)
+        return _back(request, _echo(request, status=answer.status, alert=answer.message))
     if code_purpose is not None and _is_send_code(request):
-        return _send_code(request, template, form_class, code_purpose, **context)
+        return _send_code(request, code_purpose, code_to)
     form = form_class(request.POST)
     if not form.is_valid():
         return _invalid(request, template, form=form, **context)
@@ -197,13 +303,20 @@ def _page(request: HttpRequest, template: str, *, status: int = 200, **context: 
     context.setdefault("ali_uid", buyer.ali_uid)
     context.setdefault("account", account_queries.billing_account(buyer.billing_account_id))
     context.setdefault("site_name", _site_name())
-    context.setdefault("form_token", secrets.token_urlsafe(24))  # a new one on every page, used once
+    context.setdefault("form_token", _new_form_token())
+    if request.method == "GET":
+        buyer.take_echo(request.path)  # shown by this page or never: it does not wait for a later visit
     return render(request, template, context, status=status)
 
 
-def _invalid(request: HttpRequest, template: str, **context: Any) -> HttpResponse:
-    """A form that was refused: 400, so scripts and tests can tell a refusal from a fresh page."""
-    return _page(request, template, status=400, **context)
+def _new_form_token() -> str:
+    return secrets.token_urlsafe(24)  # a new one on every page, used once
+
+
+def _invalid(request: HttpRequest, template: str, *, form: django_forms.Form, **context: Any) -> HttpResponse:
+    """A form with errors: back to its page, which shows them with 400, so scripts and tests can tell
+    a refusal from a fresh page."""
+    return _back(request, _echo(request, form))
 
 
 def _refused_page(request: HttpRequest, exc: Exception) -> HttpResponse:
@@ -216,10 +329,11 @@ def _refused(
     request: HttpRequest, template: str, form: django_forms.Form, exc: Exception, **context: Any
 ) -> HttpResponse:
     """Answer an action's refusal as the table says: its page, or its message on the field it concerns
-    with the form kept. Nothing changed (the action rolled back)."""
+    with the form kept; either way by a redirect to the page, whose GET shows it. Nothing changed (the
+    action rolled back), except a wrong code's try, which counts."""
     answer = refusals.answer(exc)
     if answer.page:
-        return _refused_page(request, exc)
+        return _to(request, request.path)  # the page's GET meets the same refusal
     if isinstance(exc, account_actions.UsernameTaken):
         # The answer reveals that an account exists: each client address gets only so many an hour,
         # counted before it is given.
@@ -228,10 +342,7 @@ def _refused(
         except account_actions.TooManyAttempts as throttled:
             return _refused(request, template, form, throttled, **context)
     form.add_error(answer.field, answer.message)
-    response = _page(request, template, status=answer.status, form=form, **context)
-    if answer.retry_after is not None:
-        response["Retry-After"] = str(answer.retry_after)
-    return response
+    return _back(request, _echo(request, form, status=answer.status, retry_after=answer.retry_after))
 
 
 # -- chooser ----------------------------------------------------------------------------------------
@@ -302,10 +413,29 @@ def bind_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     if request.GET.get("hint") == "ok":
         buyer.mark_hint_seen()
         return redirect("activation:bind_account")
+    if buyer.billing_account_id:
+        # Done already (Back after binding, a second tab): the account is the one this instance settles by.
+        messages.info(request, _("费用中心账号已绑定，请选择要绑定的工作空间。"))
+        return redirect("activation:workspaces")
     template = "activation/bind_account.html"
-    if request.method != "POST":
-        return _page(request, template, form=forms.BindAccountForm(), show_hint=not buyer.hint_seen)
-    form = _submitted(request, template, forms.BindAccountForm, code_purpose=Purpose.BIND_BILLING_ACCOUNT)
+
+    def paired_with_username() -> CodeRecipients:
+        # The visitor has proved nothing yet: only the account's own address gets mail, and the answer
+        # does not say whether it was that one.
+        username = request.POST.get("username", "").strip()
+        if not username:
+            return CodeRecipients(missing=str(forms.BindAccountForm.base_fields["username"].error_messages["required"]))
+        email = account_queries.email_to_bind(username)
+        return CodeRecipients(emails=frozenset({email} if email else ()))
+
+    form = _submitted(
+        request,
+        template,
+        forms.BindAccountForm,
+        code_purpose=Purpose.BIND_BILLING_ACCOUNT,
+        code_to=paired_with_username,
+        show_hint=not buyer.hint_seen,
+    )
     if isinstance(form, HttpResponse):
         return form
     data = form.cleaned_data
@@ -410,10 +540,33 @@ def bind_workspace(request: HttpRequest, buyer: BuyerSession, workspace_id: int)
     rows = _workspace_list(buyer, account_id)
     row = next((r for r in rows if r.id == workspace_id), None)
     if row is None:
-        return _refused_page(request, workspace_actions.WorkspaceNotFound())
+        return (
+            _refused_page(request, workspace_actions.WorkspaceNotFound())
+            if request.method == "GET"
+            else _to(request, request.path)
+        )
+    if row.bound_here or row.bound_elsewhere:
+        # Nothing to do here any more (Back after binding, a repeat): the list says how it settles.
+        if row.bound_here:
+            messages.info(request, _("工作空间「%(name)s」已绑定") % {"name": row.name})
+        else:
+            messages.error(request, refusals.answer(workspace_rules.AlreadyBoundElsewhere()).message)
+        return _to(request, reverse("activation:workspaces"))
     context: dict[str, Any] = {"rows": rows, "tab": "bind", "target": row, "any_bound": any(r.bound_here for r in rows)}
     template = "activation/workspaces.html"
-    form = _submitted(request, template, forms.BindWorkspaceForm, code_purpose=Purpose.BIND_WORKSPACE, **context)
+
+    def workspace_emails() -> CodeRecipients:
+        emails = workspace_queries.emails_to_bind(workspace_id=workspace_id, billing_account_id=account_id)
+        return CodeRecipients(emails=emails, mismatch=workspace_actions.NotTheWorkspaceEmail())
+
+    form = _submitted(
+        request,
+        template,
+        forms.BindWorkspaceForm,
+        code_purpose=Purpose.BIND_WORKSPACE,
+        code_to=workspace_emails,
+        **context,
+    )
     if isinstance(form, HttpResponse):
         return form
     try:
@@ -443,7 +596,21 @@ def create_workspace(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
         return redirect("activation:bind_account")
     template = "activation/workspace_create.html"
     context: dict[str, Any] = {"tab": "create"}
-    form = _submitted(request, template, forms.CreateWorkspaceForm, code_purpose=Purpose.CREATE_WORKSPACE, **context)
+
+    def console_email() -> CodeRecipients:
+        email = account_queries.console_email(account_id)
+        if email is None:
+            return CodeRecipients(emails=frozenset(), mismatch=workspace_actions.NoConsoleAccount())
+        return CodeRecipients(emails=frozenset({email}), mismatch=workspace_actions.NotTheConsoleEmail())
+
+    form = _submitted(
+        request,
+        template,
+        forms.CreateWorkspaceForm,
+        code_purpose=Purpose.CREATE_WORKSPACE,
+        code_to=console_email,
+        **context,
+    )
     if isinstance(form, HttpResponse):
         return form
     data = form.cleaned_data

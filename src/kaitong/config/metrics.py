@@ -64,7 +64,8 @@ SPI_VERDICTS = Counter(
 CODES_SENT = Counter("kaitong_codes_sent", "Verification codes issued (and queued for mail), by purpose.", ["purpose"])
 CODE_SENDS_REFUSED = Counter(
     "kaitong_code_sends_refused",
-    "Requests for a verification code refused: resend cooldown, hourly cap per email or per address.",
+    "Requests for a verification code refused (resend cooldown, hourly cap per email or per address) or "
+    "withheld (not_paired: the address is not the one the form needs).",
     ["reason"],
 )
 CODES_REFUSED = Counter(
@@ -100,7 +101,7 @@ def count_code_refused(reason: str) -> None:
 
 def counts_code_sends(send: Callable[P, T]) -> Callable[P, T]:
     """Decorate the action that issues a code: a code sent (after its transaction committed) or a
-    send refused is counted, with the purpose or the reason."""
+    send refused or withheld is counted, with the purpose or the reason."""
 
     @functools.wraps(send)
     def counted(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -109,7 +110,11 @@ def counts_code_sends(send: Callable[P, T]) -> Callable[P, T]:
         except IssueRefused as refused:
             CODE_SENDS_REFUSED.labels(refused.reason.value).inc()
             raise
-        CODES_SENT.labels(str(kwargs.get("purpose", ""))).inc()
+        if result is False:
+            # Issued and counted, but mailed to nobody: the address is not the one the form needs.
+            CODE_SENDS_REFUSED.labels("not_paired").inc()
+        else:
+            CODES_SENT.labels(str(kwargs.get("purpose", ""))).inc()
         return result
 
     return counted

@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx: an in-page request (获取验证码) is answered with the part of the page it replaces.
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A password hash that waited too long for its turn (accounts/hashers.py) is a 429 to retry.
     "kaitong.config.capacity.AnswerBusyHashing",

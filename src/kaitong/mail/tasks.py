@@ -43,3 +43,12 @@ def send_email(*, message_type: str, to: str, language: str, context: dict[str, 
     if html:
         message.attach_alternative(html, "text/html")
     message.send(fail_silently=False)
+
+
+@task()
+def withhold_email(
+    *, message_type: str, to: str, language: str, context: dict[str, Any], sealed_context: str = ""
+) -> None:
+    """Mail nobody: the twin of ``send_email`` queued where a message must not go out but the request
+    must cost what a sent one costs (``actions.enqueue_email(deliver=False)``). Its sealed argument is
+    dropped when it finishes, as any task's."""

@@ -61,6 +61,17 @@ def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[Wo
     return rows
 
 
+def emails_to_bind(*, workspace_id: int, billing_account_id: int) -> frozenset[str]:
+    """The addresses a code to bind this workspace may be mailed to: its billing-center account's and
+    its owner's, as ``actions.do_bind_workspace`` checks them on submit (empty: no such workspace here)."""
+    found = (
+        Workspace.objects.filter(pk=workspace_id, billing_account_id=billing_account_id)
+        .values_list("billing_account__email", "owner__email")
+        .first()
+    )
+    return frozenset(account_rules.normalise_email(email) for email in found or () if email)
+
+
 @dataclass(frozen=True)
 class WorkspaceHome:
     id: int
