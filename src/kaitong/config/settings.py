@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "kaitong.billing",
     "kaitong.mail",
     "kaitong.notices",
+    "kaitong.countdown",
     # Django's tasks framework (built into Django 6: drop "django_tasks" then) on its database backend.
     "django_tasks",
     "django_tasks_db",

@@ -504,15 +504,19 @@ def _apply(
         at=now,
         detail=detail,
     )
-    _notify_state_change(instance, before_state=before_state, now=now, spi_call_id=inbox.pk)
+    _notify_state_change(instance, before_state=before_state, now=now, spi_call_id=inbox.pk, action=call.action)
 
 
-# Other capabilities react to a state change (a released instance stops settling its workspaces)
-# through receivers registered here; they run inside the same transaction, with the instance row
-# still locked, so what they write commits or rolls back with the change and its audit row.
+# Other capabilities react to a state change (an expired or released instance starts the lock countdown
+# of the workspaces it settles) through receivers registered here; they run inside the same transaction,
+# with the instance row still locked, so what they write commits or rolls back with the change and its
+# audit row.
 class StateChangeReceiver(Protocol):
-    def __call__(self, instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int) -> None:
-        """React to ``instance`` having left ``before_state``; ``spi_call_id`` is the inbox row that did it."""
+    def __call__(
+        self, instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None, action: str
+    ) -> None:
+        """React to ``instance`` having left ``before_state``: ``action`` is the lifecycle call that did it
+        (``renewInstance``, …), ``spi_call_id`` its inbox row (None when the reconciliation applied it)."""
 
 
 _state_change_receivers: list[StateChangeReceiver] = []
@@ -524,8 +528,10 @@ def on_instance_state_change(receiver: StateChangeReceiver) -> StateChangeReceiv
     return receiver
 
 
-def _notify_state_change(instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int) -> None:
+def _notify_state_change(
+    instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None, action: str
+) -> None:
     if instance.state == before_state:
         return
     for receiver in _state_change_receivers:
-        receiver(instance, before_state=before_state, now=now, spi_call_id=spi_call_id)
+        receiver(instance, before_state=before_state, now=now, spi_call_id=spi_call_id, action=action)

@@ -69,13 +69,17 @@ def has_workspaces(*, billing_account_id: int) -> bool:
 
 
 def workspaces_of(owner_id: int) -> list[tuple[int, str]]:
-    return list(Workspace.objects.filter(owner_id=owner_id).order_by("created_at", "id").values_list("id", "name"))
+    """The owner's workspaces, oldest first; a dissolved one (解散) is gone from the console."""
+    owned = Workspace.objects.filter(owner_id=owner_id, dissolution__isnull=True)
+    return list(owned.order_by("created_at", "id").values_list("id", "name"))
 
 
 def workspace_home(*, workspace_id: int, owner_id: int) -> WorkspaceHome | None:
-    """The workspace if ``owner_id`` owns it; None for missing and not-yours alike."""
+    """The workspace if ``owner_id`` owns it; None for missing, dissolved and not-yours alike."""
     workspace = (
-        Workspace.objects.select_related("cloud_account__instance").filter(pk=workspace_id, owner_id=owner_id).first()
+        Workspace.objects.select_related("cloud_account__instance")
+        .filter(pk=workspace_id, owner_id=owner_id, dissolution__isnull=True)
+        .first()
     )
     if workspace is None:
         return None

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from kaitong.countdown import views as countdown_views
 from kaitong.workspaces import views
 
 app_name = "workspaces"
@@ -13,4 +14,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page=reverse_lazy("workspaces:login")), name="logout"),
     path("", views.home, name="home"),
     path("workspaces/<int:workspace_id>/", views.workspace, name="workspace"),
+    path("workspaces/<int:workspace_id>/dissolve/", countdown_views.dissolve, name="dissolve"),
 ]

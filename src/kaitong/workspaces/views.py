@@ -1,4 +1,8 @@
-"""The console after 开通成功: sign in, the workspace home, and its DataKit onboarding."""
+"""The console after 开通成功: sign in, the workspace home, and its DataKit onboarding.
+
+A workspace in its lock countdown shows a banner (days left, why, what to do); a locked one shows the
+lock page instead of itself (立即解锁, 解散), and none of its data (kaitong.countdown).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
+from kaitong.billing import queries as billing_queries
+from kaitong.billing.domain import beijing_day
+from kaitong.countdown import queries as countdown
 from kaitong.workspaces import forms, queries
+
+HISTORY_DAYS = 7
 
 
 def _throttled_as_429(response: HttpResponse, form: object) -> HttpResponse:
@@ -48,7 +58,9 @@ def home(request: HttpRequest) -> HttpResponse:
     owned = queries.workspaces_of(_user_id(request))
     if len(owned) == 1:
         return redirect("workspaces:workspace", workspace_id=owned[0][0])
-    return render(request, "workspaces/home.html", {"owned": owned})
+    statuses = countdown.statuses_of([workspace_id for workspace_id, _ in owned], now=timezone.now())
+    rows = [(workspace_id, name, statuses.get(workspace_id)) for workspace_id, name in owned]
+    return render(request, "workspaces/home.html", {"owned": owned, "rows": rows})
 
 
 @login_required
@@ -58,4 +70,14 @@ def workspace(request: HttpRequest, workspace_id: int) -> HttpResponse:
         # Missing and not-yours get the same page.
         return render(request, "workspaces/not_found.html", status=404)
     owned = queries.workspaces_of(_user_id(request))
-    return render(request, "workspaces/workspace.html", {"ws": found, "owned": owned})
+    now = timezone.now()
+    status = countdown.status_of(workspace_id, now=now)
+    if status is not None and status.locked:
+        # Locked: the lock page in place of the workspace; nothing of its data or its token is shown.
+        return render(request, "countdown/lock.html", {"ws": found, "owned": owned, "countdown": status})
+    history = billing_queries.usage_history(
+        workspace_id=workspace_id, today=beijing_day(now), days=HISTORY_DAYS, language=request.LANGUAGE_CODE
+    )
+    return render(
+        request, "workspaces/workspace.html", {"ws": found, "owned": owned, "countdown": status, "history": history}
+    )
