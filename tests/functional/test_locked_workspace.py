@@ -163,6 +163,7 @@ class TestNoBillForLockedDays:
         closing.do_close_day(day=LOCKED_DAY, now=day_window(LOCKED_DAY)[1] + timedelta(minutes=1))
 
         assert list(DailyBill.objects.filter(day=LOCKED_DAY).values_list("workspace_id", flat=True)) == [paying.pk]
+        assert not DailyBill.objects.filter(workspace=locked_ws).exists()
         assert list(MeteringRecord.objects.filter(day=LOCKED_DAY).values_list("instance_id", flat=True)) == ["710022"]
 
     def test_the_last_day_before_the_lock_and_the_day_of_an_unlock_are_billed(self):
