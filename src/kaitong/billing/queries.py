@@ -381,3 +381,16 @@ def usage_history(*, workspace_id: int, today: date, days: int, language: str) -
         label, unit = (item, "") if name is None else (name.en, name.unit_en) if english else (name.zh, name.unit_zh)
         rows.append(UsageHistoryRow(item, label, unit, [per_day[item].get(day) for day in window]))
     return UsageHistory(window, rows)
+
+
+def unpaid_bill_ids(*, workspace_ids: Iterable[int]) -> list[int]:
+    """The workspaces' bills their billing-center account has to pay and that are not paid yet."""
+    from kaitong.workspaces.models import Workspace
+
+    bills = DailyBill.objects.filter(
+        workspace_id__in=list(workspace_ids),
+        settlement=Workspace.Settlement.BILLING_ACCOUNT,
+        total__gt=0,
+        payment__isnull=True,
+    )
+    return list(bills.order_by("day", "pk").values_list("pk", flat=True))
