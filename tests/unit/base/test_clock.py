@@ -59,7 +59,7 @@ def test_the_vendor_refuses_it_in_production(monkeypatch):
         "KAITONG_SECRET_KEY": "a-real-secret-key-of-length",
         "KAITONG_ALIYUN_ISV_KEY": "a-real-isv-key-of-length",
         "KAITONG_USAGE_API_TOKEN": "a-real-usage-token-of-length",
-        "KAITONG_CLOCK_OFFSET_FILE": "/tmp/offset",
+        "KAITONG_CLOCK_OFFSET_FILE": "var/demo-clock-offset",
     }.items():
         monkeypatch.setenv(name, value)
     env.load_env.cache_clear()
@@ -68,7 +68,7 @@ def test_the_vendor_refuses_it_in_production(monkeypatch):
             env.load_env()
         monkeypatch.setenv("KAITONG_ENV", "demo")
         env.load_env.cache_clear()
-        assert env.load_env().clock_offset_file == "/tmp/offset"
+        assert env.load_env().clock_offset_file == "var/demo-clock-offset"
     finally:
         env.load_env.cache_clear()
 
@@ -82,7 +82,7 @@ def test_the_simulator_refuses_it_in_production(monkeypatch):
         "KAITONG_ALIYUN_ISV_KEY": "a-real-isv-key-of-length",
         "KAITONG_ALIYUN_ACCESS_KEY_ID": "real-id",
         "KAITONG_ALIYUN_ACCESS_KEY_SECRET": "real-secret-of-length",
-        "KAITONG_CLOCK_OFFSET_FILE": "/tmp/offset",
+        "KAITONG_CLOCK_OFFSET_FILE": "var/demo-clock-offset",
     }.items():
         monkeypatch.setenv(name, value)
     config.load_config.cache_clear()
