@@ -74,6 +74,9 @@ def advance(path: str | os.PathLike[str], by: timedelta) -> timedelta:
         raise ClockOffsetError("the demo clock only moves forward")
     offset = read_offset(path) + by
     write_offset(path, offset)
+    current = installed()
+    if current is not None and Path(current.path) == Path(path):
+        current.forget()  # this process sees its own step at once (the page it redirects to shows it)
     return offset
 
 
@@ -84,6 +87,10 @@ class OffsetClock:
         self.path = path
         self._offset = read_offset(path)
         self._read_at = time.monotonic()
+
+    def forget(self) -> None:
+        """Read the file again on the next look."""
+        self._read_at = float("-inf")
 
     def offset(self) -> timedelta:
         if time.monotonic() - self._read_at >= REREAD_SECONDS:

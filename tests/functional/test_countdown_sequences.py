@@ -46,6 +46,8 @@ steps = st.one_of(
     st.tuples(st.just("days"), st.integers(min_value=1, max_value=16)),
     st.tuples(st.just("days"), st.integers(min_value=12, max_value=16)),
 )
+
+
 class World:
     def __init__(self) -> None:
         open_instances(list(INSTANCES))
@@ -63,7 +65,11 @@ class World:
     def settlement(self) -> workspace_rules.Settlement:
         workspace = Workspace.objects.select_related("cloud_account__instance").get(pk=self.workspace.pk)
         cloud = workspace.cloud_account
-        return workspace_rules.BY_BILLING_ACCOUNT if cloud is None else workspace_rules.by_instance(cloud.instance.instance_id)
+        return (
+            workspace_rules.BY_BILLING_ACCOUNT
+            if cloud is None
+            else workspace_rules.by_instance(cloud.instance.instance_id)
+        )
 
     def apply(self, kind: str, value) -> None:  # type: ignore[no-untyped-def]
         match kind:
@@ -75,7 +81,10 @@ class World:
                 self.orders += 1
                 # Renewed for an hour, so that a later expiry in the sequence is not stale.
                 until = format_time(self.now + timedelta(hours=1))
-                spi({"action": "renewInstance", "instanceId": value, "orderId": f"o{self.orders}", "expiredOn": until}, now=self.now)
+                spi(
+                    {"action": "renewInstance", "instanceId": value, "orderId": f"o{self.orders}", "expiredOn": until},
+                    now=self.now,
+                )
             case "resume":
                 spi({"action": "resumeInstance", "instanceId": value, "productCode": "cmgj00053362"}, now=self.now)
             case "move":
@@ -111,7 +120,11 @@ class World:
         else:
             return
         do_change_settlement(
-            workspace=Workspace.objects.get(pk=self.workspace.pk), to=target, reason=reason, acting="buyer", now=self.now
+            workspace=Workspace.objects.get(pk=self.workspace.pk),
+            to=target,
+            reason=reason,
+            acting="buyer",
+            now=self.now,
         )
 
     def days(self, count: int) -> None:

@@ -91,3 +91,10 @@ def test_the_simulator_refuses_it_in_production(monkeypatch):
             config.load_config()
     finally:
         config.load_config.cache_clear()
+
+
+def test_a_process_sees_its_own_step_at_once(offset_file):
+    real = clock.real_now()
+    clock.install(offset_file)  # re-read only every REREAD_SECONDS otherwise
+    clock.advance(offset_file, timedelta(days=1))
+    assert timezone.now() - real >= timedelta(days=1)

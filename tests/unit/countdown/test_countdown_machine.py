@@ -211,7 +211,10 @@ TestCountdownMachine.settings = settings(max_examples=300, stateful_step_count=4
 def test_days_left_counts_the_first_day_as_fourteen_and_the_last_as_one():
     started = datetime(2026, 3, 1, 15, 59, tzinfo=UTC)  # 23:59 Beijing time, 1 March
     countdown = domain.step(
-        domain.CLEAR, settlement=by_instance("A"), event=domain.InstanceStopped("A", Cause.INSTANCE_EXPIRED), now=started
+        domain.CLEAR,
+        settlement=by_instance("A"),
+        event=domain.InstanceStopped("A", Cause.INSTANCE_EXPIRED),
+        now=started,
     ).countdown
     assert domain.days_left(countdown, now=started) == 14
     assert countdown.locks_on == date(2026, 3, 15)
@@ -225,9 +228,7 @@ def test_an_overdue_bill_is_one_day_past_the_close():
 
 
 def test_notice_context_is_the_agreed_shape():
-    countdown = domain.step(
-        domain.CLEAR, settlement=BY_BILLING_ACCOUNT, event=domain.BillOverdue(), now=T0
-    ).countdown
+    countdown = domain.step(domain.CLEAR, settlement=BY_BILLING_ACCOUNT, event=domain.BillOverdue(), now=T0).countdown
     assert domain.notice_context(countdown, Notice.COUNTDOWN_STARTED) == {
         "locks_on": "2026-03-15",
         "cause": "unpaid_bill",
