@@ -28,7 +28,7 @@ from kaitong.marketplace.aliyun.spi import format_time
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces.models import Workspace
 from kaitong.workspaces.settlement import do_change_settlement
-from tests.support.billing import open_instances, sample, workspaces
+from tests.support.billing import open_instances, workspaces
 from tests.support.countdown import run_duty, spi
 
 pytestmark = pytest.mark.django_db
