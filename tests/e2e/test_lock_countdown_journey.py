@@ -57,7 +57,7 @@ def shots(page: Page, name: str) -> None:
     page.set_viewport_size(DESKTOP)
 
 
-def mail_to(page: Page, demo: Demo, *, containing: str, seconds: float = 60) -> str:
+def mail_to(page: Page, demo: Demo, *, containing: str, seconds: float = 60) -> str:  # noqa: F811
     """The body of the newest mail to EMAIL whose subject or body contains ``containing``."""
     mailbox = page.context.new_page()
     try:
@@ -74,7 +74,7 @@ def mail_to(page: Page, demo: Demo, *, containing: str, seconds: float = 60) -> 
     raise AssertionError(f"no mail to {EMAIL} with {containing!r}")
 
 
-def sign_in_to_the_console(page: Page, demo: Demo) -> None:
+def sign_in_to_the_console(page: Page, demo: Demo) -> None:  # noqa: F811
     page.goto(demo.vendor + "/console/login/")
     page.fill("#id_username", USERNAME)
     page.fill("#id_password", PASSWORD)
