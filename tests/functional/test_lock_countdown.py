@@ -32,6 +32,7 @@ from tests.support.countdown import (
     resume,
     run_duty,
 )
+from tests.support.marketplace import marketplace  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -274,3 +275,38 @@ def test_the_money_of_a_payment_is_the_bills():
     bill = DailyBill.objects.get(workspace=workspace)
     do_record_bill_payments(bill_ids=[bill.pk], recorded_by="operator", now=T0)
     assert bill.payment.amount == bill.total == Decimal(bill.total)
+
+
+def test_the_reconciliation_applies_a_lost_release_and_a_lost_renewal_through_the_same_receivers(marketplace):  # noqa: F811
+    """Calls the marketplace sent and we never got: found twice by the reconciliation, applied, and the
+    countdown follows as it would have followed the SPI calls."""
+    from kaitong.marketplace import actions as marketplace_actions
+    from kaitong.marketplace import reconciliation
+    from kaitong.marketplace.domain import MarketStatus, MarketView
+
+    (lost_release,) = workspaces(1, instance_ids=["700111"])
+    (lost_renewal,) = workspaces(1, instance_ids=["700112"], prefix="6")
+    expire("700112", now=T0)
+    marketplace.says("700111", MarketView(MarketStatus.CLOSED))
+    marketplace.says("700112", MarketView(MarketStatus.OPENED))
+    clock = iter(T0 + timedelta(days=1, seconds=n) for n in range(1000))
+
+    def run():  # type: ignore[no-untyped-def]
+        return reconciliation.do_reconcile(
+            marketplace=marketplace,
+            clock=lambda: next(clock),
+            calls_per_second=100.0,
+            interval=timedelta(hours=24),
+            apply=marketplace_actions.do_apply_marketplace_view,
+        )
+
+    assert run().applied == []
+    assert sorted(run().applied) == ["700111", "700112"]
+
+    started = open_countdown(lost_release.pk)
+    assert (started.cause, started.instance_id) == ("instance_released", "700111")
+    assert CountdownEvent.objects.get(workspace=lost_release, kind="started").acting == (
+        "marketplace reconciliation (releaseInstance)"
+    )
+    assert open_countdown(lost_renewal.pk) is None
+    assert Countdown.objects.get(workspace=lost_renewal).lift == "instance_renewed"
