@@ -310,3 +310,33 @@ def test_the_reconciliation_applies_a_lost_release_and_a_lost_renewal_through_th
     )
     assert open_countdown(lost_renewal.pk) is None
     assert Countdown.objects.get(workspace=lost_renewal).lift == "instance_renewed"
+
+
+def test_an_operator_records_a_payment_in_the_operator_console_and_it_lifts_the_countdown(client):
+
+    from tests.support.accounts import operator
+
+    day = date(2026, 11, 2)
+    workspace = bill_with_usage(day)
+    run_duty(day_window(day)[1] + timedelta(days=1, minutes=1))
+    bill = DailyBill.objects.get(workspace=workspace, day=day)
+    client.force_login(operator())
+
+    unpaid = client.get("/ops/billing/dailybill/?paid=no").content.decode()
+    assert f"/ops/billing/dailybill/{bill.pk}/change/" in unpaid
+    response = client.post(
+        "/ops/billing/dailybill/", {"action": "record_payment", "_selected_action": [bill.pk]}, follow=True
+    )
+
+    assert "已记录 1 张账单的付款；解除了 1 个工作空间的锁定倒计时。" in response.content.decode()
+    payment = DailyBill.objects.get(pk=bill.pk).payment
+    assert payment.recorded_by.startswith("operator ") and payment.amount == bill.total
+    assert Countdown.objects.get(workspace=workspace).lift == "bill_paid"
+    again = client.post(
+        "/ops/billing/dailybill/", {"action": "record_payment", "_selected_action": [bill.pk]}, follow=True
+    )
+    assert f"账单 {bill.pk} 已记录付款。" in again.content.decode()
+    assert (
+        f"/ops/billing/dailybill/{bill.pk}/change/"
+        not in client.get("/ops/billing/dailybill/?paid=no").content.decode()
+    )
