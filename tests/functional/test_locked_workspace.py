@@ -349,3 +349,14 @@ def test_the_pure_rule_and_the_query_agree_on_locked_days():
 
         unbilled = Workspace.objects.filter(queries.unbilled_workspaces(day)).filter(pk=workspace.pk).exists()
         assert unbilled == domain.day_is_locked(periods, day)
+
+
+def test_a_dissolved_workspace_cannot_be_bound_again(client):
+    from kaitong.workspaces import queries as workspace_queries
+
+    workspace = released()
+    actions.do_dissolve_workspace(
+        workspace_id=workspace.pk, owner_id=workspace.owner_id, typed_name=workspace.name, acting="owner", now=NOW
+    )
+    rows = workspace_queries.bindable_workspaces(billing_account_id=workspace.billing_account_id, instance_id="x")
+    assert workspace.pk not in [row.id for row in rows]

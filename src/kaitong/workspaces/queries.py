@@ -30,7 +30,8 @@ def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[Wo
     """Workspaces under the billing-center account, for the 绑定观测云工作空间 list."""
     rows = []
     for workspace in (
-        Workspace.objects.filter(billing_account_id=billing_account_id)
+        # A dissolved workspace (解散) is gone: never bound again.
+        Workspace.objects.filter(billing_account_id=billing_account_id, dissolution__isnull=True)
         .select_related("cloud_account__instance")
         .order_by("created_at", "id")
     ):
