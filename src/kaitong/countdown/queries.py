@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from kaitong.billing.domain import beijing_day, day_window
 from kaitong.billing.models import BillPayment, DailyBill
@@ -34,11 +34,12 @@ def as_domain(row: Countdown | None) -> domain.Countdown:
     )
 
 
-def open_countdowns() -> Any:
+def open_countdowns() -> QuerySet[Countdown]:
+    """Episodes not lifted: at most one per workspace (a partial UNIQUE constraint)."""
     return Countdown.objects.filter(lifted_at__isnull=True)
 
 
-def not_dissolved(workspaces: Any) -> Any:
+def not_dissolved(workspaces: QuerySet[Workspace]) -> QuerySet[Workspace]:
     return workspaces.exclude(Exists(Dissolution.objects.filter(workspace=OuterRef("pk"))))
 
 
@@ -171,7 +172,7 @@ def due_for_the_clock(*, now: datetime, limit: int) -> list[int]:
     return list(due)
 
 
-def _overdue_unpaid_bills(*, now: datetime) -> Any:
+def _overdue_unpaid_bills(*, now: datetime) -> QuerySet[DailyBill]:
     """Bills settled by a billing-center account, above zero, unpaid, and overdue at ``now``."""
     # A bill of day D is due at D+1 00:00 and overdue from D+2 00:00 (domain.overdue_since).
     last_overdue_day = beijing_day(now - domain.OVERDUE_AFTER) - timedelta(days=1)
