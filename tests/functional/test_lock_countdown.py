@@ -17,6 +17,7 @@ from kaitong.billing.models import DailyBill
 from kaitong.billing.payments import do_record_bill_payments
 from kaitong.countdown import domain, queries
 from kaitong.countdown.models import Countdown, CountdownEvent
+from kaitong.marketplace.models import SpiCall
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces.models import SettlementChange, Workspace
 from kaitong.workspaces.settlement import do_change_settlement
@@ -32,7 +33,6 @@ from tests.support.countdown import (
     resume,
     run_duty,
 )
-from tests.support.marketplace import marketplace  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -277,31 +277,33 @@ def test_the_money_of_a_payment_is_the_bills():
     assert bill.payment.amount == bill.total == Decimal(bill.total)
 
 
-def test_the_reconciliation_applies_a_lost_release_and_a_lost_renewal_through_the_same_receivers(marketplace):  # noqa: F811
-    """Calls the marketplace sent and we never got: found twice by the reconciliation, applied, and the
-    countdown follows as it would have followed the SPI calls."""
-    from kaitong.marketplace import actions as marketplace_actions
-    from kaitong.marketplace import reconciliation
-    from kaitong.marketplace.domain import MarketStatus, MarketView
+def test_a_change_the_reconciliation_applies_counts_down_like_an_spi_call():
+    """The reconciliation applies a lost call the way the SPI does (the instance, its audit row without an
+    inbox row, then the state-change receivers with no SPI call): the countdown follows, and says so."""
+    from kaitong.countdown.actions import count_down_on_instance_change
+    from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance
 
     (lost_release,) = workspaces(1, instance_ids=["700111"])
     (lost_renewal,) = workspaces(1, instance_ids=["700112"], prefix="6")
     expire("700112", now=T0)
-    marketplace.says("700111", MarketView(MarketStatus.CLOSED))
-    marketplace.says("700112", MarketView(MarketStatus.OPENED))
-    clock = iter(T0 + timedelta(days=1, seconds=n) for n in range(1000))
-
-    def run():  # type: ignore[no-untyped-def]
-        return reconciliation.do_reconcile(
-            marketplace=marketplace,
-            clock=lambda: next(clock),
-            calls_per_second=100.0,
-            interval=timedelta(hours=24),
-            apply=marketplace_actions.do_apply_marketplace_view,
+    for instance_id, action, state in (
+        ("700111", "releaseInstance", "released"),
+        ("700112", "renewInstance", "active"),
+    ):
+        instance = MarketplaceInstance.objects.get(instance_id=instance_id)
+        before = instance.state
+        MarketplaceInstance.objects.filter(pk=instance.pk).update(state=state)
+        instance.refresh_from_db()
+        InstanceEvent.objects.create(
+            instance=instance,
+            spi_call=SpiCall.objects.filter(instance_id=instance_id).first(),  # (no inbox row on main's reconciliation)
+            action=action,
+            from_state=before,
+            to_state=state,
+            at=T0 + timedelta(days=1),
+            detail={"via": "reconciliation"},
         )
-
-    assert run().applied == []
-    assert sorted(run().applied) == ["700111", "700112"]
+        count_down_on_instance_change(instance, before_state=before, now=T0 + timedelta(days=1), spi_call_id=None)
 
     started = open_countdown(lost_release.pk)
     assert (started.cause, started.instance_id) == ("instance_released", "700111")

@@ -45,14 +45,7 @@ def test_the_duty_asks_about_a_flagged_instance_and_clears_the_flag_when_both_ag
     assert instance.reconciled_at is not None
     task = DBTaskResult.objects.get(task_path="kaitong.marketplace.tasks.reconcile_instances")
     assert task.status == "SUCCESSFUL"
-    assert task.return_value == {
-        "checked": 1,
-        "agreed": 1,
-        "differences": {},
-        "applied": [],
-        "alarmed": 0,
-        "stopped": "",
-    }
+    assert task.return_value == {"checked": 1, "agreed": 1, "differences": {}, "alarmed": 0, "stopped": ""}
 
 
 def test_flagged_instances_come_first_and_released_ones_only_when_flagged(client, marketplace):  # noqa: F811
@@ -169,50 +162,3 @@ def test_the_alarm_email_names_each_instance_and_what_differs_in_both_languages(
     subject, text, _ = render_email(email["message_type"], "en", email["context"])
     assert subject == "[kaitong] 1 marketplace instance(s) differ from the marketplace's records"
     assert "Once both sides agree, the next reconciliation clears the flag." in text
-
-
-def test_a_difference_found_twice_is_applied_through_the_lifecycle_with_its_audit_row(client, marketplace):  # noqa: F811
-    """A lost expiredInstance: the first run flags it and raises the alarm; the next applies it, as the
-    SPI call would have (the state, the audit row, the receivers); the run after that finds them agreeing."""
-    from kaitong.marketplace import actions
-    from kaitong.marketplace.models import InstanceEvent
-
-    call_spi(client, create_params("900071"))
-    marketplace.says("900071", EXPIRED)
-
-    first = reconcile(marketplace, apply=actions.do_apply_marketplace_view)
-    assert (first.differences, first.applied, first.alarmed) == (
-        {"900071": ("state: ours active, marketplace EXPIRED",)},
-        [],
-        1,
-    )
-    assert row("900071").state == "active"  # not at first sight: the marketplace may show a call late
-
-    second = reconcile(marketplace, apply=actions.do_apply_marketplace_view)
-    assert (second.applied, second.alarmed) == (["900071"], 0)
-    instance = row("900071")
-    assert instance.state == "expired" and instance.reconcile_note.startswith("applied what the marketplace says")
-    event = InstanceEvent.objects.filter(instance=instance).order_by("id").last()
-    assert (event.action, event.from_state, event.to_state, event.spi_call) == (
-        "expiredInstance",
-        "active",
-        "expired",
-        None,
-    )
-    assert event.detail["reconciliation"] is True
-
-    third = reconcile(marketplace, apply=actions.do_apply_marketplace_view)
-    assert third.differences == {} and row("900071").unreconciled_since is None
-
-
-def test_a_released_instance_is_never_brought_back(client, marketplace):  # noqa: F811
-    from kaitong.marketplace import actions
-
-    call_spi(client, create_params("900081"))
-    marketplace.says("900081", MarketView(MarketStatus.CLOSED))
-    call_spi(client, {"action": "releaseInstance", "instanceId": "900081", "isRefund": "false"})
-    MarketplaceInstance.objects.filter(instance_id="900081").update(unreconciled_since=timezone.now())
-    marketplace.says("900081", OPENED)
-    for _ in range(2):
-        report = reconcile(marketplace, apply=actions.do_apply_marketplace_view)
-    assert report.applied == [] and row("900081").state == "released"

@@ -228,22 +228,3 @@ class TestReconciliation:
             codes = [c["code"] for c in strict.state()["api_calls"] if c["action"] == "DescribeInstanceForIsv"]
         assert codes == ["OK"] * 8
         assert all(MarketplaceInstance.objects.get(instance_id=i).reconciled_at for i in ids)
-
-    def test_a_lost_release_is_applied_on_the_next_run_and_counts_its_workspace_down(self, vendor, client):
-        """关闭 at the marketplace, its releaseInstance lost: the reconciliation (official SDK, real
-        signatures) flags it, applies it a run later, and the workspace's lock countdown starts (issue 12)."""
-        from kaitong.countdown.models import Countdown
-        from kaitong.marketplace import actions
-        from tests.support.billing import workspaces
-
-        instance_id = bought(vendor, client)
-        (workspace,) = workspaces(1, instance_ids=[instance_id], prefix="81")
-        vendor.trigger(instance_id, "release")  # never carried to the vendor
-
-        assert reconcile(apply=actions.do_apply_marketplace_view).applied == []
-        assert not Countdown.objects.filter(workspace=workspace).exists()
-        assert reconcile(apply=actions.do_apply_marketplace_view).applied == [instance_id]
-
-        assert state(instance_id) == "released"
-        countdown = Countdown.objects.get(workspace=workspace)
-        assert (countdown.cause, countdown.instance_id) == ("instance_released", instance_id)

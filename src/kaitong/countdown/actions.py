@@ -28,7 +28,7 @@ from kaitong.countdown.models import Countdown, CountdownEvent, Dissolution
 from kaitong.jobs.actions import enqueue
 from kaitong.marketplace.actions import on_instance_state_change
 from kaitong.marketplace.domain import Action, State
-from kaitong.marketplace.models import MarketplaceInstance
+from kaitong.marketplace.models import InstanceEvent, MarketplaceInstance
 from kaitong.notices.actions import do_send_workspace_notice
 from kaitong.notices.domain import Notice
 from kaitong.workspaces.domain import Settlement
@@ -167,13 +167,22 @@ def _instance_event(instance: MarketplaceInstance, *, before_state: str, action:
     return None
 
 
+def _last_action(instance: MarketplaceInstance) -> str:
+    """The lifecycle call that just changed ``instance``: its audit row is written before the receivers run
+    (an SPI call's, or the reconciliation's when it applies a call the marketplace sent and we missed)."""
+    return (
+        InstanceEvent.objects.filter(instance=instance).order_by("-id").values_list("action", flat=True).first() or ""
+    )
+
+
 @on_instance_state_change
 def count_down_on_instance_change(
-    instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None, action: str
+    instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None
 ) -> None:
     """Expiry or release of an instance starts the countdown of every workspace it settles; renewal or
     resumption lifts it. Runs in the SPI call's (or the reconciliation's) transaction, the instance row
     locked, then each workspace row: the order the settlement door takes them in."""
+    action = _last_action(instance)
     event = _instance_event(instance, before_state=before_state, action=action)
     if event is None:
         return

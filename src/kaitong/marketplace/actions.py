@@ -504,55 +504,15 @@ def _apply(
         at=now,
         detail=detail,
     )
-    _notify_state_change(instance, before_state=before_state, now=now, spi_call_id=inbox.pk, action=call.action)
+    _notify_state_change(instance, before_state=before_state, now=now, spi_call_id=inbox.pk)
 
 
-def do_apply_marketplace_view(*, instance_id: str, view: domain.MarketView, asked_at: datetime, now: datetime) -> bool:
-    """The reconciliation's remedy: make the instance what the marketplace says (``domain.reconciled``), with
-    its audit row and the receivers of a state change, as the lost SPI call would have. False when there
-    is nothing to apply, or the instance changed since the marketplace was asked (an SPI call came)."""
-    with transaction.atomic():
-        instance = MarketplaceInstance.objects.select_for_update().filter(instance_id=instance_id).first()
-        if instance is None or instance.updated_at > asked_at:
-            return False
-        found = domain.reconciled(instance.as_domain(), view)
-        if found is None:
-            return False
-        after, action = found
-        before_state = instance.state
-        instance.state, instance.expires_at, instance.updated_at = after.state, after.expires_at, now
-        instance.reconcile_note = f"applied what the marketplace says ({view.status.value}): {instance.reconcile_note}"[
-            :255
-        ]
-        instance.save(update_fields=["state", "expires_at", "updated_at", "reconcile_note"])
-        InstanceEvent.objects.create(
-            instance=instance,
-            spi_call=None,
-            action=action,
-            from_state=before_state,
-            to_state=after.state,
-            at=now,
-            detail={
-                "reconciliation": True,
-                "marketplace": view.status.value,
-                "expiresAt": after.expires_at.isoformat() if after.expires_at else None,
-            },
-        )
-        _notify_state_change(instance, before_state=before_state, now=now, spi_call_id=None, action=action)
-    log.warning("reconciliation: %s made %s as the marketplace says (%s)", instance_id, after.state, view.status.value)
-    return True
-
-
-# Other capabilities react to a state change (an expired or released instance starts the lock countdown
-# of the workspaces it settles) through receivers registered here; they run inside the same transaction,
-# with the instance row still locked, so what they write commits or rolls back with the change and its
-# audit row.
+# Other capabilities react to a state change (a released instance stops settling its workspaces)
+# through receivers registered here; they run inside the same transaction, with the instance row
+# still locked, so what they write commits or rolls back with the change and its audit row.
 class StateChangeReceiver(Protocol):
-    def __call__(
-        self, instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None, action: str
-    ) -> None:
-        """React to ``instance`` having left ``before_state``: ``action`` is the lifecycle call that did it
-        (``renewInstance``, …), ``spi_call_id`` its inbox row (None when the reconciliation applied it)."""
+    def __call__(self, instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int) -> None:
+        """React to ``instance`` having left ``before_state``; ``spi_call_id`` is the inbox row that did it."""
 
 
 _state_change_receivers: list[StateChangeReceiver] = []
@@ -564,10 +524,8 @@ def on_instance_state_change(receiver: StateChangeReceiver) -> StateChangeReceiv
     return receiver
 
 
-def _notify_state_change(
-    instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None, action: str
-) -> None:
+def _notify_state_change(instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int) -> None:
     if instance.state == before_state:
         return
     for receiver in _state_change_receivers:
-        receiver(instance, before_state=before_state, now=now, spi_call_id=spi_call_id, action=action)
+        receiver(instance, before_state=before_state, now=now, spi_call_id=spi_call_id)

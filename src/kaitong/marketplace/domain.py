@@ -229,30 +229,6 @@ def differences(local: Instance, view: MarketView) -> tuple[str, ...]:
     return tuple(found)
 
 
-def reconciled(local: Instance, view: MarketView) -> tuple[Instance, Action] | None:
-    """The instance as the marketplace says it is, and the lifecycle call that would have made it so (the
-    state-change receivers hear that call), or None when there is nothing to apply.
-
-    Released stays released here, whatever the marketplace says (final: a lost createInstance for a new
-    order is the marketplace's to send). An expiry is taken over only when both sides have one, as
-    ``differences`` compares it.
-    """
-    if local.state is State.RELEASED:
-        return None
-    state = MARKET_STATE[view.status]
-    expires_at = local.expires_at
-    if (
-        local.expires_at is not None
-        and view.ends_at is not None
-        and abs(local.expires_at - view.ends_at) >= EXPIRY_TOLERANCE
-    ):
-        expires_at = view.ends_at
-    if state is local.state and expires_at == local.expires_at:
-        return None
-    action = {State.RELEASED: Action.RELEASE, State.EXPIRED: Action.EXPIRE}.get(state, Action.RENEW)
-    return replace(local, state=state, expires_at=expires_at), action
-
-
 # -- SPI calls refused before they were authenticated ------------------------------------------------
 # Anyone can send the SPI a call without a token, with a wrong one, or too malformed to check. Such a
 # call is only counted, per source address, action and Beijing day (a tally, not the call itself), and

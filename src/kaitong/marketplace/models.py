@@ -152,10 +152,7 @@ class InstanceEvent(models.Model):
     """Audit row written in the same transaction as the state change it records."""
 
     instance = models.ForeignKey(MarketplaceInstance, on_delete=models.CASCADE, related_name="events")
-    # The SPI call that made the change; none when the reconciliation applied what the marketplace said.
-    spi_call = models.ForeignKey(
-        SpiCall, verbose_name=_("SPI 调用"), on_delete=models.PROTECT, related_name="events", null=True, blank=True
-    )
+    spi_call = models.ForeignKey(SpiCall, verbose_name=_("SPI 调用"), on_delete=models.PROTECT, related_name="events")
     action = models.CharField(_("动作"), max_length=32)
     from_state = models.CharField(_("原状态"), max_length=16, blank=True)
     to_state = models.CharField(_("新状态"), max_length=16)

@@ -10,12 +10,7 @@ calls a second (the Market API limits callers, and the SPI's own confirmations s
 - Both sides agree: the flag, its note and any alarm are cleared.
 - They differ (or the marketplace has no such instance): the instance is flagged with what differs, and
   the first time, the operator's alarm is raised: an email listing the instances and a filter in the
-  admin (``/ops/marketplace/marketplaceinstance/``). When the same difference is found again on the
-  next run (flagged instances are asked every run, about a minute later), what the marketplace says is
-  applied through the lifecycle (``actions.do_apply_marketplace_view``): the state, the expiry, the
-  audit row, and the receivers a lost SPI call would have reached (a lost expiry or release starts the
-  lock countdown). Once, not at first sight: a marketplace that shows a call's effect a little late must
-  not undo the call (issue 12; docs/decisions/2026-11-30-lock-countdown.md).
+  admin (``/ops/marketplace/marketplaceinstance/``). Nothing is changed to match: the operator decides.
 - The marketplace cannot be asked (no answer, flow control, a refused AccessKey): the run stops there,
   writes nothing more, and the next run tries again.
 """
@@ -27,7 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
@@ -51,7 +45,6 @@ class ReconcileReport:
     agreed: int = 0
     # instance id → what differs, for every instance found differing in this run
     differences: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    applied: list[str] = field(default_factory=list)  # instances made what the marketplace says
     alarmed: int = 0
     stopped: str = ""  # why the run ended early ("" when it went through its list)
 
@@ -79,24 +72,17 @@ class Pacer:
         self._next = now + self._gap
 
 
-class ApplyView(Protocol):
-    def __call__(self, *, instance_id: str, view: domain.MarketView, asked_at: datetime, now: datetime) -> bool:
-        """Make the instance what ``view`` says; True if it changed (``actions.do_apply_marketplace_view``)."""
-
-
 def do_reconcile(
     *,
     marketplace: InstanceLookup,
     clock: Callable[[], datetime],
     calls_per_second: float,
     interval: timedelta,
-    apply: ApplyView | None = None,
     run_seconds: float = RUN_SECONDS,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ReconcileReport:
-    """Ask the marketplace about the instances due, record what it says, raise the alarm on a difference,
-    and ``apply`` what the marketplace says to a difference found twice in a row (None: never).
+    """Ask the marketplace about the instances due, record what it says, raise the alarm on a difference.
 
     No transaction is open while the marketplace is asked; each answer is recorded in its own.
     """
@@ -118,22 +104,14 @@ def do_reconcile(
                 log.warning("reconciliation stopped after %d instance(s): %s", report.checked, report.stopped)
                 break
             view = None
-        recorded = _record(instance_id, view, asked_at=asked_at, now=clock())
-        if recorded is None:
+        found = _record(instance_id, view, asked_at=asked_at, now=clock())
+        if found is None:
             continue
-        found, again = recorded
         report.checked += 1
-        if not found:
+        if found:
+            report.differences[instance_id] = found
+        else:
             report.agreed += 1
-            continue
-        report.differences[instance_id] = found
-        if (
-            again
-            and view is not None
-            and apply is not None
-            and apply(instance_id=instance_id, view=view, asked_at=asked_at, now=clock())
-        ):
-            report.applied.append(instance_id)
     if report.differences:
         report.alarmed = _raise_alarm(report.differences, now=clock())
     return report
@@ -141,27 +119,24 @@ def do_reconcile(
 
 def _record(
     instance_id: str, view: domain.MarketView | None, *, asked_at: datetime, now: datetime
-) -> tuple[tuple[str, ...], bool] | None:
-    """Compare and write down one answer; return the differences (none: they agree) and whether the last
-    run found the same ones, or None when the instance changed since the question (an SPI call came
-    meanwhile): it is asked again next run."""
+) -> tuple[str, ...] | None:
+    """Compare and write down one answer; return the differences (none: they agree), or None when the
+    instance changed since the question (an SPI call came meanwhile): it is asked again next run."""
     with transaction.atomic():
         instance = MarketplaceInstance.objects.select_for_update().filter(instance_id=instance_id).first()
         if instance is None or instance.updated_at > asked_at:
             return None
         found = domain.differences(instance.as_domain(), view) if view is not None else (NOT_AT_MARKETPLACE,)
-        note = "; ".join(found)[:255]
-        again = bool(found) and instance.unreconciled_since is not None and instance.reconcile_note == note
         instance.reconciled_at = now
         if found:
             instance.unreconciled_since = instance.unreconciled_since or now
-            instance.reconcile_note = note
+            instance.reconcile_note = "; ".join(found)[:255]
         else:
             instance.unreconciled_since = None
             instance.reconcile_note = ""
             instance.drift_alarm_at = None
         instance.save(update_fields=["reconciled_at", "unreconciled_since", "reconcile_note", "drift_alarm_at"])
-    return found, again
+    return found
 
 
 def _raise_alarm(differences: dict[str, tuple[str, ...]], *, now: datetime) -> int:

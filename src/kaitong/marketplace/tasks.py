@@ -14,7 +14,7 @@ from django.utils import timezone
 from kaitong.jobs import scheduler
 from kaitong.jobs.domain import every
 from kaitong.jobs.framework import task
-from kaitong.marketplace import actions, reconciliation
+from kaitong.marketplace import reconciliation
 from kaitong.marketplace.aliyun.instances import instance_lookup
 
 # Off the SPI's path, a question may wait longer than there (the run's own time limit bounds it).
@@ -23,21 +23,18 @@ RECONCILE_TIMEOUT_MS = 10_000
 
 @task()
 def reconcile_instances(slot: str) -> dict[str, Any]:
-    """Ask the marketplace about the instances due (flagged first), at the configured rate; alarm on a difference,
-    and apply what the marketplace says when the next run finds the same difference."""
+    """Ask the marketplace about the instances due (flagged first), at the configured rate; alarm on a difference."""
     env = settings.ENV
     report = reconciliation.do_reconcile(
         marketplace=instance_lookup(timeout_ms=RECONCILE_TIMEOUT_MS),
         clock=timezone.now,
         calls_per_second=env.reconcile_calls_per_second,
         interval=timedelta(hours=env.reconcile_interval_hours),
-        apply=actions.do_apply_marketplace_view,
     )
     return {
         "checked": report.checked,
         "agreed": report.agreed,
         "differences": {key: list(value) for key, value in report.differences.items()},
-        "applied": report.applied,
         "alarmed": report.alarmed,
         "stopped": report.stopped,
     }
