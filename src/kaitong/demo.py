@@ -29,6 +29,8 @@ DEMO_DB = VAR / "demo.sqlite3"
 SIMULATOR_DB = VAR / "demo-simulator.sqlite3"
 MAILBOX = VAR / "demo-mail"
 SMS_BOX = VAR / "demo-sms"  # the vendor's SMS sink writes here; the simulator's /mailbox/ shows it
+# The demo's clock offset, shared by every demo process; the simulator's 已购买的服务 page moves it.
+CLOCK_OFFSET = VAR / "demo-clock-offset"
 
 # What the demo seeds, printed at start-up so a visitor can try every branch of the seed page.
 BUYER_UID = "1234567890123456"
@@ -169,9 +171,12 @@ def seed_vendor() -> None:
 def _feed_past_usage(*, workspace_id: int, now: Any) -> None:
     """Three past days of plausible usage for the seeded workspace, closed at once, so the billing
     center has bills to show from the first minute (the workspace is settled by its billing-center
-    account, so nothing is pushed to the marketplace)."""
-    from kaitong.billing import closing, domain, ingest
+    account, so nothing is pushed to the marketplace). They are recorded as paid, as an operator would:
+    an unpaid bill would start the workspace's lock countdown before the visitor has seen it; the days
+    that follow are left unpaid, so advancing the demo's clock shows that path too."""
+    from kaitong.billing import closing, domain, ingest, payments
     from kaitong.billing.commands import simulated_samples
+    from kaitong.billing.queries import unpaid_bill_ids
 
     today = domain.beijing_day(now)
     for back in (3, 2, 1):
@@ -181,6 +186,12 @@ def _feed_past_usage(*, workspace_id: int, now: Any) -> None:
         batch = [{"workspace": w, "item": i, "hour": h, "quantity": q} for w, i, h, q in rows]
         ingest.ingest_batch(raw=batch, now=now)
         closing.do_close_day(day=day, now=now)
+    payments.do_record_bill_payments(
+        bill_ids=unpaid_bill_ids(workspace_ids=[workspace_id]),
+        recorded_by="demo seed",
+        now=now,
+        note="paid before the demo",
+    )
 
 
 def _seed_simulator(url: str) -> None:
@@ -200,6 +211,7 @@ def _reset() -> None:
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(MAILBOX, ignore_errors=True)
     shutil.rmtree(SMS_BOX, ignore_errors=True)
+    CLOCK_OFFSET.unlink(missing_ok=True)
 
 
 def demo_environment(*, host: str, port: int) -> dict[str, str]:
@@ -218,6 +230,7 @@ def demo_environment(*, host: str, port: int) -> dict[str, str]:
     env.setdefault("KAITONG_SMS_BACKEND", "file")
     env.setdefault("KAITONG_SMS_FILE_DIR", str(SMS_BOX.resolve()))
     env.setdefault("KAITONG_SIMULATOR_SMS_DIR", env["KAITONG_SMS_FILE_DIR"])
+    env.setdefault("KAITONG_CLOCK_OFFSET_FILE", str(CLOCK_OFFSET.resolve()))
     # A visitor settles past days by hand (`kaitong settle --day …`), long after the marketplace's
     # 01:59 deadline; the demo's marketplace accepts them so the buyer's bill shows something.
     # The simulator alone (and its tests) enforce the deadline.
@@ -310,6 +323,9 @@ Seeded:
 Usage and bills: every workspace gets simulated usage every 10 minutes; each day closes at 00:00
 Beijing time (bills at {public_url}/billing/ after console sign-in; Alibaba-settled days are pushed to
 the simulator's 账单 page). The seeded workspace already has three days of bills.
+
+Lock countdown: 关闭 (close) or expire an instance on 已购买的服务, and the workspaces it settles count 14
+days down to a lock; the page's demo clock (推进时钟 +1/+3/+7/+14 天) moves every demo process forward.
 """,
             flush=True,
         )

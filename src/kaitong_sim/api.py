@@ -7,6 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
+from kaitong_base import clock
 from kaitong_sim import openapi
 from kaitong_sim.domain import PopError, pop_body
 
@@ -41,5 +42,5 @@ def market_api(request: HttpRequest) -> JsonResponse:
         content_type=request.content_type or "",
         headers=headers_of(request),
     )
-    status, answer = openapi.handle(raw, now=timezone.now(), config=api_config())
+    status, answer = openapi.handle(raw, now=timezone.now(), config=api_config(), stamped_now=clock.real_now())
     return JsonResponse(answer, status=status, json_dumps_params={"ensure_ascii": False})

@@ -73,6 +73,9 @@ class SimulatorConfig(BaseSettings):
     lookups_per_second: int = Field(default=10, ge=1, alias="KAITONG_SIMULATOR_LOOKUPS_PER_SECOND")
     mailbox_dir: str = Field(default="", alias="KAITONG_SIMULATOR_MAILBOX_DIR")  # the demo's stored mail
     sms_dir: str = Field(default="", alias="KAITONG_SIMULATOR_SMS_DIR")  # the vendor's SMS sink (its JSON files)
+    # The demo's clock, shared with the vendor (kaitong_base/clock.py): 已购买的服务 moves it forward.
+    # Demo and tests only; refused in production. Empty: real time, and the page has no clock control.
+    clock_offset_file: str = Field(default="", alias="KAITONG_CLOCK_OFFSET_FILE")
 
     @field_validator("database_url")
     @classmethod
@@ -93,6 +96,8 @@ class SimulatorConfig(BaseSettings):
         if self.mode is not Mode.PRODUCTION:
             return self
         problems = []
+        if self.clock_offset_file:
+            problems.append("KAITONG_CLOCK_OFFSET_FILE moves the clock for the demo only; unset it in production")
         for name, variable in (
             ("secret_key", "KAITONG_SECRET_KEY"),
             ("isv_key", "KAITONG_ALIYUN_ISV_KEY"),

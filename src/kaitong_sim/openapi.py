@@ -180,8 +180,14 @@ def _authenticate_v3(request: RawRequest, params: dict[str, str], *, now: dateti
     )
 
 
-def handle(request: RawRequest, *, now: datetime, config: ApiConfig) -> tuple[int, dict[str, Any]]:
-    """Answer one OpenAPI request: (HTTP status, JSON body). Never raises for bad input."""
+def handle(
+    request: RawRequest, *, now: datetime, config: ApiConfig, stamped_now: datetime | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Answer one OpenAPI request: (HTTP status, JSON body). Never raises for bad input.
+
+    ``stamped_now`` is what the request's timestamp is checked against (default ``now``): the caller's SDK
+    stamps requests with the machine's real clock, also when the demo's clock runs ahead."""
+    signed_at = stamped_now or now
     request_id = str(uuid.uuid4()).upper()
     auth: Authenticated | None = None
     action = request.headers.get("x-acs-action", "")
@@ -189,9 +195,9 @@ def handle(request: RawRequest, *, now: datetime, config: ApiConfig) -> tuple[in
         params = _parameters(request)
         action = action or params.get("Action", "")
         if "authorization" in request.headers:
-            auth = _authenticate_v3(request, params, now=now, config=config)
+            auth = _authenticate_v3(request, params, now=signed_at, config=config)
         elif "Signature" in params or "AccessKeyId" in params:
-            auth = _authenticate_v1(request, params, now=now, config=config)
+            auth = _authenticate_v1(request, params, now=signed_at, config=config)
         else:
             raise PopError("MissingSignature", "Signature is mandatory for this action.")
         action = auth.action

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import dj_database_url
 
+from kaitong_base import clock
 from kaitong_base.databases import sqlite_options
 from kaitong_base.headers import strict_content_security_policy
 from kaitong_sim.config import Mode, load_config
 
 SIMULATOR = load_config()
+if SIMULATOR.clock_offset_file:
+    # The demo's clock, the same file the vendor's processes read (refused in production by the config).
+    clock.install(SIMULATOR.clock_offset_file)
 
 SECRET_KEY = SIMULATOR.secret_key
 DEBUG = SIMULATOR.debug

@@ -12,6 +12,7 @@ urlpatterns = [
     path("buy/submitted/", views.submitted, name="submitted"),
     path("console/", views.console, name="console"),
     path("console/bill/", views.bill, name="bill"),
+    path("console/clock/", views.advance_clock, name="clock"),
     path("console/rows/", views.console_rows, name="console-rows"),
     path("console/<str:instance_id>/sso/", views.login_free, name="sso"),
     path("console/<str:instance_id>/close/", views.close, name="close"),
@@ -22,5 +23,6 @@ urlpatterns = [
     path("_sim/accounts", views.hook_account, name="hook-accounts"),
     path("_sim/instances", views.hook_instances, name="hook-instances"),
     path("_sim/instances/<str:instance_id>/events", views.hook_event, name="hook-event"),
+    path("_sim/clock", views.hook_clock, name="hook-clock"),
     path("_sim/state", views.hook_state, name="hook-state"),
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kaitong_base import clock
 from kaitong_sim import actions, api, mailbox, queries, sms
 from kaitong_sim.openapi import is_api_request
 
@@ -39,10 +40,30 @@ def _buyer(request: HttpRequest) -> dict[str, Any] | None:
     return queries.account(uid) if uid else None
 
 
+# The demo clock's steps on 已购买的服务: enough to cross a 14-day countdown's 3-days-left notice and its end.
+CLOCK_STEPS = (1, 3, 7, 14)
+
+
+def _demo_clock() -> dict[str, Any] | None:
+    """The demo's clock as the page shows it (None: real time, no control: not the demo)."""
+    path = settings.SIMULATOR.clock_offset_file
+    if not path:
+        return None
+    offset = clock.read_offset(path)
+    return {
+        "now": timezone.now(),
+        "days": offset.days,
+        "hours": offset.seconds // 3600,
+        "ahead": offset.total_seconds() > 0,
+        "steps": CLOCK_STEPS,
+    }
+
+
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     config = settings.SIMULATOR
     return {
         "buyer": _buyer(request),
+        "demo_clock": _demo_clock(),
         "product_code": config.product_code,
         "spi_url": config.spi_url,
         "unit_price": config.unit_price,
@@ -257,6 +278,32 @@ def event(request: HttpRequest, instance_id: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("simulator:console") + "?" + urlencode({"notice": "event"}))
 
 
+def _advance_clock(days_text: str) -> timedelta:
+    """Move the demo's clock ``days_text`` days forward; raises SimulatorError for anything else."""
+    path = settings.SIMULATOR.clock_offset_file
+    if not path:
+        raise actions.SimulatorError("演示时钟未启用（仅演示环境） The demo clock is off (demo only).")
+    if not days_text.strip().isdigit() or not 1 <= int(days_text) <= max(CLOCK_STEPS):
+        raise actions.SimulatorError(
+            f"请选择前进 1–{max(CLOCK_STEPS)} 天 Choose 1–{max(CLOCK_STEPS)} days to move forward."
+        )
+    try:
+        return clock.advance(path, timedelta(days=int(days_text)))
+    except clock.ClockOffsetError as exc:
+        raise actions.SimulatorError(f"演示时钟不能再前进 The demo clock cannot move further: {exc}") from None
+
+
+@signed_in
+@require_POST
+def advance_clock(request: HttpRequest) -> HttpResponse:
+    """推进时钟: the demo's clock jumps forward for every process of the demo (vendor and marketplace)."""
+    try:
+        _advance_clock(request.POST.get("days", ""))
+    except actions.SimulatorError as exc:
+        return _console(request, status=409 if not settings.SIMULATOR.clock_offset_file else 400, error=str(exc))
+    return HttpResponseRedirect(reverse("simulator:console") + "?" + urlencode({"notice": "clock"}))
+
+
 @signed_in
 @require_GET
 def bill(request: HttpRequest) -> HttpResponse:
@@ -375,6 +422,20 @@ def hook_event(request: HttpRequest, instance_id: str) -> JsonResponse:
     except actions.SimulatorError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"delivery": delivery.id, "action": delivery.action}, status=201)
+
+
+@csrf_exempt
+@require_POST
+def hook_clock(request: HttpRequest) -> JsonResponse:
+    """Move the demo's clock forward ``{"days": n}`` without the page (tests)."""
+    try:
+        data = json.loads(request.body or b"{}")
+        offset = _advance_clock(str(data.get("days", "")))
+    except (ValueError, AttributeError):
+        return JsonResponse({"error": "the body must be a JSON object with days"}, status=400)
+    except actions.SimulatorError as exc:
+        return JsonResponse({"error": str(exc)}, status=409 if not settings.SIMULATOR.clock_offset_file else 400)
+    return JsonResponse({"offset_seconds": int(offset.total_seconds()), "now": timezone.now().isoformat()})
 
 
 @require_GET

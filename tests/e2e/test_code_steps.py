@@ -94,6 +94,7 @@ def test_send_code_keeps_the_passwords_counts_down_and_back_after_each_step(page
     assert mails_to(smtp_sink, "boss@initech.example") == 1
 
     page.fill("#id_code", code)
+    page.locator("#id_confirm_username").check()  # 用户名将注册为 initech，注册后不可修改，我已确认
     page.get_by_test_id("submit").click()
     expect(page.locator("#id_enterprise_name")).to_be_visible()
     back(page, "submit")  # 基本信息 again, a fresh form
@@ -187,7 +188,8 @@ def test_without_javascript_the_forms_still_register(browser: Browser, live_serv
         page.goto(open_instance(live_server.url, "720004", "6100000000000004"))
         page.get_by_test_id("choose-bind").click()
         page.get_by_test_id("hint-ok").click()
-        page.get_by_test_id("register-link").click()
+        # The 注册观测云账号 tab (注册 beside 尚无企业账号 registers the enterprise account alone).
+        page.goto(f"{live_server.url}/activate/workspaces/register/")
         page.fill("#id_name", "hooli-prod")
         typed_account(page, "hooli")
         page.fill("#id_email", "gavin@hooli.example")
@@ -208,9 +210,19 @@ def test_without_javascript_the_forms_still_register(browser: Browser, live_serv
         page.fill("#id_code", code)
         page.locator("#id_agree").check()
         page.get_by_test_id("submit").click()
+        # Without a script the refusal is the confirm step: the name to be registered, to tick; the
+        # passwords and the code are never kept, so they are typed again.
+        expect(page.get_by_test_id("confirm-canonical")).to_contain_text("hooli")
+        page.fill("#id_password1", STRONG_PASSWORD)
+        page.fill("#id_password2", STRONG_PASSWORD)
+        page.fill("#id_code", code)
+        page.locator("#id_agree").check()
+        page.locator("#id_confirm_username").check()
+        page.get_by_test_id("submit").click()
         expect(page.get_by_test_id("done-title")).to_have_text("开通成功")
         assert mails_to(smtp_sink, "gavin@hooli.example") == 1
-        back(page, "submit")  # the registration page by a GET, no resubmission
+        # The registration page by a GET, no resubmission; it now says the instance is settled.
+        back(page, "instance-held")
     finally:
         context.close()
 
@@ -255,7 +267,6 @@ def test_the_forms_with_the_countdown_on_a_desktop_and_a_phone(page: Page, live_
     page.fill("#id_name", "acme-new")
     send_code(page, smtp_sink, "ops@acme.example")  # another purpose: its own cooldown
     forms_counting("create")
+    # 注册观测云账号 once an account is bound: no form (this instance settles for that account), the way on.
     page.get_by_test_id("tab-register").click()
-    typed_account(page, "hooli")
-    send_code(page, smtp_sink, "gavin@hooli.example")
-    forms_counting("register-workspace")
+    expect(page.get_by_test_id("instance-held")).to_be_visible()

@@ -123,6 +123,7 @@ def test_without_javascript_the_refusal_is_the_confirm_step(browser: Browser, li
         expect(page.locator(".errorlist")).to_contain_text("请确认用户名：将注册为 wu6893upper，注册后不可修改")
         for field in ("#id_password1", "#id_password2"):
             page.fill(field, STRONG_PASSWORD)
+        page.fill("#id_code", code)  # a refused form never keeps its code (Post/Redirect/Get)
         page.locator("#id_confirm_username").check()
         page.get_by_test_id("submit").click()
         expect(page.get_by_test_id("billing-account")).to_have_text("wu6893upper")

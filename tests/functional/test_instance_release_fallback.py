@@ -1,4 +1,9 @@
-"""A released instance settles nothing more: its workspaces fall back to billing-center settlement."""
+"""A released (or expired) instance keeps settling its workspaces and starts their lock countdown.
+
+Issue 12 replaces the fallback to billing-center settlement this file used to test: the buyer is told, the
+workspace works for 14 days with a banner, and moving the settlement (or renewing) is the buyer's choice
+(docs/decisions/2026-11-30-lock-countdown.md).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import pytest
 from django.core import mail
 
 from kaitong.accounts.models import CloudAccount
-from kaitong.workspaces.models import Workspace
+from kaitong.billing.domain import BEIJING
+from kaitong.countdown.models import Countdown
+from kaitong.workspaces.models import SettlementChange, Workspace
 from tests.support.activation import bind_account, bind_workspace, deliver_mail, enter, existing_account
 from tests.support.marketplace import call_spi
 
@@ -24,23 +31,29 @@ def bound_workspace(client):  # type: ignore[no-untyped-def]
     return workspace
 
 
-def test_release_falls_back_and_tells_the_account_holder(client):
+def test_release_keeps_the_binding_starts_the_countdown_and_tells_the_owner(client):
     workspace = bound_workspace(client)
+    changes = SettlementChange.objects.count()
     mail.outbox.clear()
     call_spi(client, {"action": "releaseInstance", "instanceId": "900001", "isRefund": "false"})
     workspace.refresh_from_db()
-    assert (workspace.settlement, workspace.cloud_account) == ("billing_account", None)
-    assert CloudAccount.objects.count() == 1  # the cloud account stays listed, as history
+    assert workspace.settlement == "aliyun" and workspace.cloud_account.instance.instance_id == "900001"
+    assert SettlementChange.objects.count() == changes  # nothing moved behind the buyer's back
+    countdown = Countdown.objects.get(workspace=workspace)
+    assert (countdown.cause, countdown.lifted_at) == ("instance_released", None)
     deliver_mail()
-    (message,) = [m for m in mail.outbox if "900001" in m.subject]
-    assert message.to == ["ops@acme.example"] and "acme-prod" in message.body
+    locks_on = str(countdown.locks_at.astimezone(BEIJING).date())
+    # The binding's own 结算方式已更改 notice went out with it; the release's is the one naming the lock day.
+    (message,) = [m for m in mail.outbox if locks_on in m.subject + m.body]
+    assert message.to == [workspace.owner.email] and "acme-prod" in message.body
 
 
-def test_expiry_keeps_the_binding(client):
+def test_expiry_keeps_the_binding_and_starts_the_countdown(client):
     workspace = bound_workspace(client)
     call_spi(client, {"action": "expiredInstance", "instanceId": "900001"})
     workspace.refresh_from_db()
     assert workspace.settlement == "aliyun"
+    assert Countdown.objects.get(workspace=workspace).cause == "instance_expired"
 
 
 def test_a_released_instance_cannot_settle_a_new_workspace(client):

@@ -198,11 +198,11 @@ class TestScheduler:
     def test_each_duty_fires_once_per_slot(self):
         now = after_close(DAY, minutes=1)
         first = scheduler.tick(now=now, lease=timedelta(minutes=5))
-        every_minute = {"billing.watch_ledger", "marketplace.reconcile"}
+        every_minute = {"billing.watch_ledger", "marketplace.reconcile", "countdown.run"}
         assert set(first) == {"billing.close_days", "jobs.prune_finished", *every_minute}
         assert scheduler.tick(now=now + timedelta(seconds=30), lease=timedelta(minutes=5)) == []
         assert set(scheduler.tick(now=now + timedelta(minutes=1), lease=timedelta(minutes=5))) == every_minute
-        assert DBTaskResult.objects.count() == DutyRun.objects.count() == 6
+        assert DBTaskResult.objects.count() == DutyRun.objects.count() == 8
         close = DutyRun.objects.get(duty="billing.close_days")
         assert close.slot == DAY.isoformat()
         assert DBTaskResult.objects.get(pk=close.task_id).args_kwargs["args"] == [DAY.isoformat()]
@@ -223,7 +223,7 @@ def test_schedulers_of_many_workers_racing_fire_each_slot_once():
 
     at_once(8, one_worker)
     assert errors == []
-    assert DutyRun.objects.count() == DBTaskResult.objects.count() == 4
+    assert DutyRun.objects.count() == DBTaskResult.objects.count() == 5  # one per duty
 
 
 class TestOperatorConsole:

@@ -224,8 +224,9 @@ def test_a_missed_expire_is_applied_with_its_audit_row_and_the_alarm(client, mar
     assert (again.agreed, again.applied, again.alarmed) == (1, {}, 0)
 
 
-def test_a_missed_release_moves_the_workspaces_as_the_spi_call_would(client, marketplace):  # noqa: F811
-    from kaitong.workspaces.models import SettlementChange
+def test_a_missed_release_starts_the_countdown_as_the_spi_call_would(client, marketplace):  # noqa: F811
+    from kaitong.countdown.models import Countdown
+    from kaitong.notices.models import SentNotice
     from tests.support.billing import workspaces
 
     (ws,) = workspaces(1, instance_ids=["900081"])
@@ -235,14 +236,13 @@ def test_a_missed_release_moves_the_workspaces_as_the_spi_call_would(client, mar
 
     assert report.applied == {"900081": ("releaseInstance",)}
     assert row("900081").state == "released"
-    change = SettlementChange.objects.filter(workspace=ws).latest("id")
-    assert (change.reason, change.from_instance_id, change.to_method) == (
-        "instance_released",
-        "900081",
-        "billing_account",
-    )
-    assert change.acting == "marketplace reconciliation (DescribeInstanceForIsv: CLOSED)"
-    assert {e["message_type"] for e in sent_emails()} == {"settlement_fallback", "instance_drift"}
+    # As a releaseInstance would: the workspace keeps its binding and starts its lock countdown.
+    ws.refresh_from_db()
+    assert ws.settlement == "aliyun"
+    countdown = Countdown.objects.get(workspace=ws, lifted_at__isnull=True)
+    assert (countdown.cause, countdown.instance_id) == ("instance_released", "900081")
+    assert set(SentNotice.objects.filter(workspace=ws).values_list("kind", flat=True)) == {"countdown_started"}
+    assert {e["message_type"] for e in sent_emails()} == {"instance_drift"}
 
 
 def test_a_missed_renew_and_resume_bring_the_expiry_and_the_state_back(client, marketplace):  # noqa: F811

@@ -15,9 +15,11 @@ from django.test import Client
 from django.urls import reverse
 
 from kaitong.accounts.models import ConsoleAccount
-from kaitong.billing import breaker_writer, closing
+from kaitong.billing import breaker_writer, closing, payments
 from kaitong.billing import tasks as billing_tasks
 from kaitong.billing.ingest import ingest_batch
+from kaitong.billing.queries import unpaid_bill_ids
+from kaitong.countdown import actions as countdown
 from kaitong.notices import actions as notices
 from kaitong.notices.domain import Notice
 from tests.support import accounts, billing
@@ -104,9 +106,13 @@ def everything(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     inbox and the tally of unauthenticated calls."""
     monkeypatch.setattr(billing_tasks, "push_concurrency", lambda: 1)  # threads would not see the test's transaction
     workspaces = billing.workspaces(2)
+    (own,) = billing.workspaces(1, alibaba=False, prefix="own")
     call_spi(client, {"action": "expiredInstance", "instanceId": workspaces[0].cloud_account.instance.instance_id})
     client.get("/marketplace/aliyun/spi?action=expiredInstance&instanceId=1")  # unsigned: counted in the tally
-    ingest_batch(raw=[billing.sample(workspaces[0], "logs", billing.DAY, 3, 5_000_000)], now=billing.after_close())
+    ingest_batch(
+        raw=[billing.sample(ws, "logs", billing.DAY, 3, 5_000_000) for ws in (workspaces[0], own)],
+        now=billing.after_close(),
+    )
     closing.do_close_day(day=billing.DAY, now=billing.after_close())
     # A notice to the owner (email; SMS too: the owner has a phone number).
     ConsoleAccount.objects.filter(pk=workspaces[0].owner_id).update(phone="13800138000")
@@ -115,6 +121,17 @@ def everything(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
         notices.do_send_workspace_notice(
             workspace_id=workspaces[0].pk, notice=Notice.LOCKED, context=context, now=billing.after_close()
         )
+    # The billing-center bill paid (an operator's record), the expired instance's workspace dissolved.
+    payments.do_record_bill_payments(
+        bill_ids=unpaid_bill_ids(workspace_ids=[own.pk]), recorded_by="operator", now=billing.after_close()
+    )
+    countdown.do_dissolve_workspace(
+        workspace_id=workspaces[0].pk,
+        owner_id=workspaces[0].owner_id,
+        typed_name=workspaces[0].name,
+        acting="owner",
+        now=billing.after_close(),
+    )
     run_jobs(now=billing.after_close())
     # The Market API once left a push unanswered: the push breaker has its row.
     with transaction.atomic():

@@ -119,24 +119,22 @@ def test_opening_the_commercial_edition_is_audited(client):
     assert history(Workspace.objects.get()) == [("commercial_opened", "", "", "aliyun", "910004", "buyer initech")]
 
 
-def test_release_fallback_is_audited_with_the_spi_call_that_caused_it(client):
+def test_a_release_moves_no_settlement_and_its_countdown_names_the_spi_call(client):
+    from kaitong.countdown.models import CountdownEvent
+
     existing_account("acme", "ops@acme.example", workspaces=("acme-prod", "acme-test"))
     enter(client, "910005")
     bind_account(client)
     prod, test = Workspace.objects.order_by("id")
     bind_workspace(client, prod.pk, "ops@acme.example")
+    before = history(prod)
     call_spi(client, {"action": "releaseInstance", "instanceId": "910005", "isRefund": "false"})
     release = SpiCall.objects.get(action="releaseInstance")
-    fallback = history(prod)[-1]
-    assert fallback == (
-        "instance_released",
-        "aliyun",
-        "910005",
-        "billing_account",
-        "",
-        f"marketplace releaseInstance (SPI call #{release.pk})",
-    )
-    assert len(history(test)) == 1  # never settled by the instance: nothing to fall back
+    # Issue 12: a release starts the lock countdown; the settlement stays until the buyer moves it.
+    assert history(prod) == before
+    started = CountdownEvent.objects.get(workspace=prod, kind="started")
+    assert started.acting == f"marketplace releaseInstance (SPI call #{release.pk})"
+    assert not CountdownEvent.objects.filter(workspace=test).exists()  # never settled by the instance
 
 
 def fresh_code(email: str, purpose: account_rules.Purpose, at) -> str:  # type: ignore[no-untyped-def]

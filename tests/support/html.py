@@ -79,3 +79,10 @@ def table(html: str, testid: str) -> list[list[str]]:
     found = tables(html, testid)
     assert len(found) == 1, f"{len(found)} tables with data-testid={testid!r}"
     return found[0]
+
+
+def attribute(html: str, testid: str, name: str) -> str | None:
+    """Attribute ``name`` of the one element marked ``data-testid=testid`` (a link's ``href``)."""
+    found = _find(html, testid)
+    assert len(found) == 1, f"{len(found)} elements with data-testid={testid!r}"
+    return found[0].attrs.get(name)

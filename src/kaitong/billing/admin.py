@@ -1,12 +1,14 @@
 """Operator console: the price list, daily bills, and the metering ledger with its repair actions."""
 
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kaitong.billing import repair
+from kaitong.billing import payments, repair
 from kaitong.billing.models import (
+    BillPayment,
     ClosedDay,
     DailyBill,
     DailyBillLine,
@@ -81,10 +83,33 @@ class DailyBillLineInline(ReadOnlyInline):
     }
 
 
+class PaidFilter(admin.SimpleListFilter):
+    title = _("付款状态")
+    parameter_name = "paid"
+
+    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+        return [("yes", _("已付款")), ("no", _("未付款（费用中心账号结算）"))]
+
+    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        if self.value() == "yes":
+            return queryset.filter(payment__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(payment__isnull=True, settlement=Workspace.Settlement.BILLING_ACCOUNT, total__gt=0)
+        return queryset
+
+
+_PAYMENT_REFUSALS = {
+    payments.NOT_FOUND: _("账单 %(id)s 不存在。"),
+    payments.SETTLED_BY_ALIBABA: _("账单 %(id)s 由阿里云账号结算，付款在阿里云完成，这里不记录。"),
+    payments.NOTHING_DUE: _("账单 %(id)s 金额为 0，无需付款。"),
+    payments.ALREADY_PAID: _("账单 %(id)s 已记录付款。"),
+}
+
+
 @admin.register(DailyBill)
 class DailyBillAdmin(ReadOnlyAdmin):
-    list_display = ["day", "workspace", "total", "settled_by", "instance_id"]
-    list_filter = ["day", choices_filter("settlement", _("结算方式"), Workspace.Settlement.choices)]
+    list_display = ["day", "workspace", "total", "settled_by", "instance_id", "paid"]
+    list_filter = ["day", choices_filter("settlement", _("结算方式"), Workspace.Settlement.choices), PaidFilter]
     search_fields = ["instance_id", "workspace__id__exact", "workspace__name"]
     search_help_text = _("按云市场实例 ID、工作空间 ID 或名称查找")
     list_select_related = ["workspace"]
@@ -93,11 +118,50 @@ class DailyBillAdmin(ReadOnlyAdmin):
     inlines = [DailyBillLineInline]
     labels = {"price_list": _("价格表"), "created_at": _("出账时间")}
 
+    actions = ["record_payment"]
+
     @admin.display(description=_("结算方式"), ordering="settlement")
     def settled_by(self, bill: DailyBill) -> str:
         """The bill keeps the code of how its workspace settled that day; the operator reads its name."""
         labels = dict(Workspace.Settlement.choices)
         return str(labels.get(bill.settlement, bill.settlement))
+
+    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+        return (
+            super().get_queryset(request).annotate(has_payment=Exists(BillPayment.objects.filter(bill=OuterRef("pk"))))
+        )
+
+    @admin.display(description=_("付款"), boolean=True)
+    def paid(self, bill: DailyBill) -> bool | None:
+        """Paid (recorded), unpaid, or nothing to pay here (settled by Alibaba, or 0.00)."""
+        if bill.settlement != Workspace.Settlement.BILLING_ACCOUNT or bill.total <= 0:
+            return None
+        return bool(getattr(bill, "has_payment", False))
+
+    @admin.action(description=_("记录已付款（费用中心账号结算的账单，全额）"))
+    def record_payment(self, request, queryset):  # type: ignore[no-untyped-def]
+        result = payments.do_record_bill_payments(
+            bill_ids=list(queryset.values_list("pk", flat=True)),
+            recorded_by=f"operator {request.user.get_username()}",
+            now=timezone.now(),
+        )
+        if result.recorded:
+            messages.success(
+                request,
+                gettext("已记录 %(count)d 张账单的付款；解除了 %(lifted)d 个工作空间的锁定倒计时。")
+                % {"count": len(result.recorded), "lifted": result.lifted},
+            )
+        for bill_id, why in list(result.refused.items())[:20]:
+            messages.warning(request, str(_PAYMENT_REFUSALS[why]) % {"id": bill_id})
+
+
+@admin.register(BillPayment)
+class BillPaymentAdmin(ReadOnlyAdmin):
+    list_display = ["bill", "amount", "recorded_at", "recorded_by", "note"]
+    search_fields = ["bill__workspace__id__exact", "bill__workspace__name", "recorded_by"]
+    search_help_text = _("按工作空间 ID 或名称、记录人查找")
+    list_select_related = ["bill__workspace"]
+    date_hierarchy = "recorded_at"
 
 
 class MeteringEventInline(ReadOnlyInline):

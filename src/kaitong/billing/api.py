@@ -106,9 +106,14 @@ class Unauthorized(Schema):
 @api.post(
     "/usage/samples",
     auth=UsageToken(),
-    response={200: Accepted, 400: Rejected, 401: Unauthorized, 413: Rejected},
+    response={200: Accepted, 400: Rejected, 401: Unauthorized, 403: Rejected, 413: Rejected},
     openapi_extra={"requestBody": _BODY_SCHEMA},
     summary="Upsert hourly usage samples (all or nothing)",
+    description=(
+        "400: a bad batch, every problem listed by index. 403: every refused sample names a workspace that "
+        "takes no usage: locked (its lock countdown ran out: usage of its locked hours is refused until it "
+        "is unlocked) or dissolved; each error gives the reason."
+    ),
 )
 def post_samples(request: HttpRequest) -> Status[dict[str, Any]]:
     try:
@@ -130,5 +135,10 @@ def post_samples(request: HttpRequest) -> Status[dict[str, Any]]:
         return Status(413, _rejected(str(exc), []))
     except ingest.SamplesRejected as exc:
         errors = [e.as_dict() for e in exc.errors]
+        if exc.forbidden:
+            # Every sample names a workspace that takes no usage now (locked, or dissolved): 403, each
+            # with its reason, so the data platform stops sending rather than fixing the batch.
+            message = "the batch was refused: its workspaces take no usage (locked or dissolved); nothing was applied"
+            return Status(403, _rejected(message, errors))
         return Status(400, _rejected("the batch was refused as a whole; nothing was applied", errors))
     return Status(200, {"accepted": accepted})

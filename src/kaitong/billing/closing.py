@@ -1,5 +1,8 @@
 """Closing a Beijing day: every workspace's bill, and one pending ledger record per Alibaba instance.
 
+A workspace locked the whole day (its lock countdown ran out: ``kaitong.countdown``), or dissolved before
+the day began, gets no bill, and so adds nothing to its instance's record.
+
 ``kaitong worker``'s scheduler queues the close when a day has ended (``billing.tasks``); ``kaitong settle``
 runs it at once. A closed day is final: closing it again changes nothing and pushes nothing twice.
 """
@@ -24,6 +27,7 @@ from kaitong.billing.models import (
     MeteringRecord,
 )
 from kaitong.billing.pushing import PUSH_JOB
+from kaitong.countdown import queries as countdown
 from kaitong.jobs.actions import enqueue
 from kaitong.notices import actions as notices
 from kaitong.workspaces.models import Workspace
@@ -46,7 +50,8 @@ class CloseResult:
 
 
 def do_close_day(*, day: date, now: datetime) -> CloseResult:
-    """Write every workspace's bill for ``day`` and one pending ledger record per Alibaba instance.
+    """Write every workspace's bill for ``day`` (but those locked all day or dissolved before it) and one
+    pending ledger record per Alibaba instance.
 
     Idempotent: a closed day is never recomputed (a second call, or a concurrent one that loses the
     UNIQUE race, returns what the first wrote). Raises DayNotOver, queries.NoPriceList.
@@ -71,7 +76,9 @@ def _close_day(*, day: date, now: datetime) -> CloseResult:
         # The claim on the day comes first, so a concurrent close fails fast on the UNIQUE day.
         closed = ClosedDay.objects.create(day=day, closed_at=now, price_list=price_list)
         workspaces = list(
-            Workspace.objects.filter(created_at__lt=end).values_list(
+            Workspace.objects.filter(created_at__lt=end)
+            .exclude(countdown.unbilled_workspaces(day))
+            .values_list(
                 "pk", "settlement", "cloud_account__instance__instance_id", "cloud_account__instance__product_code"
             )
         )

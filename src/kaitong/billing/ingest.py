@@ -14,15 +14,19 @@ from django.db import connection, transaction
 
 from kaitong.billing import domain, queries
 from kaitong.billing.models import UsageSample
+from kaitong.countdown import domain as countdown_rules
+from kaitong.countdown import queries as countdown
 from kaitong.workspaces.models import Workspace
 
 
 class SamplesRejected(Exception):
-    """The batch was refused as a whole; ``errors`` lists every problem by sample index."""
+    """The batch was refused as a whole; ``errors`` lists every problem by sample index. ``forbidden``:
+    every problem is a workspace that takes no usage (locked or dissolved; the API answers 403)."""
 
-    def __init__(self, errors: list[domain.SampleError]) -> None:
+    def __init__(self, errors: list[domain.SampleError], *, forbidden: bool = False) -> None:
         super().__init__(f"{len(errors)} error(s)")
         self.errors = sorted(errors, key=lambda e: (e.index, e.field))
+        self.forbidden = forbidden
 
 
 @dataclass(frozen=True)
@@ -31,9 +35,11 @@ class ResolvedSamples:
 
 
 def check_samples(*, samples: list[domain.Sample], errors: list[domain.SampleError]) -> ResolvedSamples:
-    """Resolve workspace ids/tokens and refuse samples that can never be billed (``domain.unbillable_reason``:
-    a day already settled, or before the workspace's billing starts); raise SamplesRejected on any error."""
+    """Resolve workspace ids/tokens and refuse samples of a workspace that takes no usage (locked then, or
+    dissolved) and samples that can never be billed (``domain.unbillable_reason``: a day already settled,
+    or before the workspace's billing starts); raise SamplesRejected on any error."""
     errors = list(errors)
+    forbidden = 0
     ids = {s.workspace.id for s in samples if s.workspace.id is not None}
     tokens = {s.workspace.token for s in samples if s.workspace.token is not None}
     created: dict[int, datetime] = {}
@@ -45,6 +51,8 @@ def check_samples(*, samples: list[domain.Sample], errors: list[domain.SampleErr
         for token, pk, created_at in named:
             by_token[token] = pk
             created[pk] = created_at
+    locks = countdown.lock_periods(created) if created else {}
+    dissolved = countdown.dissolutions(created) if created else {}
     settled_through = queries.latest_closed_day() if samples else None
     first_price_day = queries.first_price_day() if samples else None
     rows = []
@@ -53,6 +61,13 @@ def check_samples(*, samples: list[domain.Sample], errors: list[domain.SampleErr
         workspace_id = ref.id if ref.id in created else by_token.get(ref.token or "")
         if workspace_id is None:
             errors.append(domain.SampleError(sample.index, "workspace", "no such workspace"))
+            continue
+        refused = countdown_rules.usage_refusal(
+            sample.hour, periods=locks.get(workspace_id, []), dissolved_at=dissolved.get(workspace_id)
+        )
+        if refused is not None:
+            errors.append(domain.SampleError(sample.index, "workspace", refused))
+            forbidden += 1
             continue
         starts = domain.billing_start(workspace_created=created[workspace_id], first_price_day=first_price_day)
         why = domain.unbillable_reason(
@@ -63,7 +78,7 @@ def check_samples(*, samples: list[domain.Sample], errors: list[domain.SampleErr
             continue
         rows.append((workspace_id, sample.item, sample.hour, sample.quantity))
     if errors:
-        raise SamplesRejected(errors)
+        raise SamplesRejected(errors, forbidden=forbidden == len(errors))
     return ResolvedSamples(domain.last_wins(rows))
 
 

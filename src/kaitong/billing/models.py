@@ -255,3 +255,24 @@ class PushBreaker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.state}"
+
+
+class BillPayment(models.Model):
+    """A billing-center bill paid (issue 12, Balance): recorded by an operator, since no payment provider is
+    integrated. A bill settled by the billing-center account is due when its day closes; one unpaid a
+    day later starts its workspace's lock countdown, and paying every overdue bill lifts it. Written only
+    by ``payments.py``; the row is the audit (who, when, how much)."""
+
+    bill = models.OneToOneField(DailyBill, on_delete=models.PROTECT, related_name="payment", verbose_name=_("日账单"))
+    amount = models.DecimalField(_("金额"), max_digits=18, decimal_places=2)
+    recorded_at = models.DateTimeField(_("记录时间"))
+    recorded_by = models.CharField(_("记录人"), max_length=200)
+    note = models.CharField(_("备注"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("账单付款")
+        verbose_name_plural = _("账单付款")
+        ordering = ["-recorded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.bill_id} {self.amount}"

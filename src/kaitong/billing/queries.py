@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
@@ -341,3 +341,56 @@ def unfinished_ledger_counts() -> dict[str, int]:
     counts = MeteringRecord.objects.filter(state__in=states).values("state").annotate(n=Count("id")).order_by()
     found = {row["state"]: row["n"] for row in counts}
     return {state: found.get(state, 0) for state in states}
+
+
+# --- a workspace's recent usage, as its console shows it ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageHistoryRow:
+    item: str
+    name: str
+    unit: str
+    quantities: list[Decimal | None]  # one per day of the history, None: no samples that day
+
+
+@dataclass(frozen=True)
+class UsageHistory:
+    days: list[date]
+    rows: list[UsageHistoryRow]
+
+
+def usage_history(*, workspace_id: int, today: date, days: int, language: str) -> UsageHistory:
+    """The workspace's daily usage per item over the ``days`` Beijing days up to ``today``, each day's
+    quantity reduced as its bill reduces it (the price list's max or sum; today so far)."""
+    window = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    rules: dict[str, domain.DailyRule] = {}
+    for row in PriceItem.objects.order_by("price_list__effective_from").values("item", "daily_rule"):
+        rules[row["item"]] = domain.DailyRule(row["daily_rule"])
+    per_day: dict[str, dict[date, Decimal]] = defaultdict(dict)
+    for day in window:
+        day_start, day_end = domain.day_window(day)
+        usage = usage_of_workspaces(workspace_ids=[workspace_id], start=day_start, end=day_end).get(workspace_id, {})
+        for item, day_usage in usage.items():
+            per_day[item][day] = domain.daily_quantity(rules.get(item, domain.DailyRule.SUM), day_usage)
+    names = item_names()
+    english = language.startswith("en")
+    rows = []
+    for item in sorted(per_day):
+        name = names.get(item)
+        label, unit = (item, "") if name is None else (name.en, name.unit_en) if english else (name.zh, name.unit_zh)
+        rows.append(UsageHistoryRow(item, label, unit, [per_day[item].get(day) for day in window]))
+    return UsageHistory(window, rows)
+
+
+def unpaid_bill_ids(*, workspace_ids: Iterable[int]) -> list[int]:
+    """The workspaces' bills their billing-center account has to pay and that are not paid yet."""
+    from kaitong.workspaces.models import Workspace
+
+    bills = DailyBill.objects.filter(
+        workspace_id__in=list(workspace_ids),
+        settlement=Workspace.Settlement.BILLING_ACCOUNT,
+        total__gt=0,
+        payment__isnull=True,
+    )
+    return list(bills.order_by("day", "pk").values_list("pk", flat=True))

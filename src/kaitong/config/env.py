@@ -128,6 +128,11 @@ class AppEnv(BaseSettings):
     # Bearer token of /metrics (empty: /metrics answers 404).
     metrics_token: str = ""
 
+    # The demo's clock (demo and tests only; refused in production): a file holding how many seconds the
+    # clock runs ahead of real time, shared with the simulator, whose 已购买的服务 page moves it
+    # (kaitong_base/clock.py). Empty: real time.
+    clock_offset_file: str = ""
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -162,6 +167,9 @@ class AppEnv(BaseSettings):
         if token and (token.strip().lower() in _PLACEHOLDERS or token.startswith("demo-") or len(token) < 16):
             # Optional, but when set it guards the operator's numbers: not a word from the README.
             problems.append("KAITONG_METRICS_TOKEN must be at least 16 characters and not a placeholder")
+        if self.clock_offset_file:
+            # A production clock is the machine's: bills, pushes and locks run on it.
+            problems.append("KAITONG_CLOCK_OFFSET_FILE moves the clock for the demo only; unset it in production")
         if problems:
             raise ValueError("; ".join(problems) + " — set KAITONG_ENV=demo to run with demo secrets")
         return self

@@ -9,6 +9,7 @@ import dj_database_url
 from kaitong.accounts import domain as account_rules
 from kaitong.config.env import Mode, load_env
 from kaitong.config.logs import logging_config
+from kaitong_base import clock
 from kaitong_base.databases import sqlite_options
 from kaitong_base.headers import strict_content_security_policy
 
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "kaitong.mail",
     "kaitong.notices",
     "kaitong.timeline",
+    "kaitong.countdown",
     # Django's tasks framework (built into Django 6: drop "django_tasks" then) on its database backend.
     "django_tasks",
     "django_tasks_db",
@@ -195,3 +197,8 @@ SMS_FILE_DIR = ENV.sms_file_dir
 # One JSON object per line in production (for a log pipeline), the escaped console format in demo and
 # test; both escape control characters and carry the request id (config/logs.py).
 LOGGING = logging_config(json_lines=ENV.mode is Mode.PRODUCTION, level="WARNING" if ENV.mode is Mode.TEST else "INFO")
+
+# The demo's clock (demo and tests only; the configuration refuses it in production): every process of
+# the demo reads the offset the simulator's page moves, so a lock countdown can be watched to its end.
+if ENV.clock_offset_file:
+    clock.install(ENV.clock_offset_file)

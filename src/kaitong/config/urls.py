@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from kaitong.billing.api import api as usage_api
 from kaitong.config import views
+from kaitong.countdown.api import router as token_check
 from kaitong.timeline import views as timeline_views
 from kaitong.workspaces import forms as workspace_forms
 from kaitong.workspaces import views as workspace_views
@@ -10,6 +11,7 @@ from kaitong.workspaces import views as workspace_views
 admin.site.site_header = "kaitong 运营后台"
 admin.site.site_title = "kaitong"
 admin.site.login_form = workspace_forms.OperatorSignInForm  # the console's sign-in limits apply here too
+usage_api.add_router("/", token_check)  # GET /api/v1/tokens/<token>: the data platform's token check
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kaitong.billing.models import MeteringRecord
+from kaitong.countdown import queries as countdown_queries
 from kaitong.jobs.models import STATUS_LABELS, TaskRun
 from kaitong.marketplace.models import STATE_LABELS, InstanceEvent, MarketplaceInstance, ReconciliationResult, SpiCall
 from kaitong.notices import queries as notice_queries
@@ -118,6 +119,17 @@ def settlement_changes(subject: Subject) -> Iterable[domain.Event]:
         yield domain.Event(change.at, "settlement", text)
 
 
+def countdown_events(subject: Subject) -> Iterable[domain.Event]:
+    """The lock countdowns of the workspaces it settles or settled: started, 3 days left, locked, lifted,
+    dissolved (whatever their cause: its expiry or release, or an unpaid bill while it settled them)."""
+    for workspace_id in subject.workspace_ids:
+        for entry in countdown_queries.countdown_events(workspace_id=workspace_id)[:PER_SOURCE]:
+            why = f" · {entry.cause_label}" if entry.cause_label else ""
+            lifted = f" · {entry.detail['lift_label']}" if entry.detail.get("lift_label") else ""
+            text = f"{entry.workspace_name}: {entry.kind_label}{why}{lifted} ({entry.acting})"
+            yield domain.Event(entry.at, "countdown", text)
+
+
 def workspace_notices(subject: Subject) -> Iterable[domain.Event]:
     """Notices about its workspaces (countdown, lock, settlement changed, high spend), each channel
     with its state; kept for good, unlike task rows."""
@@ -168,6 +180,7 @@ SOURCES: list[Source] = [
     state_changes,
     reconciliation_results,
     settlement_changes,
+    countdown_events,
     workspace_notices,
     other_mails,
     metering_records,
@@ -178,6 +191,7 @@ KIND_LABELS = {
     "state": gettext_lazy("实例状态"),
     "reconciliation": gettext_lazy("核对"),
     "settlement": gettext_lazy("结算方式"),
+    "countdown": gettext_lazy("锁定倒计时"),
     "notice": gettext_lazy("通知"),
     "metering": gettext_lazy("计量推送"),
 }

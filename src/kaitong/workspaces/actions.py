@@ -99,7 +99,7 @@ def do_bind_workspace(
     with accounts.submitting(form_token=form_token, proof=proof, now=now) as submission:
         workspace = (
             Workspace.objects.select_related("owner", "billing_account")
-            .filter(pk=workspace_id, billing_account_id=billing_account_id)
+            .filter(pk=workspace_id, billing_account_id=billing_account_id, dissolution__isnull=True)
             .first()
         )
         if workspace is None or workspace.billing_account is None:

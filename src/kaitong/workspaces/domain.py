@@ -96,7 +96,9 @@ class Reason(StrEnum):
     REGISTERED = "registered"  # 注册观测云账号: new console + billing-center account and this first workspace
     COMMERCIAL_OPENED = "commercial_opened"  # 立即注册观测云商业版, its last step (开通方式: 阿里云账号结算)
     BOUND = "bound"  # 绑定: the buyer bound an existing workspace to the instance
-    INSTANCE_RELEASED = "instance_released"  # the settling instance was released: back to the billing-center account
+    # The settling instance was released: back to the billing-center account. No path writes it since
+    # issue 12 (a release starts the lock countdown instead); rows written before keep it.
+    INSTANCE_RELEASED = "instance_released"
     MOVED = "moved"  # 更改结算方式: the owner moved it in the billing center's 工作空间管理
 
 

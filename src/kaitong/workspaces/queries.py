@@ -40,7 +40,8 @@ def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[Wo
     """Workspaces under the billing-center account, for the 绑定观测云工作空间 list."""
     rows = []
     for workspace in (
-        Workspace.objects.filter(billing_account_id=billing_account_id)
+        # A dissolved workspace (解散) is gone: never bound again.
+        Workspace.objects.filter(billing_account_id=billing_account_id, dissolution__isnull=True)
         .select_related("cloud_account__instance")
         .order_by("created_at", "id")
     ):
@@ -91,13 +92,17 @@ def has_workspaces(*, billing_account_id: int) -> bool:
 
 
 def workspaces_of(owner_id: int) -> list[tuple[int, str]]:
-    return list(Workspace.objects.filter(owner_id=owner_id).order_by("created_at", "id").values_list("id", "name"))
+    """The owner's workspaces, oldest first; a dissolved one (解散) is gone from the console."""
+    owned = Workspace.objects.filter(owner_id=owner_id, dissolution__isnull=True)
+    return list(owned.order_by("created_at", "id").values_list("id", "name"))
 
 
 def workspace_home(*, workspace_id: int, owner_id: int) -> WorkspaceHome | None:
-    """The workspace if ``owner_id`` owns it; None for missing and not-yours alike."""
+    """The workspace if ``owner_id`` owns it; None for missing, dissolved and not-yours alike."""
     workspace = (
-        Workspace.objects.select_related("cloud_account__instance").filter(pk=workspace_id, owner_id=owner_id).first()
+        Workspace.objects.select_related("cloud_account__instance")
+        .filter(pk=workspace_id, owner_id=owner_id, dissolution__isnull=True)
+        .first()
     )
     if workspace is None:
         return None
@@ -206,8 +211,11 @@ def _move_facts(settled: dict[int, domain.Settlement]) -> dict[int, domain.MoveF
 def _managed_by(user_id: int) -> QuerySet[Workspace]:
     """Workspaces a console account manages in the billing center: those it owns, and those under its
     billing-center account. Only workspaces under a billing-center account can settle at all."""
+    # A dissolved workspace (解散, kaitong.countdown) is gone for everyone but the books.
     return Workspace.objects.filter(
-        Q(owner_id=user_id) | Q(billing_account__console_account_id=user_id), billing_account__isnull=False
+        Q(owner_id=user_id) | Q(billing_account__console_account_id=user_id),
+        billing_account__isnull=False,
+        dissolution__isnull=True,
     )
 
 
@@ -313,7 +321,7 @@ def cloud_accounts_of(*, user_id: int) -> list[CloudAccountRow]:
     )
     settled: dict[int, list[tuple[int, str]]] = {}
     for cloud_id, workspace_id, name in (
-        Workspace.objects.filter(cloud_account__in=clouds)
+        Workspace.objects.filter(cloud_account__in=clouds, dissolution__isnull=True)
         .order_by("created_at", "id")
         .values_list("cloud_account_id", "id", "name")
     ):

@@ -1,24 +1,25 @@
-"""The one door through which a workspace's settlement is set or changed, and the release fallback.
+"""The one door through which a workspace's settlement is set or changed.
 
 Every path goes through ``do_change_settlement``: a workspace created settled by its billing-center
-account or by an instance (operator, demo, 创建工作空间, 注册观测云账号, 立即注册观测云商业版), an
-existing one bound to an instance (绑定), and the fallback to the billing-center account when the
-instance is released. The change and its audit row (``SettlementChange``) commit together; the rules
-of which change is allowed are pure (``domain.settlement_changes``). Why this lives in workspaces and
-not in billing: docs/decisions/2026-11-30-settlement-door.md.
+account or by an instance (operator, demo, 创建工作空间, 注册观测云账号, 立即注册观测云商业版), and an
+existing one bound to an instance (绑定) or moved. The change and its audit row (``SettlementChange``)
+commit together; the rules of which change is allowed are pure (``domain.settlement_changes``). Why this
+lives in workspaces and not in billing: docs/decisions/2026-11-30-settlement-door.md.
+
+A released instance no longer moves its workspaces back to the billing-center account: its release
+starts their lock countdown (issue 12; ``kaitong.countdown``, docs/decisions/2026-11-30-lock-countdown.md).
+Capabilities that react to a move (the countdown lifts when the workspace leaves the failed cause)
+register with ``on_settlement_change``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from django.db import transaction
 
 from kaitong.accounts import actions as accounts
-from kaitong.mail.actions import enqueue_email
-from kaitong.marketplace.actions import on_instance_state_change
-from kaitong.marketplace.domain import State
-from kaitong.marketplace.models import MarketplaceInstance
 from kaitong.notices.actions import do_send_workspace_notice
 from kaitong.notices.domain import Notice
 from kaitong.workspaces import domain, queries
@@ -92,48 +93,26 @@ def do_change_settlement(
                 },
                 now=now,
             )
+        if current is not None:
+            for receiver in _settlement_change_receivers:
+                receiver(workspace_id=workspace.pk, before=current, after=to, acting=acting, now=now)
         return True
 
 
-@on_instance_state_change
-def fall_back_on_release(
-    instance: MarketplaceInstance, *, before_state: str, now: datetime, spi_call_id: int | None
-) -> None:
-    """A released instance settles nothing more: its workspaces fall back to their billing-center account.
+# Other capabilities react to a workspace's settlement having changed (the lock countdown lifts when the
+# workspace leaves the failed cause). Receivers run inside the door's transaction, the workspace row
+# locked, so what they write commits or rolls back with the change and its audit row.
+class SettlementChangeReceiver(Protocol):
+    def __call__(
+        self, *, workspace_id: int, before: domain.Settlement, after: domain.Settlement, acting: str, now: datetime
+    ) -> None:
+        """React to an existing workspace moving from ``before`` to ``after`` (``acting`` asked for it)."""
 
-    The docs disagree (fallback in aliyun-account.md, lock in workspace-management.md and faq.md); we
-    take the fallback, which loses no data, and tell the account holder by email. Expiry changes
-    nothing here: a renewal may follow. Runs in the SPI call's transaction, the instance row locked.
-    """
-    if instance.state != State.RELEASED:
-        return
-    workspaces = (
-        Workspace.objects.filter(cloud_account__instance=instance).select_related("billing_account").order_by("id")
-    )
-    names_by_account: dict[int, tuple[str, str, list[str]]] = {}
-    for workspace in workspaces:
-        do_change_settlement(
-            workspace=workspace,
-            to=domain.BY_BILLING_ACCOUNT,
-            reason=domain.Reason.INSTANCE_RELEASED,
-            acting=(
-                f"marketplace releaseInstance (SPI call #{spi_call_id})"
-                if spi_call_id is not None
-                else "marketplace reconciliation (DescribeInstanceForIsv: CLOSED)"
-            ),
-            now=now,
-        )
-        if workspace.billing_account is None:
-            continue
-        entry = names_by_account.setdefault(
-            workspace.billing_account.pk, (workspace.billing_account.email, workspace.language, [])
-        )
-        entry[2].append(workspace.name)
-    for email, language, names in names_by_account.values():
-        enqueue_email(
-            message_type="settlement_fallback",
-            to=email,
-            language="en" if language == "en" else "zh-hans",
-            context={"instance_id": instance.instance_id, "workspaces": names},
-            now=now,
-        )
+
+_settlement_change_receivers: list[SettlementChangeReceiver] = []
+
+
+def on_settlement_change(receiver: SettlementChangeReceiver) -> SettlementChangeReceiver:
+    """Register ``receiver``, called inside the door's transaction after every change of an existing workspace."""
+    _settlement_change_receivers.append(receiver)
+    return receiver

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from kaitong.countdown import views as countdown_views
 from kaitong.workspaces import views
 
 app_name = "workspaces"
@@ -14,4 +15,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("workspaces/<int:workspace_id>/", views.workspace, name="workspace"),
     path("introduction/", views.introduction, name="introduction"),
+    path("workspaces/<int:workspace_id>/dissolve/", countdown_views.dissolve, name="dissolve"),
 ]

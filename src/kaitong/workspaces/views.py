@@ -1,5 +1,9 @@
 """The console after 开通成功: sign in, the workspace home, its DataKit onboarding, and the short
-introduction its video tiles open."""
+introduction its video tiles open.
+
+A workspace in its lock countdown shows a banner (days left, why, what to do); a locked one shows the
+lock page instead of itself (立即解锁, 解散), and none of its data (kaitong.countdown).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from kaitong.billing import queries as billing_queries
+from kaitong.billing.domain import beijing_day
+from kaitong.countdown import queries as countdown
 from kaitong.workspaces import forms, queries
 
 # The longest username the sign-in form takes (Django's username field).
@@ -26,6 +34,9 @@ def sign_in_url(*, workspace_id: int, username: str) -> str:
     the Alibaba Cloud account, never the console user: why, docs/decisions/2026-11-30-returning-buyer.md."""
     query = urlencode({"username": username, "next": reverse("workspaces:workspace", args=[workspace_id])})
     return f"{reverse('workspaces:login')}?{query}"
+
+
+HISTORY_DAYS = 7
 
 
 def _throttled_as_429(response: HttpResponse, form: object) -> HttpResponse:
@@ -96,7 +107,9 @@ def home(request: HttpRequest) -> HttpResponse:
     owned = queries.workspaces_of(_user_id(request))
     if len(owned) == 1:
         return redirect("workspaces:workspace", workspace_id=owned[0][0])
-    return render(request, "workspaces/home.html", {"owned": owned})
+    statuses = countdown.statuses_of([workspace_id for workspace_id, _ in owned], now=timezone.now())
+    rows = [(workspace_id, name, statuses.get(workspace_id)) for workspace_id, name in owned]
+    return render(request, "workspaces/home.html", {"owned": owned, "rows": rows})
 
 
 @require_GET
@@ -119,4 +132,14 @@ def workspace(request: HttpRequest, workspace_id: int) -> HttpResponse:
         # Missing and not-yours get the same page.
         return render(request, "workspaces/not_found.html", status=404)
     owned = queries.workspaces_of(_user_id(request))
-    return render(request, "workspaces/workspace.html", {"ws": found, "owned": owned})
+    now = timezone.now()
+    status = countdown.status_of(workspace_id, now=now)
+    if status is not None and status.locked:
+        # Locked: the lock page in place of the workspace; nothing of its data or its token is shown.
+        return render(request, "countdown/lock.html", {"ws": found, "owned": owned, "countdown": status})
+    history = billing_queries.usage_history(
+        workspace_id=workspace_id, today=beijing_day(now), days=HISTORY_DAYS, language=request.LANGUAGE_CODE
+    )
+    return render(
+        request, "workspaces/workspace.html", {"ws": found, "owned": owned, "countdown": status, "history": history}
+    )
