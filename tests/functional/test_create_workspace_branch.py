@@ -115,3 +115,18 @@ def test_needs_a_bound_billing_account(client):
     enter(client, "600006")
     response = client.get(CREATE)
     assert response.status_code == 302 and response["Location"] == "/activate/bind/"
+
+
+def test_the_form_again_after_creating_says_what_this_visit_made(client):
+    """Back after 创建 (or the tab opened again): the form says the workspace exists already, so a second
+    one is created only on purpose; a fresh visit's form says nothing of the kind."""
+    existing_account("acme", "ops@acme.example")
+    enter(client, "600009", ali_uid="4000000000000009")
+    bind_account(client)
+    assert 'data-testid="made-here"' not in client.get(CREATE).content.decode()
+    assert submit(client, CREATE, form(request_code(client, CREATE, "ops@acme.example"))).status_code == 302
+    again = client.get(CREATE).content.decode()
+    assert 'data-testid="made-here"' in again and "本次已创建或绑定工作空间：acme-new" in again
+    assert 'href="/activate/workspaces/" data-testid="made-here-done"' in again
+    client.cookies["django_language"] = "en"
+    assert "In this visit you already created or bound: acme-new." in client.get(CREATE).content.decode()

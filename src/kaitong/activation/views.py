@@ -595,7 +595,12 @@ def create_workspace(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     if not account_id:
         return redirect("activation:bind_account")
     template = "activation/workspace_create.html"
-    context: dict[str, Any] = {"tab": "create"}
+    # Back after 创建 shows this form again: it says what this visit already created, so a second
+    # workspace is made only on purpose.
+    made_here = (", " if _language() == "en" else "、").join(
+        entry.name for entry in workspace_queries.entries_of(buyer.bound_workspace_ids)
+    )
+    context: dict[str, Any] = {"tab": "create", "made_here": made_here}
 
     def console_email() -> CodeRecipients:
         email = account_queries.console_email(account_id)
