@@ -45,3 +45,11 @@ def test_the_introduction_in_english(client):
     main = body[body.index("<main") : body.index("</main>")]
     assert "Guance Cloud in brief" in main and "Product architecture" in main and "Install DataKit" in main
     assert not re.findall(r"[\u4e00-\u9fff]+", main)
+
+
+def test_the_tiles_are_honest_about_reading_and_its_length(client):
+    workspace = _signed_in(client)
+    page = client.get(f"/console/workspaces/{workspace.pk}/").content.decode()
+    tiles = page[page.index('data-testid="video-product"') : page.index('data-testid="start-datakit"')]
+    assert "▶" not in tiles and "一分钟" not in tiles  # they open a page to read, of about three minutes
+    assert tiles.count("图文 · 约 3 分钟") == 2

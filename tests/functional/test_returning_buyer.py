@@ -253,3 +253,31 @@ def test_not_bindable_rows_say_which_account_settles_them_masked(client):
     assert "其他云账号结算" in row and "不可绑定" in row
     assert re.search(r'data-testid="settled-by">阿里云账号 3461\*\*\*\*3373<', row)
     assert "3461000000013373" not in listing
+
+
+def test_a_row_settled_by_the_buyers_own_other_instance_names_that_instance_not_a_masked_account(client):
+    existing_account("acme", "ops@acme.example", workspaces=("acme-prod", "acme-test"))
+    # The same Alibaba Cloud account bought instance 810009 first and settles acme-prod by it.
+    first = Client()
+    open_instance(first, "810009", ali_uid=ALI_UID)
+    first.get(verify_url("810009"))
+    bind_account(first)
+    bind_workspace(first, Workspace.objects.get(name="acme-prod").pk, "ops@acme.example")
+    _past_cooldown()
+    enter(client, INSTANCE, ali_uid=ALI_UID)
+    # The chooser recognises the aliUid's account and goes to its workspaces.
+    assert client.get("/activate/")["Location"] == "/activate/workspaces/"
+    listing = client.get("/activate/workspaces/").content.decode()
+    row = listing[listing.index('data-name="acme-prod"') : listing.index('data-name="acme-test"')]
+    assert re.search(r'data-testid="settled-by">由本阿里云账号的实例 810009 结算<', row)
+    assert "其他云账号结算" not in row and "****" not in row and "不可绑定" in row
+    listing = client.get("/activate/workspaces/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    row = listing[listing.index('data-name="acme-prod"') : listing.index('data-name="acme-test"')]
+    assert re.search(r'data-testid="settled-by">Settled by instance 810009 of this Alibaba Cloud account<', row)
+
+
+def test_the_instance_page_header_says_what_the_page_is(client):
+    _bound_buyer(client, workspaces=("acme-prod",))
+    page = Client().get(_new_entry_url(), follow=True).content.decode()
+    assert re.search(r'data-testid="topnav-title">阿里云市场 · 我的观测云实例<', page)
+    assert "· 开通观测云商业版" not in page

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from kaitong.accounts import domain
-from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount
+from kaitong.accounts.models import BillingAccount, CloudAccount, ConsoleAccount, VerificationCode
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,22 @@ def console_email(billing_account_id: int) -> str | None:
         BillingAccount.objects.filter(pk=billing_account_id).values_list("console_account__email", flat=True).first()
     )
     return domain.normalise_email(email) if email else None
+
+
+def code_cooldown_left(*, email: str, purpose: domain.Purpose, now: datetime) -> int:
+    """Whole seconds until ``email`` takes another code for ``purpose`` (0: now), by the last one sent, as
+    ``actions.do_send_verification_code`` judges the cooldown. Codes to an address no account uses are
+    recorded too, so the answer is the one 获取验证码 would give for any address typed."""
+    last = (
+        VerificationCode.objects.filter(email=domain.normalise_email(email), purpose=purpose)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is None:
+        return 0
+    try:
+        domain.check_issue(now=now, last_sent_at=last, sent_to_email_last_hour=[], sent_from_ip_last_hour=[])
+    except domain.IssueRefused as refused:
+        return refused.retry_after
+    return 0

@@ -213,12 +213,19 @@ def _send_code(request: HttpRequest, purpose: Purpose, recipients: Callable[[], 
     return response
 
 
-def _code_button(notice: CodeNotice | None) -> dict[str, Any]:
-    """The context of 获取验证码 and the line under it: the notice and the seconds left to count down."""
-    if notice is None:
-        return {"code_notice": None, "code_wait": 0}
-    left = int(notice.ready_at - timezone.now().timestamp() + 0.999) if notice.ready_at else 0
-    return {"code_notice": notice, "code_wait": max(0, left)}
+def _code_button(notice: CodeNotice | None, *, cooling: int = 0) -> dict[str, Any]:
+    """The context of 获取验证码 and the line under it: the notice and the seconds left to count down
+    (``cooling``: the cooldown the server knows for the form's email, when no notice says it)."""
+    left = int(notice.ready_at - timezone.now().timestamp() + 0.999) if notice and notice.ready_at else 0
+    return {"code_notice": notice, "code_wait": max(0, left, cooling)}
+
+
+def _cooldown_left(purpose: Purpose | None, email: str) -> int:
+    """Seconds until the email shown in a form takes another code: a form shown again after a refused
+    submit counts down what is left, rather than offer a click that could only be refused (429)."""
+    if purpose is None or not email.strip():
+        return 0
+    return account_queries.code_cooldown_left(email=email, purpose=purpose, now=timezone.now())
 
 
 def _is_send_code(request: HttpRequest) -> bool:
@@ -242,6 +249,7 @@ def _submitted(
     *,
     code_purpose: account_rules.Purpose | None = None,
     code_to: Callable[[], CodeRecipients] = _any_address,
+    initial: dict[str, str] | None = None,
     **context: Any,
 ) -> FormT | HttpResponse:
     """The start every form view shares: the form's page (empty, or as posted the moment before), or
@@ -250,14 +258,14 @@ def _submitted(
     if request.method != "POST":
         echo = BuyerSession.of(request).take_echo(request.path)
         if echo is None:
-            return _page(request, template, form=form_class(), **context)
+            return _page(request, template, form=form_class(initial=initial), **context)
         response = _page(
             request,
             template,
             status=echo.status,
             form=_form_again(form_class, echo),
             alert=echo.alert,
-            **_code_button(echo.notice),
+            **_code_button(echo.notice, cooling=_cooldown_left(code_purpose, echo.typed.get("email", ""))),
             **context,
         )
         if echo.retry_after is not None:
@@ -501,7 +509,9 @@ def register_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
 
 
 def _workspace_list(buyer: BuyerSession, billing_account_id: int) -> list[workspace_queries.WorkspaceRow]:
-    return workspace_queries.bindable_workspaces(billing_account_id=billing_account_id, instance_id=buyer.instance_id)
+    return workspace_queries.bindable_workspaces(
+        billing_account_id=billing_account_id, instance_id=buyer.instance_id, ali_uid=buyer.ali_uid
+    )
 
 
 @needs_entry
@@ -695,7 +705,13 @@ def register_basic(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     if buyer.billing_account_id:
         return redirect("activation:register_open")
     template = "activation/register_basic.html"
-    form = _submitted(request, template, forms.RegisterBasicForm, code_purpose=Purpose.REGISTER)
+    # Back (or 上一步) from 企业信息: the mailbox is proved already. The page says so and leads on, with
+    # what step 1 kept filled in; sending it again (another email, another name) replaces the draft.
+    pending = buyer.registration
+    kept = {"username": pending.username, "email": pending.email, "phone": pending.phone} if pending else None
+    form = _submitted(
+        request, template, forms.RegisterBasicForm, code_purpose=Purpose.REGISTER, initial=kept, pending=pending
+    )
     if isinstance(form, HttpResponse):
         return form
     data = form.cleaned_data

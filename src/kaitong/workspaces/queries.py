@@ -34,10 +34,14 @@ class WorkspaceRow:
     bound_elsewhere: bool  # settled by another instance
     # Bound elsewhere: the Alibaba Cloud account that settles it, masked (1673****0301); else "".
     settled_by: str = ""
+    # Bound elsewhere by another instance of this session's own aliUid: that instance's id (the buyer
+    # owns it and sees the aliUid in full in the header, so masking it would only confuse); else "".
+    settled_by_own_instance: str = ""
 
 
-def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[WorkspaceRow]:
-    """Workspaces under the billing-center account, for the 绑定观测云工作空间 list."""
+def bindable_workspaces(*, billing_account_id: int, instance_id: str, ali_uid: str = "") -> list[WorkspaceRow]:
+    """Workspaces under the billing-center account, for the 绑定观测云工作空间 list; ``ali_uid`` is the
+    buyer's own, whose other instances are named rather than masked."""
     rows = []
     for workspace in (
         # A dissolved workspace (解散) is gone: never bound again.
@@ -47,6 +51,10 @@ def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[Wo
     ):
         cloud = workspace.cloud_account
         here = cloud is not None and cloud.instance.instance_id == instance_id
+        settled_by = own_instance = ""
+        if cloud is not None and not here:
+            settled_by = account_rules.masked_ali_uid(cloud.ali_uid)
+            own_instance = cloud.instance.instance_id if ali_uid and cloud.ali_uid == ali_uid else ""
         rows.append(
             WorkspaceRow(
                 id=workspace.pk,
@@ -56,7 +64,8 @@ def bindable_workspaces(*, billing_account_id: int, instance_id: str) -> list[Wo
                 settlement=workspace.settlement,
                 bound_here=here,
                 bound_elsewhere=cloud is not None and not here,
-                settled_by=account_rules.masked_ali_uid(cloud.ali_uid) if cloud is not None and not here else "",
+                settled_by=settled_by,
+                settled_by_own_instance=own_instance,
             )
         )
     return rows
