@@ -90,6 +90,7 @@ def test_the_name_to_be_registered_is_shown_as_it_is_typed_and_confirmed(page: P
     expect(page.locator(".errorlist")).to_contain_text("请确认用户名：将注册为 geng6893，注册后不可修改")
     page.fill("#id_password1", STRONG_PASSWORD)
     page.fill("#id_password2", STRONG_PASSWORD)
+    page.fill("#id_code", code)  # a refused form never keeps its code (Post/Redirect/Get)
     page.locator("#id_confirm_username").check()
     page.get_by_test_id("submit").click()
     expect(page.get_by_role("heading", name="企业信息")).to_be_visible()
