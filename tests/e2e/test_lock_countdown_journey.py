@@ -3,9 +3,14 @@
 buy on the simulated marketplace → 免登 → register and open an English workspace → the console →
 关闭 the instance on 已购买的服务 → the console's banner counts 14 days down, and the owner (whose
 browser asks for Chinese) is told in English, the workspace's language → 推进时钟 +14 天 → the lock page
-with 立即解锁 and 解散, and the locked notice.
+with 立即解锁 and 解散, and the locked notice → the one-time 立即解锁 link from that mail, in a browser
+nobody signed in to, opens the workspace's 更改结算方式 → the owner clicks 立即解锁 → 费用中心账号结算 →
+the console shows the workspace again, no banner, and the owner is told in English → an operator signs
+in to /ops/ and reads the instance's timeline: the release, the countdown started, locked and lifted,
+the settlement change and the notices, in time order.
 
-``KAITONG_SCREENSHOTS=/some/folder`` saves the banner and the lock page in Chinese and English, at
+``KAITONG_SCREENSHOTS=/some/folder`` saves the banner, the lock page, the settlement page, the unlocked console
+and the operator's timeline in Chinese and English, at
 1366×900 and 390×844.
 """
 
@@ -17,19 +22,22 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
+from kaitong.demo import OPERATOR_PASSWORD, OPERATOR_USERNAME
 from tests.e2e.test_demo_walk import Demo, demo, read_code  # noqa: F401  (the demo fixture)
 
 pytestmark = pytest.mark.e2e
 
 EMAIL = "locker@example.com"
+MASKED_EMAIL = "l***r@example.com"  # as the operator console shows it
 USERNAME = "locker01"
 PASSWORD = "Lock-the-count-2026"
 WORKSPACE = "Countdown English"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 CJK = re.compile(r"[\u4e00-\u9fff]")
+UNLOCK_LINK = re.compile(r"https?://\S+/billing/unlock/[A-Za-z0-9_-]{43}/")
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +89,7 @@ def sign_in_to_the_console(page: Page, demo: Demo) -> None:  # noqa: F811
     page.get_by_test_id("login").click()
 
 
-def test_close_count_down_lock(demo: Demo, page: Page) -> None:  # noqa: F811
+def test_close_count_down_lock_unlock(demo: Demo, page: Page, browser: Browser) -> None:  # noqa: F811
     page.set_default_timeout(20000)
     page.set_viewport_size(DESKTOP)
     # 购买: the simulated marketplace's product page, the seeded buyer.
@@ -111,6 +119,7 @@ def test_close_count_down_lock(demo: Demo, page: Page) -> None:  # noqa: F811
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)
     page.fill("#id_code", code)
+    page.check("#id_confirm_username")  # 用户名将注册为 locker01
     page.get_by_test_id("submit").click()
     page.fill("#id_enterprise_name", "倒计时科技 Countdown Co.")
     page.check("#id_agree")
@@ -180,7 +189,8 @@ def test_close_count_down_lock(demo: Demo, page: Page) -> None:  # noqa: F811
     shots(page, "lock-page")
 
     # The worker records the lock within a minute of the new time, and tells the owner, in English.
-    locked = mail_to(page, demo, containing="locked", seconds=90)
+    # (By its subject: the countdown's first mail says "will be locked" too.)
+    locked = mail_to(page, demo, containing=f'Workspace "{WORKSPACE}" is locked', seconds=90)
     assert WORKSPACE in locked and not CJK.search(locked.split("\n", 2)[-1].replace("（北京时间）", ""))
 
     # 解散 asks for the workspace's name first.
@@ -190,3 +200,92 @@ def test_close_count_down_lock(demo: Demo, page: Page) -> None:  # noqa: F811
     page.get_by_test_id("dissolve-confirm").click()
     expect(page.get_by_test_id("dissolve-page")).to_contain_text("输入的名称与工作空间名称不一致")
     shot(page, "dissolve-refused-zh-1366x900")
+
+    # The locked mail carries a one-time 立即解锁 link: in a browser nobody signed in to, it opens this
+    # workspace's 更改结算方式 (and nothing else) without a sign-in.
+    link = UNLOCK_LINK.search(locked)
+    assert link, locked
+    stranger = browser.new_context(locale="zh-CN")
+    try:
+        anonymous = stranger.new_page()
+        anonymous.set_default_timeout(20000)
+        anonymous.goto(link.group(0))
+        anonymous.get_by_test_id("follow-unlock-link").click()
+        anonymous.wait_for_url(re.compile(r"/billing/workspaces/\d+/settlement/$"))
+        expect(anonymous.get_by_test_id("link-access")).to_be_visible()
+        expect(anonymous.get_by_test_id("current-method")).to_have_text("阿里云账号结算")
+        expect(anonymous.get_by_test_id("current-instance")).to_have_text(instance_id)
+        expect(anonymous.get_by_test_id("lapse-notice")).to_be_visible()
+        linked_settlement = anonymous.url
+    finally:
+        stranger.close()
+
+    # 立即解锁 on the lock page: the billing center's 更改结算方式 for this workspace, the same page.
+    page.goto(workspace_url)
+    page.get_by_test_id("unlock-now").click()
+    page.wait_for_url(re.compile(r"/billing/workspaces/\d+/settlement/$"))
+    assert page.url.split("/billing/")[1] == linked_settlement.split("/billing/")[1]
+    expect(page.get_by_test_id("current-method")).to_have_text("阿里云账号结算")
+    expect(page.get_by_test_id("instance-state")).to_have_text(re.compile("已释放|已关闭"))
+    expect(page.get_by_test_id("submit")).to_be_enabled()
+    expect(page.get_by_test_id("lock-state")).to_have_attribute("data-phase", "locked")
+    expect(page.get_by_test_id("lock-state")).to_contain_text("更改结算方式后立即解锁")
+    shots(page, "unlock-settlement")
+    page.get_by_label("费用中心账号结算", exact=False).first.check()
+    page.get_by_test_id("submit").click()
+    expect(page.locator(".flash")).to_contain_text("结算方式已更改为「费用中心账号结算」。")
+    expect(page.get_by_test_id("current-method")).to_have_text("费用中心账号结算")
+    expect(page.get_by_test_id("lock-state")).to_have_count(0)
+    shots(page, "unlock-settlement-moved")
+
+    # Unlocked: the console shows the workspace again, whole, with no banner.
+    page.goto(workspace_url)
+    expect(page.get_by_test_id("workspace-name")).to_have_text(WORKSPACE)
+    expect(page.get_by_test_id("lock-page")).to_have_count(0)
+    expect(page.get_by_test_id("countdown-banner")).to_have_count(0)
+    expect(page.get_by_test_id("token")).to_be_visible()
+    shots(page, "unlocked-console")
+
+    # The owner is told, in English again.
+    unlocked = mail_to(page, demo, containing=f'Workspace "{WORKSPACE}" is unlocked')
+    assert WORKSPACE in unlocked, unlocked
+    assert not CJK.search(unlocked.split("\n", 2)[-1].replace("（北京时间）", "")), unlocked
+
+    # The operator signs in to /ops/ and reads the instance's timeline: one story, in time order.
+    ops = browser.new_context(locale="zh-CN", viewport=DESKTOP)
+    try:
+        operator = ops.new_page()
+        operator.set_default_timeout(20000)
+        operator.goto(demo.vendor + "/ops/")
+        operator.fill("#id_username", OPERATOR_USERNAME)
+        operator.fill("#id_password", OPERATOR_PASSWORD)
+        operator.locator("input[type=submit]").click()
+        operator.wait_for_url(re.compile(r"/ops/$"))
+        operator.goto(f"{demo.vendor}/ops/timeline/instance/{instance_id}/")
+        rows = operator.get_by_test_id("timeline").locator("tbody tr")
+        expect(rows.first).to_be_visible()
+        timeline = [(row.get_attribute("data-kind") or "", *row.locator("td").all_inner_texts()) for row in rows.all()]
+        shot(operator, "ops-timeline-zh-1366x900")
+    finally:
+        ops.close()
+    times = [at for _kind, at, _label, _text in timeline]
+    assert times == sorted(times), timeline
+
+    def first(kind: str, *words: str) -> int:
+        for index, (row_kind, _at, _label, text) in enumerate(timeline):
+            if row_kind == kind and all(word in text for word in words):
+                return index
+        raise AssertionError(f"no {kind} row with {words} in {timeline}")
+
+    released = first("spi", "releaseInstance")
+    started = first("countdown", WORKSPACE, "开始倒计时")
+    locked_at = first("countdown", WORKSPACE, "锁定")
+    moved = first("settlement", WORKSPACE, "费用中心账号结算", "更改结算方式")
+    lifted = first("countdown", WORKSPACE, "解除", "已更改结算方式")
+    assert released < started < locked_at < moved < lifted, timeline
+    notice_started = first("notice", "锁定倒计时开始", "邮件", MASKED_EMAIL, "已发送")
+    notice_locked = first("notice", "工作空间已锁定", "邮件", MASKED_EMAIL, "已发送")
+    notice_moved = first("notice", "结算方式变更", "邮件", MASKED_EMAIL, "已发送")
+    notice_unlocked = first("notice", "工作空间已解锁", "邮件", MASKED_EMAIL, "已发送")
+    assert started <= notice_started < locked_at <= notice_locked < moved <= notice_moved, timeline
+    assert lifted <= notice_unlocked, timeline

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from kaitong.billing import api as usage_api
 from kaitong.billing import closing, ingest
+from kaitong.billing import views as billing_views
 from kaitong.billing.domain import day_window
 from kaitong.billing.models import DailyBill, MeteringRecord, UsageSample
 from kaitong.countdown import actions, domain
@@ -39,7 +40,7 @@ def clock(monkeypatch):
     """Every interface this file drives reads the same moment; ``clock.now = …`` moves it."""
     state = SimpleNamespace(now=NOW)
     fake = SimpleNamespace(now=lambda: state.now)
-    for module in (usage_api, token_api, console_views, actions_views()):
+    for module in (usage_api, token_api, console_views, billing_views, actions_views()):
         monkeypatch.setattr(module, "timezone", fake, raising=False)
     return state
 
@@ -222,6 +223,29 @@ class TestConsole:
         assert html.attribute(page, "dissolve", "href") == f"/console/workspaces/{workspace.pk}/dissolve/"
         assert "2026-11-16" in html.text(page, "lock-since")
         assert workspace.token not in page and "usage-history" not in page and "DK_DATAWAY" not in page
+
+    @pytest.mark.parametrize(
+        ("now", "phase", "says"),
+        [(COUNTING, "counting", "将于 2026-11-16 锁定"), (NOW, "locked", "已于 2026-11-16 锁定")],
+    )
+    def test_unlock_now_lands_on_a_page_that_says_the_move_lifts_it(self, client, clock, now, phase, says):
+        """立即解锁 opens 更改结算方式: it says why the workspace is (or will be) locked, and that a move
+        lifts it; a workspace with no countdown shows no such line."""
+        clock.now = now
+        workspace = released()
+        (calm,) = workspaces(1, instance_ids=["710041"], prefix="5", user=workspace.owner)
+        client.force_login(workspace.owner)
+        page = client.get(f"/billing/workspaces/{workspace.pk}/settlement/").content.decode()
+        assert html.attribute(page, "lock-state", "data-phase") == phase
+        line = html.text(page, "lock-state")
+        assert says in line and "云市场实例已关闭" in line and "更改结算方式后" in line
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        english_page = client.get(f"/billing/workspaces/{workspace.pk}/settlement/").content.decode()
+        english = html.text(english_page, "lock-state")
+        assert "2026-11-16" in english and "Changing its settlement" in english
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in english), english
+        calm_page = client.get(f"/billing/workspaces/{calm.pk}/settlement/").content.decode()
+        assert not html.texts(calm_page, "lock-state")
 
     def test_the_workspace_list_marks_countdowns_and_locks(self, client, clock):
         workspace = released()

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods
 from kaitong.accounts import actions as account_actions
 from kaitong.activation.session import UnlockGrant
 from kaitong.billing import domain, forms, overview, queries
+from kaitong.countdown import queries as countdown_queries
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces import management
 from kaitong.workspaces import queries as workspace_queries
@@ -191,6 +192,8 @@ def _settlement_page(
         "form": form,
         "alert": alert,
         "notice": move_notice(row),
+        # 立即解锁 lands here: say that the workspace is counting down or locked, and that a move lifts it.
+        "countdown": countdown_queries.status_of(row.id, now=timezone.now()),
         "access": access,
         "section": "workspaces",
         "unlock_link": unlock_link,
