@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from kaitong.billing.domain import beijing_day, day_window
+from kaitong.notices import domain as notice_codes
 from kaitong.notices.domain import Notice
 from kaitong.workspaces.domain import Method, Settlement
 
@@ -38,21 +39,9 @@ class Phase(StrEnum):
     LOCKED = "locked"
 
 
-class Cause(StrEnum):
-    """Why the countdown started (the notices' ``cause``)."""
-
-    INSTANCE_EXPIRED = "instance_expired"
-    INSTANCE_RELEASED = "instance_released"
-    UNPAID_BILL = "unpaid_bill"
-
-
-class Lift(StrEnum):
-    """Why a countdown or a lock ended (the ``unlocked`` notice's ``reason``): the only ways out."""
-
-    INSTANCE_RENEWED = "instance_renewed"
-    INSTANCE_RESUMED = "instance_resumed"
-    SETTLEMENT_MOVED = "settlement_moved"
-    BILL_PAID = "bill_paid"
+# The notices' codes are the countdown's own words: one enum each, defined where the notices read them.
+Cause = notice_codes.Cause  # why the countdown started (the notices' ``cause``)
+Lift = notice_codes.UnlockReason  # why a countdown or a lock ended (``unlocked``'s ``reason``): the only ways out
 
 
 INSTANCE_CAUSES = frozenset({Cause.INSTANCE_EXPIRED, Cause.INSTANCE_RELEASED})
