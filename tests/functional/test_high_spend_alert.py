@@ -79,6 +79,7 @@ class TestAlert:
         (message,) = mail.outbox
         assert message.subject == f'High-spend alert: "Log data" of workspace "{workspace.name}" cost ¥7.50 on {DAY}'
         assert "above your alert threshold of ¥5.00" in message.body
+        assert message.from_email == "Guance Cloud <no-reply@kaitong.local>"  # not 观测云 above English
         assert f"http://testserver/billing/bills/{workspace.pk}/{DAY}/" in message.body
         (sms,) = LocmemSmsBackend.outbox
         assert sms.text == f'[Guance] High spend: Log data in "{workspace.name}" cost ¥7.50.'
@@ -98,6 +99,7 @@ class TestAlert:
         close_the_day()
         (message,) = mail.outbox
         assert message.subject == f"高消费预警：工作空间「{workspace.name}」{DAY}「日志类数据」费用 ¥7.50"
+        assert message.from_email == "观测云 <no-reply@kaitong.local>"
         assert LocmemSmsBackend.outbox[0].text.startswith("【观测云】高消费预警：")
 
     def test_every_item_over_the_threshold_is_told(self):
