@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from kaitong.workspaces import management
 from kaitong.workspaces.models import SettlementChange, Workspace
@@ -72,7 +72,14 @@ def test_changing_the_settlement_to_an_alibaba_instance(browse, live_server, acc
     assert "结算方式已更改为「阿里云账号结算」。" in page.locator(".flash").inner_text()
     assert page.get_by_test_id("current-instance").inner_text() == "740001"
     assert "仍在订阅中" in page.get_by_test_id("move-notice").inner_text()
-    assert page.get_by_test_id("submit").is_disabled()
+    # Nothing left to try: no form, no unlock link, and in the list a disabled button that says why.
+    expect(page.get_by_test_id("settlement-form")).to_have_count(0)
+    expect(page.get_by_test_id("issue-unlock-link")).to_have_count(0)
+    page.get_by_test_id("billing-nav").get_by_role("link", name="工作空间管理").click()
+    row = page.locator(f"tr[data-workspace='{own.pk}']")
+    expect(row.get_by_test_id("change-settlement")).to_have_count(0)
+    expect(row.get_by_test_id("change-settlement-disabled")).to_be_disabled()
+    expect(row.get_by_test_id("move-blocked")).to_have_text("订阅中，不可更改")
     page.get_by_role("link", name="云账号").click()
     history = page.get_by_test_id("settlement-history").locator("tbody tr").first.inner_text()
     assert "生产环境" in history and "740001" in history and "更改结算方式" in history
@@ -118,12 +125,16 @@ def test_the_pages_fit_the_screen(browse, live_server, account, language, viewpo
     own, lapsed = account
     user = own.owner
     tag = f"{language}-{viewport}"
+    open_instances(["740003"])
+    (subscribed,) = workspaces(1, user=user, instance_ids=["740003"], prefix="3")  # may not move
     signed_in = browse(user=user, language=language, viewport=viewport)
     for name, path in (
         ("workspaces", "/billing/workspaces/"),
         ("settlement-lapsed", f"/billing/workspaces/{lapsed.pk}/settlement/"),
         ("settlement", f"/billing/workspaces/{own.pk}/settlement/"),
+        ("settlement-refused", f"/billing/workspaces/{subscribed.pk}/settlement/"),
         ("cloud-accounts", "/billing/cloud-accounts/"),
+        ("spend-alerts", "/billing/alerts/"),
     ):
         signed_in.goto(f"{live_server.url}{path}")
         if name == "settlement":

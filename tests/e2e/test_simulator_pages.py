@@ -147,3 +147,38 @@ def test_nothing_is_wider_than_a_phone(page: Page, marketplace, path) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     if path in ("/", "/console/"):
         shot(page, ("product" if path == "/" else "purchased") + "-phone")
+
+
+@pytest.mark.parametrize("path", ["/", "/console/", "/mailbox/"])
+def test_every_menu_item_is_in_sight_on_a_phone(page: Page, marketplace, path) -> None:
+    """At 390 px the menu wraps rather than scrolls: 运营 Operator and 邮箱 Mailbox were cut off at the
+    screen's edge ("运营…"), with nothing to say there was more."""
+    page.set_viewport_size(PHONE)
+    sign_in(page, marketplace)
+    page.goto(marketplace.url + path)
+    width = page.evaluate("window.innerWidth")
+    for link in page.locator(".topnav a").all():
+        box = link.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (link.inner_text(), box)
+    assert page.locator(".topnav").evaluate("e => e.scrollWidth <= e.clientWidth")
+    shot(page, f"menu-phone{path.replace('/', '-').rstrip('-')}")
+
+
+def test_every_dialog_button_says_it_in_english_too(page: Page, marketplace, vendor) -> None:
+    """Like 取消 Cancel beside it: the buy dialog's 开通, and 确定 in the 免登 and 关闭 dialogs."""
+    vendor.opens.set()
+    instance = marketplace.create_instance(aliUid=BUYER_UID)["instanceId"]
+    marketplace.wait_for(lambda state: state["instances"][0]["status"] == "opened")
+    for viewport in (DESKTOP, PHONE):
+        page.set_viewport_size(viewport)
+        sign_in(page, marketplace)
+        page.goto(marketplace.url + "/buy/")
+        expect(page.get_by_test_id("confirm-open")).to_have_text("开通 Open")
+        page.get_by_test_id("agree").check()
+        page.get_by_test_id("confirm-open").click()
+        expect(page.get_by_test_id("ok")).to_have_text("确定 OK")
+        shot(page, f"buy-{'phone' if viewport == PHONE else 'desktop'}")
+        page.goto(f"{marketplace.url}/console/{instance}/sso/")
+        expect(page.get_by_test_id("sso-confirm")).to_have_text("确定 OK")
+        page.goto(f"{marketplace.url}/console/{instance}/close/")
+        expect(page.get_by_test_id("close-confirm")).to_have_text("确定 OK")

@@ -47,7 +47,7 @@ def test_each_cloud_account_masked_with_state_expiry_and_workspaces(client, acco
         ["1234****3456", "720002", "已过期", "按量付费，无到期时间", "无"],
     ]
     assert "1234567890123456" not in page and "720009" not in page
-    assert html.texts(page, "billing-nav") == ["账单 工作空间管理 云账号"]
+    assert html.texts(page, "billing-nav") == ["账单 工作空间管理 云账号 高消费预警"]
 
 
 def test_the_history_of_settlement_changes_newest_first(client, account):

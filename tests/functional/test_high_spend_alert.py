@@ -4,6 +4,7 @@ language, by email (and SMS to a phone number). Checked on SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -20,6 +21,7 @@ from kaitong.notices import actions
 from kaitong.notices.models import HighSpendAlert, SentNotice, SpendThreshold, SpendThresholdChange
 from kaitong.sms.backends import LocmemSmsBackend
 from kaitong.workspaces.models import Workspace
+from tests.support import html
 from tests.support.activation import deliver_mail
 from tests.support.billing import DAY, after_close, owner, sample, workspaces
 from tests.support.concurrency import at_once, patient_sqlite_writers
@@ -77,6 +79,7 @@ class TestAlert:
         (message,) = mail.outbox
         assert message.subject == f'High-spend alert: "Log data" of workspace "{workspace.name}" cost ¥7.50 on {DAY}'
         assert "above your alert threshold of ¥5.00" in message.body
+        assert message.from_email == "Guance Cloud <no-reply@kaitong.local>"  # not 观测云 above English
         assert f"http://testserver/billing/bills/{workspace.pk}/{DAY}/" in message.body
         (sms,) = LocmemSmsBackend.outbox
         assert sms.text == f'[Guance] High spend: Log data in "{workspace.name}" cost ¥7.50.'
@@ -96,6 +99,7 @@ class TestAlert:
         close_the_day()
         (message,) = mail.outbox
         assert message.subject == f"高消费预警：工作空间「{workspace.name}」{DAY}「日志类数据」费用 ¥7.50"
+        assert message.from_email == "观测云 <no-reply@kaitong.local>"
         assert LocmemSmsBackend.outbox[0].text.startswith("【观测云】高消费预警：")
 
     def test_every_item_over_the_threshold_is_told(self):
@@ -168,11 +172,26 @@ class TestThePage:
         workspace = workspace_in("zh")
         assert 'href="/billing/alerts/"' in signed_in(workspace).get("/billing/").content.decode()
 
+    def test_it_is_a_tab_of_the_billing_center_like_the_others(self):
+        """The center's tabs on this page too, this one marked as the page shown, and on every other page
+        a tab that leads here."""
+        workspace = workspace_in("zh")
+        client = signed_in(workspace)
+        page = client.get("/billing/alerts/").content.decode()
+        assert html.texts(page, "billing-nav") == ["账单 工作空间管理 云账号 高消费预警"]
+        assert re.search(r'<a href="/billing/alerts/" class="on" aria-current="page">高消费预警</a>', page)
+        for other in ("/billing/", "/billing/workspaces/", "/billing/cloud-accounts/"):
+            shown = client.get(other).content.decode()
+            nav = re.search(r'data-testid="billing-nav".*?</nav>', shown, re.S)
+            assert nav and '<a href="/billing/alerts/">高消费预警</a>' in nav.group(0), other
+        english = signed_in(workspace, "en").get("/billing/alerts/").content.decode()
+        assert html.texts(english, "billing-nav") == ["Bills Workspace management Cloud accounts High-spend alerts"]
+
     def test_in_english(self):
         workspace = workspace_in("zh")
         set_threshold(workspace, "99")
         page = signed_in(workspace, "en").get("/billing/alerts/").content.decode()
-        assert "High-spend alert" in page and "On: alert above ¥99.00" in page and "Turn off alert" in page
+        assert "<h1>High-spend alerts</h1>" in page and "On: alert above ¥99.00" in page and "Turn off alert" in page
 
     @pytest.mark.parametrize(
         ("value", "zh", "en"),

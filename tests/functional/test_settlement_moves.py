@@ -5,6 +5,7 @@ audit row and queues one notice in the workspace's language."""
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -34,8 +35,12 @@ def form_token(page: str) -> str:
 
 
 def post(client, workspace_id: int, **fields: str):  # type: ignore[no-untyped-def]
-    """Submit the page's form as a browser does: with the token of a freshly loaded page."""
-    token = fields.pop("form_token", None) or form_token(client.get(page_of(workspace_id)).content.decode())
+    """Submit the page's form as a browser does: with the token of a freshly loaded page. A page that
+    offers no form (the rules refuse any move now) is submitted as from a tab opened earlier."""
+    token = fields.pop("form_token", None)
+    if token is None:
+        page = client.get(page_of(workspace_id)).content.decode()
+        token = form_token(page) if 'name="form_token"' in page else secrets.token_urlsafe(24)
     return client.post(page_of(workspace_id), {"form_token": token, **fields})
 
 
@@ -76,6 +81,12 @@ def release(client, instance_id: str) -> None:  # type: ignore[no-untyped-def]
     call_spi(client, {"action": "releaseInstance", "instanceId": instance_id, "isRefund": "false"})
 
 
+def assert_no_way_to_move(page: str) -> None:
+    """The page says why not, and offers neither the form nor the unlock link generator."""
+    for gone in ('data-testid="settlement-form"', 'name="ali_uid"', 'name="instance_id"', "issue-unlock-link"):
+        assert gone not in page, gone
+
+
 @pytest.fixture
 def buyer(client):
     """A signed-in owner with one workspace settled by the billing-center account, and two instances of
@@ -103,15 +114,17 @@ class TestTheWorkspacesList:
         assert rows[1][:3] == [f"{buyer.name} ID {buyer.pk} · 中文", "费用中心账号结算", "—"]
         assert rows[2][1] == "阿里云账号结算"
         assert rows[2][2] == "700003 正常 阿里云账号 1234****3456"
-        assert rows[2][3] == "更改结算方式 订阅中，不可更改"  # a subscribed cloud account keeps its workspace
+        # A subscribed cloud account keeps its workspace: the button is disabled, and says why.
+        assert rows[2][3] == "更改结算方式 订阅中，不可更改"
+        assert f'href="{page_of(on_instance.pk)}"' not in page and f'href="{page_of(buyer.pk)}"' in page
         assert UID not in page  # the account ID only masked
-        assert html.texts(page, "billing-nav") == ["账单 工作空间管理 云账号"]
+        assert html.texts(page, "billing-nav") == ["账单 工作空间管理 云账号 高消费预警"]
         assert on_instance.pk != buyer.pk
 
     def test_in_english(self, english, buyer):
         page = english.get("/billing/workspaces/").content.decode()
         assert html.table(page, "managed-workspaces")[0] == ["Workspaces", "Settlement", "Settling instance", "Action"]
-        assert CJK.search(html.text(page, "billing-nav")) is None
+        assert html.texts(page, "billing-nav") == ["Bills Workspace management Cloud accounts High-spend alerts"]
 
     def test_the_list_costs_the_same_few_queries_for_many_workspaces(
         self, client, buyer, django_assert_max_num_queries
@@ -234,7 +247,13 @@ class TestRefusals:
         post(client, buyer.pk, **to_aliyun("700001"))
         page = client.get(page_of(buyer.pk)).content.decode()
         assert "仍在订阅中的云账号结算" in html.text(page, "move-notice")
-        assert re.search(r'data-testid="submit"[^>]*disabled', page)
+        assert "实例关闭或到期后，回到本页即可更改一次" in html.text(page, "move-instead")
+        # Nothing to fill in or hand on that could only be refused: no form, no unlock link generator.
+        assert_no_way_to_move(page)
+        listed = client.get("/billing/workspaces/").content.decode()
+        assert f'href="{page_of(buyer.pk)}"' not in listed  # no button to a page that says no
+        assert re.search(r'<button type="button" class="btn small ghost" disabled[^>]*>更改结算方式</button>', listed)
+        assert html.text(listed, "move-blocked") == "订阅中，不可更改"
         page = self.refused(client, buyer, 409, TO_BILLING)
         assert "如需更改，请先在阿里云市场关闭该实例或待其到期" in page
         self.refused(client, buyer, 409, to_aliyun("700002"))
@@ -246,6 +265,11 @@ class TestRefusals:
         page = self.refused(client, buyer, 409, to_aliyun("700002"))
         next_month = rules.next_month_start(timezone.now()).astimezone(rules.BEIJING).date()
         assert f"该工作空间本月已更改过结算方式，{next_month.isoformat()} 起可再次更改。" in page
+        assert_no_way_to_move(page)
+        assert "在此之前，工作空间继续按当前方式结算。" in html.text(page, "move-instead")
+        listed = client.get("/billing/workspaces/").content.decode()
+        assert f'href="{page_of(buyer.pk)}"' not in listed
+        assert html.text(listed, "move-blocked") == f"{next_month.isoformat()} 起可更改"
         # A month later (the moves written last month), it may move again.
         SettlementChange.objects.filter(workspace=buyer).update(at=timezone.now() - timedelta(days=40))
         assert post(client, buyer.pk, **to_aliyun("700002")).status_code == 302
@@ -259,12 +283,15 @@ class TestRefusals:
         assert 'value="700001"' in response.content.decode()  # what was typed is kept
 
     def test_in_english(self, english, buyer):
-        post(english, buyer.pk, **to_aliyun("700001"))
-        page = self.refused(english, buyer, 409, TO_BILLING)
-        assert "This workspace is settled by a cloud account that is still subscribed" in page
         page = self.refused(english, buyer, 400, to_aliyun("799999"))
         assert "No such instance was found under this Alibaba Cloud account" in page
         assert CJK.search(html.text(page, "settlement-form")) is None
+        post(english, buyer.pk, **to_aliyun("700001"))
+        page = self.refused(english, buyer, 409, TO_BILLING)
+        assert "This workspace is settled by a cloud account that is still subscribed" in page
+        assert CJK.search(html.text(page, "move-refused")) is None
+        listed = english.get("/billing/workspaces/").content.decode()
+        assert html.text(listed, "move-blocked") == "Subscribed, cannot change"
 
     def test_another_owners_workspace_is_not_found(self, client, buyer):
         (theirs,) = workspaces(1, alibaba=False, user=owner("someone"), prefix="6")

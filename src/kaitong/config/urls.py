@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from kaitong.billing.api import api as usage_api
 from kaitong.config import views
@@ -15,6 +17,9 @@ usage_api.add_router("/", token_check)  # GET /api/v1/tokens/<token>: the data p
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says (and tools that read no
+    # HTML too): not permanent, so a new icon is seen without clearing a browser's cache.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}kaitong/favicon.ico")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.prometheus_metrics, name="metrics"),

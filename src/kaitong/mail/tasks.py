@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
@@ -18,6 +17,7 @@ from django.utils import translation
 from kaitong.jobs.framework import task
 from kaitong.jobs.retries import retried
 from kaitong.jobs.sealing import unseal
+from kaitong.mail.sender import from_address
 
 ATTEMPTS = 12
 
@@ -39,7 +39,7 @@ def render_email(message_type: str, language: str, context: dict[str, Any]) -> t
 @retried(attempts=ATTEMPTS)
 def send_email(*, message_type: str, to: str, language: str, context: dict[str, Any], sealed_context: str = "") -> None:
     subject, text, html = render_email(message_type, language, {**context, **unseal(sealed_context)})
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
+    message = EmailMultiAlternatives(subject, text, from_address(language), [to])
     if html:
         message.attach_alternative(html, "text/html")
     message.send(fail_silently=False)

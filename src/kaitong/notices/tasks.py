@@ -7,12 +7,12 @@ sent is not sent again (a replayed task, a second run after a lost lease).
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
 from kaitong.jobs.framework import task
 from kaitong.jobs.retries import GiveUp, retried
+from kaitong.mail.sender import from_address
 from kaitong.notices import actions, queries
 from kaitong.notices.domain import Channel
 from kaitong.notices.rendering import render_notice
@@ -30,7 +30,7 @@ def deliver_notice(*, notice_id: int) -> None:
     rendered = render_notice(notice=notice.kind, workspace_language=notice.language, context=notice.context)
     if notice.channel is Channel.EMAIL:
         message = EmailMultiAlternatives(
-            rendered.subject, rendered.text, settings.DEFAULT_FROM_EMAIL, [notice.recipient]
+            rendered.subject, rendered.text, from_address(notice.language), [notice.recipient]
         )
         message.attach_alternative(rendered.html, "text/html")
         message.send(fail_silently=False)

@@ -30,7 +30,7 @@ def _page(
         else:
             form = SpendThresholdForm(initial={"threshold": row.threshold}, auto_id=f"id_%s_{row.workspace_id}")
         rows.append({"row": row, "form": form})
-    return render(request, "notices/spend_alerts.html", {"rows": rows}, status=status)
+    return render(request, "notices/spend_alerts.html", {"rows": rows, "section": "spend_alerts"}, status=status)
 
 
 @login_required
