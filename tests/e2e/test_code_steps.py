@@ -17,8 +17,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from kaitong.workspaces.models import Workspace
-from tests.e2e.test_seed_page_branches import code_from_mail, open_instance, shot
+from tests.e2e.test_seed_page_branches import code_from_mail, open_instance
 from tests.support.activation import STRONG_PASSWORD, existing_account
+from tests.support.browser import shot
 from tests.support.smtp import Sink, smtp_sink  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -16,16 +16,15 @@ and the operator's timeline in Chinese and English, at
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from kaitong.demo import OPERATOR_PASSWORD, OPERATOR_USERNAME
 from tests.e2e.test_demo_walk import Demo, demo, read_code  # noqa: F401  (the demo fixture)
+from tests.support.browser import shot
 
 pytestmark = pytest.mark.e2e
 
@@ -44,13 +43,6 @@ UNLOCK_LINK = re.compile(r"https?://\S+/billing/unlock/[A-Za-z0-9_-]{43}/")
 def browser_context_args(browser_context_args: dict) -> dict:
     """A buyer on the China site: the browser asks for Chinese first."""
     return {**browser_context_args, "locale": "zh-CN"}
-
-
-def shot(page: Page, name: str) -> None:
-    folder = os.environ.get("KAITONG_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def shots(page: Page, name: str) -> None:

@@ -13,8 +13,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from kaitong.accounts.models import BillingAccount, CloudAccount
 from kaitong.workspaces.models import Workspace
-from tests.e2e.test_seed_page_branches import get_code, open_instance, shot, sign_in_and_see_datakit
+from tests.e2e.test_seed_page_branches import get_code, open_instance, sign_in_and_see_datakit
 from tests.support.activation import STRONG_PASSWORD, existing_account
+from tests.support.browser import shot
 from tests.support.smtp import smtp_sink  # noqa: F401  (fixture)
 from tests.unit.accounts.test_username_preview_agrees import TRICKY, python_answer
 

@@ -14,7 +14,6 @@ import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db.models import F
@@ -23,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, e
 from kaitong.accounts.models import VerificationCode
 from kaitong.workspaces.models import Workspace
 from tests.support.activation import STRONG_PASSWORD, existing_account
+from tests.support.browser import shot as browser_shot
 from tests.support.marketplace import SPI_PATH
 from tests.support.simulator import RunningSimulator, start_simulator
 from tests.support.smtp import Sink, smtp_sink  # noqa: F401  (fixture)
@@ -90,10 +90,9 @@ def shot(page: Page, name: str) -> None:
     """Both sizes of the page as it is now."""
     if not SHOTS:
         return
-    Path(SHOTS).mkdir(parents=True, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
-        page.screenshot(path=f"{SHOTS}/{name}-{label}.png", full_page=True)
+        browser_shot(page, f"{name}-{label}")
     page.set_viewport_size(DESKTOP)
 
 

@@ -7,11 +7,9 @@ ends on the workspace's DataKit command. ``KAITONG_SCREENSHOTS=/dir`` saves a PN
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import urlopen
 
@@ -20,12 +18,12 @@ from playwright.sync_api import Page, expect
 
 from kaitong.marketplace.aliyun.token import signed
 from tests.support.activation import STRONG_PASSWORD, existing_account, verify_url
+from tests.support.browser import shot
 from tests.support.jobs import run_jobs
 from tests.support.marketplace import SPI_PATH, create_params, isv_key
 from tests.support.smtp import Sink, smtp_sink  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-SHOTS = os.environ.get("KAITONG_SCREENSHOTS", "")
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +36,6 @@ def browser_context_args(browser_context_args: dict) -> dict:
 def page(page: Page) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
-
-
-def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        # caret="initial": hiding the caret would inject a style the Content-Security-Policy refuses.
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True, caret="initial")
 
 
 def open_instance(base: str, instance_id: str, ali_uid: str) -> str:

@@ -8,7 +8,6 @@ until the test lets it answer, so the test decides when the instance opens.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support import browser
 from tests.support.simulator import RunningSimulator, VendorStub, serving, start_simulator
 
 pytestmark = pytest.mark.e2e
@@ -69,10 +69,7 @@ def sign_in(page: Page, sim: RunningSimulator) -> None:
 
 
 def shot(page: Page, name: str) -> None:
-    folder = os.environ.get("KAITONG_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"simulator-{name}.png"), full_page=True)
+    browser.shot(page, f"simulator-{name}")
 
 
 def test_purchased_services_turn_opened_without_a_reload(page: Page, marketplace, vendor) -> None:
