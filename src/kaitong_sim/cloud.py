@@ -223,7 +223,9 @@ def sls_view(request: HttpRequest, *, region: str, project: str) -> HttpResponse
     return response
 
 
-def _sls_caller(raw: openapi.RawRequest, *, now: datetime, isv: Isv) -> Caller:
+def _sls_caller(raw: openapi.RawRequest, *, now: datetime, signed_at: datetime, isv: Isv) -> Caller:
+    """``signed_at``: what the Date header is checked against (the SDK stamps the machine's real clock,
+    also when the demo's clock runs ahead); ``now``: what temporary credentials expire by."""
     headers = raw.headers
     access_key_id, signature = cloud_domain.parse_sls_authorization(headers.get("authorization", ""))
     key = key_of(access_key_id, isv)
@@ -238,7 +240,7 @@ def _sls_caller(raw: openapi.RawRequest, *, now: datetime, isv: Isv) -> Caller:
         raise SlsError("SignatureNotMatch", "signature is not match", status=401)
     if headers.get("content-md5", "") != cloud_domain.content_md5(raw.body):
         raise SlsError("InvalidContentMD5", "the Content-MD5 does not match the body", status=400)
-    cloud_domain.check_sls_date(headers.get("date", ""), now=now)
+    cloud_domain.check_sls_date(headers.get("date", ""), now=signed_at)
     if key.security_token:
         if headers.get("x-acs-security-token", "") != key.security_token:
             raise unauthorized("The security token you provided is invalid.")
@@ -263,7 +265,7 @@ def handle_sls(
     raw: openapi.RawRequest, *, region: str, project: str, now: datetime, stamped_now: datetime, isv: Isv
 ) -> tuple[int, Any]:
     """Answer one SLS request: (status, JSON body or None); raise SlsError for a refusal."""
-    caller = _sls_caller(raw, now=stamped_now, isv=isv)
+    caller = _sls_caller(raw, now=now, signed_at=stamped_now, isv=isv)
     owner = caller.account_id
     if not caller.sls_allowed:
         raise SlsError("Unauthorized", "denied by sts or ram, action: log:*, resource: acs:log:*", status=403)
