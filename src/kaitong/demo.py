@@ -238,6 +238,12 @@ def demo_environment(*, host: str, port: int) -> dict[str, str]:
     env.setdefault("KAITONG_ALIYUN_MARKET_ENDPOINT", f"{host}:{port + 100}")
     env.setdefault("KAITONG_ALIYUN_MARKET_PROTOCOL", "http")
     env.setdefault("KAITONG_MARKETPLACE_PRODUCT_URL", f"http://{host}:{port + 100}/")
+    # The exclusive edition: the simulator is also the buyer's Alibaba account. The STS and SLS SDKs keep
+    # Alibaba's endpoint names and reach the simulator as their HTTP proxy, which routes by Host; the
+    # cross-account authorisation link opens its 同意授权 page. Nothing leaves the machine.
+    env.setdefault("KAITONG_ALIYUN_CLOUD_PROXY", f"http://{host}:{port + 100}")
+    env.setdefault("KAITONG_ALIYUN_CLOUD_PROTOCOL", "http")
+    env.setdefault("KAITONG_MARKETPLACE_ROLE_AUTH_URL", f"http://{host}:{port + 100}/authorize/")
     env.setdefault("KAITONG_SMTP_HOST", host)
     env.setdefault("KAITONG_SMTP_PORT", str(port + 25))
     return env
