@@ -62,6 +62,23 @@ class AppEnv(BaseSettings):
     marketplace_product_url: str = "https://market.aliyun.com/products/56838014/cmgj00053362.html"
     aliyun_metering_assit: str = "cmgj00053362-Frequency-1"
     verify_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    # The exclusive edition (专属版, issue 13): a second product whose data goes to the buyer's own Log
+    # Service (SLS). STS and SLS are reached by their real names through the official SDKs; the proxy
+    # (demo/tests: the simulator's URL, protocol http) carries them there. See kaitong/sls.
+    aliyun_cloud_proxy: str = ""
+    aliyun_cloud_protocol: str = Field(default="https", pattern="^https?$")
+    aliyun_sts_endpoint: str = "sts.aliyuncs.com"
+    aliyun_sls_endpoint_template: str = "{region}.log.aliyuncs.com"
+    aliyun_exclusive_product_code: str = "cmgj00060481"
+    aliyun_exclusive_metering_assit: str = "cmgj00060481-Frequency-1"
+    # The role template of 第三方快捷授权 and the ExternalId its trust policy requires.
+    aliyun_sls_role: str = "AliyunMarketGuanceSLSRole"
+    aliyun_sls_role_external_id: str = "guance-sls"
+    marketplace_role_auth_url: str = "https://market.console.aliyun.com/imageconsole/index.htm#/roleAuth"
+    # STS and SLS calls: one attempt each, at most this long (a page waits on 验证).
+    aliyun_cloud_connect_timeout_ms: int = Field(default=3000, ge=100)
+    aliyun_cloud_read_timeout_ms: int = Field(default=10000, ge=100)
+
     # SPI calls from one address (IPv6: one /64) refused before authentication in a Beijing day that are
     # answered as usual; past it they get 429 until 00:00. Signed calls are never limited.
     spi_refused_calls_per_day: int = Field(default=100, ge=1)
