@@ -197,7 +197,8 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
     (sls_rules.RoleNotAuthorised, None): Refusal(
         400, _("尚未完成第三方快捷授权，或授权已被撤销。请点击「立即前往授权」，在阿里云页面同意授权后再验证")
     ),
-    (sls_rules.CloudUnavailable, None): Refusal(503, _("暂时无法连接阿里云，请稍后再试")),
+    # Alibaba Cloud did not answer (or refused the vendor's own key): the buyer's grant may be fine.
+    (sls_rules.CloudUnavailable, None): Refusal(409, _("暂时无法连接阿里云，请稍后再试")),
     (sls_rules.SiteWithoutSls, None): Refusal(
         409, _("当前站点不提供观测云专属版，专属版仅在中国区1（杭州）和中国区3（张家口）提供")
     ),
