@@ -11,6 +11,7 @@ from django.utils import timezone
 from kaitong.notices.models import SentNotice
 from kaitong.sls import actions, domain, queries
 from kaitong.sls.models import AliyunGrant, SlsStorage
+from kaitong.timeline.queries import instance_timeline
 from kaitong.workspaces.models import Workspace
 from tests.support.jobs import run_jobs
 from tests.support.sls import REGION, exclusive_workspace, new_buyer, open_exclusive_instance, sim, vendor  # noqa: F401
@@ -122,6 +123,16 @@ def test_the_role_path_from_authorisation_to_the_project_in_the_buyers_account(v
     assert project["region"] == REGION
     stores = {(s["name"], s["kind"], s["mode"]) for s in project["stores"]}
     assert stores == {(s.name, str(s.kind), str(s.mode)) for s in domain.STORES}
+
+    # The operator's timeline of the instance tells the story.
+    timeline = instance_timeline("710001")
+    assert timeline is not None
+    told = [event.text for event in timeline[1] if event.kind == "sls"]
+    assert told == [
+        "阿里云授权已验证（第三方快捷授权）",
+        f"SLS Project {REGION}/guance-wksp-{workspace_id}：创建中",
+        f"SLS Project {REGION}/guance-wksp-{workspace_id}: 已就绪",
+    ]
 
 
 def test_the_role_is_preferred_when_both_exist(vendor):  # noqa: F811
