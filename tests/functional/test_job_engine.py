@@ -223,7 +223,7 @@ def test_schedulers_of_many_workers_racing_fire_each_slot_once():
 
     at_once(8, one_worker)
     assert errors == []
-    assert DutyRun.objects.count() == DBTaskResult.objects.count() == 5  # one per duty
+    assert DutyRun.objects.count() == DBTaskResult.objects.count() == 6  # one per duty
 
 
 class TestOperatorConsole:
