@@ -238,6 +238,11 @@ def demo_environment(*, host: str, port: int) -> dict[str, str]:
     env.setdefault("KAITONG_ALIYUN_MARKET_ENDPOINT", f"{host}:{port + 100}")
     env.setdefault("KAITONG_ALIYUN_MARKET_PROTOCOL", "http")
     env.setdefault("KAITONG_MARKETPLACE_PRODUCT_URL", f"http://{host}:{port + 100}/")
+    # The exclusive edition: STS and SLS (the buyer's Alibaba account) and the role authorisation page are
+    # the simulator's too; the SDKs keep the real host names and reach it as their HTTP proxy.
+    env.setdefault("KAITONG_ALIYUN_CLOUD_PROXY", f"http://{host}:{port + 100}")
+    env.setdefault("KAITONG_ALIYUN_CLOUD_PROTOCOL", "http")
+    env.setdefault("KAITONG_MARKETPLACE_ROLE_AUTH_URL", f"http://{host}:{port + 100}/authorize/")
     env.setdefault("KAITONG_SMTP_HOST", host)
     env.setdefault("KAITONG_SMTP_PORT", str(port + 25))
     return env
