@@ -60,12 +60,13 @@ def billing_account(user: ConsoleAccount) -> BillingAccount:
     return BillingAccount.objects.get(console_account=user)
 
 
-def open_instances(instance_ids: list[str], *, product_code: str = "cmgj00053362") -> None:
+def open_instances(instance_ids: list[str], *, product_code: str = "cmgj00053362", ali_uid: str | None = None) -> None:
     """Each instance created as the marketplace creates it: a signed createInstance through the SPI action
-    (one commit for them all)."""
+    (one commit for them all), bought by ``ali_uid`` (None: create_params' buyer)."""
+    buyer = {"ali_uid": ali_uid} if ali_uid else {}
     with transaction.atomic():
         for instance_id in instance_ids:
-            params = create_params(instance_id, productCode=product_code, skuId=f"{product_code}-postpay")
+            params = create_params(instance_id, productCode=product_code, skuId=f"{product_code}-postpay", **buyer)
             marketplace.do_receive_spi_call(
                 raw_sources=[spi_query(params)],
                 now=LONG_AGO,

@@ -12,12 +12,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from kaitong.marketplace import actions as marketplace
-from kaitong.marketplace.aliyun.instances import scripted
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
-from tests.support.billing import LONG_AGO, billing_account, owner
-from tests.support.marketplace import create_params, isv_key, spi_query
+from tests.support.billing import billing_account, open_instances, owner
 from tests.support.simulator import RunningSimulator, cloud_env, start_simulator
 
 REGION = "cn-hangzhou"  # the site cn1's
@@ -49,16 +46,7 @@ def new_buyer(sim: RunningSimulator) -> str:
 
 def open_exclusive_instance(instance_id: str, ali_uid: str) -> None:
     """An exclusive-edition instance bought by ``ali_uid``, created as the marketplace creates it."""
-    product = settings.ENV.aliyun_exclusive_product_code
-    params = create_params(instance_id, ali_uid=ali_uid, productCode=product, skuId=f"{product}-postpay")
-    marketplace.do_receive_spi_call(
-        raw_sources=[spi_query(params)],
-        now=LONG_AGO,
-        isv_key=isv_key(),
-        auth_url="http://testserver/sso",
-        marketplace=scripted,
-        refused_calls_per_day=settings.ENV.spi_refused_calls_per_day,
-    )
+    open_instances([instance_id], product_code=settings.ENV.aliyun_exclusive_product_code, ali_uid=ali_uid)
 
 
 def exclusive_workspace(instance_id: str, *, language: str = "zh", username: str = "owner") -> int:
