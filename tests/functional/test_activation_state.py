@@ -19,7 +19,9 @@ from kaitong.accounts import actions as account_actions
 from kaitong.accounts import domain as account_rules
 from kaitong.activation import refusals
 from kaitong.activation.session import BuyerSession, RegistrationDraft
+from kaitong.jobs.retries import GiveUp
 from kaitong.marketplace import sso
+from kaitong.sls import domain as sls_rules
 from kaitong.workspaces import domain as workspace_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +41,7 @@ REACHABLE = [
     "kaitong.activation.session",
     "kaitong.activation.views",
     "kaitong.activation.forms",
+    "kaitong.sls.actions",
 ]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -101,7 +104,8 @@ def _raised_classes() -> set[type[Exception]]:
             value = _resolve(module, target)
             if isinstance(value, type) and issubclass(value, Exception):
                 found.add(value)
-    return found
+    # kaitong.sls.actions raises the refusal a cloud error's classification names (``_refused``).
+    return found | set(sls_rules.REFUSAL_OF.values())
 
 
 def _resolve(module, node):  # type: ignore[no-untyped-def]
@@ -116,9 +120,11 @@ def _resolve(module, node):  # type: ignore[no-untyped-def]
 def _is_refusal(cls: type[Exception]) -> bool:
     # Built-in errors (ValueError, RuntimeError…) are bugs, never answered as refusals; a private class
     # is turned into a public one before it leaves its module. A repeat of a form submitted before
-    # (AlreadySubmitted) is no refusal either: every view answers it as the first submission.
+    # (AlreadySubmitted) is no refusal either: every view answers it as the first submission. Nor is a
+    # job's verdict on itself (retries.GiveUp, raised by the SLS provisioning job, never on a page).
     return (
         cls.__module__.startswith("kaitong.")
+        and cls is not GiveUp
         and not cls.__name__.startswith("_")
         and cls is not account_actions.AlreadySubmitted
     )

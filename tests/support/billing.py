@@ -15,6 +15,7 @@ from kaitong.billing import domain
 from kaitong.billing.models import MeteringRecord
 from kaitong.marketplace import actions as marketplace
 from kaitong.marketplace.aliyun.instances import scripted
+from kaitong.sls.models import AliyunGrant
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces.models import Workspace
@@ -59,12 +60,13 @@ def billing_account(user: ConsoleAccount) -> BillingAccount:
     return BillingAccount.objects.get(console_account=user)
 
 
-def open_instances(instance_ids: list[str], *, product_code: str = "cmgj00053362") -> None:
+def open_instances(instance_ids: list[str], *, product_code: str = "cmgj00053362", ali_uid: str | None = None) -> None:
     """Each instance created as the marketplace creates it: a signed createInstance through the SPI action
-    (one commit for them all)."""
+    (one commit for them all), bought by ``ali_uid`` (None: create_params' buyer)."""
+    buyer = {"ali_uid": ali_uid} if ali_uid else {}
     with transaction.atomic():
         for instance_id in instance_ids:
-            params = create_params(instance_id, productCode=product_code, skuId=f"{product_code}-postpay")
+            params = create_params(instance_id, productCode=product_code, skuId=f"{product_code}-postpay", **buyer)
             marketplace.do_receive_spi_call(
                 raw_sources=[spi_query(params)],
                 now=LONG_AGO,
@@ -92,6 +94,13 @@ def workspaces(
     account = billing_account(user)
     ids = (instance_ids or [f"{prefix}{n:07d}" for n in range(count)])[:count] if alibaba else []
     open_instances(ids, product_code=product_code)
+    if alibaba and product_code == settings.ENV.aliyun_exclusive_product_code:
+        # An exclusive workspace needs the buyer's verified grant (a role: nothing sealed); its SLS
+        # project's job is queued and, with no simulator, fails to reach the cloud if run.
+        AliyunGrant.objects.get_or_create(
+            ali_uid=create_params()["aliUid"],
+            defaults={"role_name": settings.ENV.aliyun_sls_role, "verified_at": created},
+        )
     # One commit for the lot where no test transaction holds them (bench/, billing_simulator's subprocess).
     with transaction.atomic():
         made = [
