@@ -21,12 +21,14 @@ from kaitong.accounts import actions as account_actions
 from kaitong.accounts import domain as account_rules
 from kaitong.activation.session import NoEntry
 from kaitong.marketplace import sso
+from kaitong.sls import domain as sls_rules
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
 
 NO_ENTRY_PAGE = "activation/no_entry.html"
 INSTANCE_GONE_PAGE = "activation/instance_gone.html"
 NOT_FOUND_PAGE = "activation/not_found.html"
+NOT_SERVED_PAGE = "activation/not_served.html"
 SSO_REFUSED_PAGE = "marketplace/sso_refused.html"
 
 
@@ -157,6 +159,36 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
         ),
         page=INSTANCE_GONE_PAGE,
         title=_("云市场实例已不可用"),
+    ),
+    # The exclusive edition on a site without SLS (only cn1 and cn3 have it): nothing is opened here.
+    (sls_rules.SiteWithoutSls, None): Refusal(
+        409,
+        _(
+            "观测云专属版的数据存储在您阿里云账号的日志服务 SLS 中，只能在中国区1（杭州）或中国区3（张家口）站点开通。"
+            "本站点不提供专属版，未记录任何信息。请前往上述站点开通，或在阿里云市场购买观测云商业版。"
+        ),
+        page=NOT_SERVED_PAGE,
+        title=_("本站点不提供观测云专属版"),
+    ),
+    # -- 绑定阿里云账号 (the exclusive edition): each above the form of the way it concerns ---------------------
+    (sls_rules.InvalidAccessKey, None): Refusal(400, _("该 AccessKey 无效，请重新填写")),
+    (sls_rules.KeyOfAnotherAccount, None): Refusal(
+        400, _("该 AccessKey 不属于购买本实例的阿里云账号。请使用该主账号或其 RAM 用户的 AccessKey。")
+    ),
+    (sls_rules.NoSlsPermission, None): Refusal(
+        403,
+        _("没有日志服务 SLS 的操作权限。请为 RAM 用户添加观测云的权限策略（或重新完成第三方快捷授权）后再验证。"),
+    ),
+    (sls_rules.SlsNotActivated, None): Refusal(
+        409, _("您的阿里云账号尚未开通日志服务 SLS。请先在阿里云控制台开通日志服务，再点击「验证」。")
+    ),
+    (sls_rules.RoleNotAuthorised, None): Refusal(
+        409, _("尚未完成第三方快捷授权，或授权已被撤销。请点击「立即前往授权」，在阿里云页面同意授权后再验证。")
+    ),
+    (sls_rules.CloudUnavailable, None): Refusal(503, _("暂时无法连接阿里云，请稍后再点击「验证」。")),
+    (sls_rules.GrantNeeded, None): Refusal(409, _("请先绑定阿里云账号，验证后才能创建专属版工作空间。")),
+    (sls_rules.GrantRevoked, None): Refusal(
+        409, _("阿里云账号的授权已失效，请重新绑定阿里云账号并验证后，再创建专属版工作空间。")
     ),
     # -- workspaces ----------------------------------------------------------------------------------
     (workspace_rules.WorkspaceNameError, None): Refusal(400, _("请填写工作空间名称"), field="name"),

@@ -61,6 +61,7 @@ class AppEnv(BaseSettings):
     # points it at the simulator's product page.
     marketplace_product_url: str = "https://market.aliyun.com/products/56838014/cmgj00053362.html"
     aliyun_metering_assit: str = "cmgj00053362-Frequency-1"
+    aliyun_exclusive_product_code: str = "cmgj00060481"
     verify_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     # SPI calls from one address (IPv6: one /64) refused before authentication in a Beijing day that are
     # answered as usual; past it they get 429 until 00:00. Signed calls are never limited.

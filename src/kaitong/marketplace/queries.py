@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import F, QuerySet
 
 from kaitong.marketplace.domain import State
@@ -29,6 +30,15 @@ def instance_is_active(instance_id: str) -> bool:
 def ali_uid_of(instance_id: str) -> str | None:
     """The Alibaba account (aliUid) that bought the instance; None for an instance we never heard of."""
     return MarketplaceInstance.objects.filter(instance_id=instance_id).values_list("ali_uid", flat=True).first()
+
+
+def is_exclusive(instance_id: str) -> bool:
+    """Whether the instance is of the exclusive edition (专属版, data in the buyer's SLS): decided by the
+    product bought, here and nowhere else. An instance we never heard of is not."""
+    product_code = (
+        MarketplaceInstance.objects.filter(instance_id=instance_id).values_list("product_code", flat=True).first()
+    )
+    return product_code is not None and product_code == settings.ENV.aliyun_exclusive_product_code
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,249 @@
+"""The exclusive edition's activation pages (issue 13): the site guard, 绑定阿里云账号 and where it sits,
+the read-only IDs, what the bind branch lists, the console's storage line.
+
+Verification itself (STS and SLS through the official SDKs) runs against a real simulator process in
+``TestWithTheSimulator``; the page mechanics of each refusal are driven by making the action refuse.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+from kaitong.accounts.models import BillingAccount, ConsoleAccount
+from kaitong.sls import domain as sls_rules
+from kaitong.workspaces.models import Workspace
+from tests.support.activation import (
+    STRONG_PASSWORD,
+    bind_account,
+    confirming,
+    enter,
+    existing_account,
+    request_code,
+    submit,
+)
+
+pytestmark = pytest.mark.django_db
+EXCLUSIVE = "cmgj00060481"
+ALIYUN, POLICY, RETURNED = "/activate/aliyun/", "/activate/aliyun/policy.json", "/activate/aliyun/returned/"
+BASIC, ENTERPRISE, OPEN = "/activate/register/", "/activate/register/enterprise/", "/activate/register/open/"
+CREATE, REGISTER_WS, LIST = "/activate/workspaces/create/", "/activate/workspaces/register/", "/activate/workspaces/"
+SECRET = "s3cr3tS3cr3tS3cr3tS3cr3tS3cr3t"
+
+
+def enter_exclusive(client, instance_id: str = "900001", ali_uid: str = "7000000000000001"):  # type: ignore[no-untyped-def]
+    return enter(client, instance_id, ali_uid=ali_uid, productCode=EXCLUSIVE, skuId=f"{EXCLUSIVE}-postpay")
+
+
+def register_account_steps(client) -> None:  # type: ignore[no-untyped-def]
+    """基本信息 and 企业信息 of the registration branch; the account exists after them."""
+    code = request_code(client, BASIC, "boss@initech.example")
+    data = {
+        "username": "Initech",
+        "password1": STRONG_PASSWORD,
+        "password2": STRONG_PASSWORD,
+        "email": "boss@initech.example",
+        "code": code,
+        "phone": "",
+    }
+    assert submit(client, BASIC, confirming(data))["Location"] == ENTERPRISE
+    return submit(client, ENTERPRISE, {"enterprise_name": "Initech 有限公司", "agree": "on"})
+
+
+class TestSiteGuard:
+    def test_a_site_without_sls_refuses_the_exclusive_product_and_writes_nothing(self, client, settings):
+        settings.ENV = settings.ENV.model_copy(update={"site_code": "cn2", "site_name": "中国区2（宁夏）"})
+        enter_exclusive(client)
+        landing = client.get("/activate/")
+        assert landing.status_code == 409
+        page = landing.content.decode()
+        assert "本站点不提供观测云专属版" in page and 'data-refusal="SiteWithoutSls"' in page
+        for path in (BASIC, "/activate/bind/", ALIYUN, CREATE, REGISTER_WS):
+            assert client.get(path).status_code == 409
+        posted = client.post("/activate/bind/", {"username": "acme", "email": "a@b.example", "code": "123456"})
+        assert posted.status_code == 302 and posted["Location"] == "/activate/bind/"
+        assert not BillingAccount.objects.exists() and not ConsoleAccount.objects.exists()
+        assert not Workspace.objects.exists()
+
+    def test_the_same_site_serves_the_commercial_product(self, client, settings):
+        settings.ENV = settings.ENV.model_copy(update={"site_code": "cn2", "site_name": "中国区2（宁夏）"})
+        enter(client, "900002")
+        assert client.get("/activate/").status_code == 200
+
+    @pytest.mark.parametrize("site", ["cn1", "cn3"])
+    def test_cn1_and_cn3_serve_it(self, client, settings, site):
+        settings.ENV = settings.ENV.model_copy(update={"site_code": site})
+        enter_exclusive(client)
+        page = client.get("/activate/").content.decode()
+        assert "欢迎使用观测云专属版" in page and "立即注册观测云专属版" in page
+
+    def test_in_english(self, client, settings):
+        settings.ENV = settings.ENV.model_copy(update={"site_code": "us1"})
+        enter_exclusive(client)
+        page = client.get("/activate/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "does not offer Guance Cloud Exclusive Edition" in page
+
+
+class TestAliyunPage:
+    def test_registration_goes_through_it_before_the_open_step(self, client):
+        enter_exclusive(client)
+        response = register_account_steps(client)
+        assert response.status_code == 302 and response["Location"] == ALIYUN
+        page = client.get(ALIYUN).content.decode()
+        for said in (
+            "绑定阿里云账号",
+            "RAM 账号授权",
+            "第三方快捷授权",
+            "立即前往授权",
+            "AccessKey ID",
+            "AccessKey Secret",
+        ):
+            assert said in page
+        assert 'href="/activate/aliyun/policy.json"' in page
+        assert 'type="password" name="access_key_secret"' in page
+        # The open step waits for the grant: it sends the buyer back here.
+        assert client.get(OPEN)["Location"] == ALIYUN
+        assert not Workspace.objects.exists()
+
+    def test_a_commercial_instance_never_sees_it(self, client):
+        enter(client, "900003")
+        assert client.get(ALIYUN)["Location"] == "/activate/"
+        response = register_account_steps(client)
+        assert response["Location"] == OPEN
+
+    def test_the_policy_is_the_file_the_sls_capability_ships(self, client):
+        response = client.get(POLICY)
+        assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+        body = b"".join(response.streaming_content)
+        from kaitong.sls import policy
+
+        assert body == policy.document() and json.loads(body)["Statement"]
+
+    def test_the_role_link_goes_to_the_marketplace_with_our_return_url(self, client):
+        enter_exclusive(client, ali_uid="7000000000000009")
+        page = client.get(ALIYUN).content.decode()
+        link = page.split('data-testid="role-link"')[0].rsplit('href="', 1)[1].split('"')[0]
+        assert "aliyunuid=7000000000000009" in link and "returnurl=" in link
+        assert "%2Factivate%2Faliyun%2Freturned%2F" in link
+
+    def test_back_from_the_marketplace_says_verify(self, client):
+        enter_exclusive(client)
+        response = client.get(RETURNED + "?token=opaque-token", follow=True)
+        assert response.redirect_chain[-1][0].startswith(ALIYUN)
+        assert "请点击「验证」" in response.content.decode()
+        cancelled = client.get(RETURNED, follow=True).content.decode()
+        assert "未完成授权" in cancelled
+
+
+REFUSALS = [
+    (sls_rules.InvalidAccessKey, 400, "该 AccessKey 无效，请重新填写"),
+    (sls_rules.KeyOfAnotherAccount, 400, "该 AccessKey 不属于购买本实例的阿里云账号"),
+    (sls_rules.NoSlsPermission, 403, "没有日志服务 SLS 的操作权限"),
+    (sls_rules.SlsNotActivated, 409, "尚未开通日志服务 SLS"),
+    (sls_rules.CloudUnavailable, 503, "暂时无法连接阿里云"),
+]
+
+
+@pytest.fixture
+def refusing(monkeypatch) -> Iterator[list[type[Exception]]]:  # type: ignore[no-untyped-def]
+    """Make both verifications refuse with the exception the test puts in the list."""
+    from kaitong.activation import views
+
+    refusal: list[type[Exception]] = []
+
+    def refuse(**kwargs: object) -> None:
+        raise refusal[0]()
+
+    monkeypatch.setattr(views.sls_actions, "do_verify_access_key", refuse)
+    monkeypatch.setattr(views.sls_actions, "do_verify_role", refuse)
+    yield refusal
+
+
+class TestRefusals:
+    @pytest.mark.parametrize(("refusal", "status", "message"), REFUSALS)
+    def test_each_key_refusal_is_said_above_the_key_form_and_the_secret_never_comes_back(
+        self, client, refusing, refusal, status, message
+    ):
+        refusing.append(refusal)
+        enter_exclusive(client)
+        response = submit(
+            client, ALIYUN, {"way": "key", "access_key_id": "LTAI5tExampleExample1234", "access_key_secret": SECRET}
+        )
+        assert response.status_code == status
+        page = response.content.decode()
+        assert message in page
+        key_section = page.split('data-testid="way-key"')[1].split('data-testid="way-role"')[0]
+        assert message in key_section  # above the form of its own way
+        assert 'value="LTAI5tExampleExample1234"' in page  # the id is kept, the secret is not
+        assert SECRET not in page and SECRET not in str(dict(client.session))
+
+    @pytest.mark.parametrize(
+        ("refusal", "status", "message"),
+        [
+            (sls_rules.RoleNotAuthorised, 409, "尚未完成第三方快捷授权"),
+            (sls_rules.SlsNotActivated, 409, "尚未开通日志服务 SLS"),
+            (sls_rules.NoSlsPermission, 403, "没有日志服务 SLS 的操作权限"),
+        ],
+    )
+    def test_each_role_refusal_is_said_above_the_role_form(self, client, refusing, refusal, status, message):
+        refusing.append(refusal)
+        enter_exclusive(client)
+        response = submit(client, ALIYUN, {"way": "role"})
+        assert response.status_code == status
+        role_section = response.content.decode().split('data-testid="way-role"')[1]
+        assert message in role_section
+
+    def test_an_empty_key_form_is_refused_by_the_form(self, client, refusing):
+        enter_exclusive(client)
+        response = submit(client, ALIYUN, {"way": "key", "access_key_id": "", "access_key_secret": ""})
+        assert response.status_code == 400 and "请填写AccessKey ID" in response.content.decode()
+
+    def test_english(self, client, refusing):
+        refusing.append(sls_rules.InvalidAccessKey)
+        enter_exclusive(client)
+        client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+        response = submit(client, ALIYUN, {"way": "key", "access_key_id": "LTAI5tExample", "access_key_secret": SECRET})
+        assert "This AK is invalid, please fill it in again" in response.content.decode()
+
+
+def test_bind_lists_only_workspaces_of_the_instances_edition(client):
+    account = existing_account("acme", "ops@acme.example", workspaces=("acme-commercial",))
+    Workspace.objects.create(
+        name="acme-sls",
+        language="zh",
+        token="tkn_" + "0" * 32,
+        owner=account.console_account,
+        billing_account=account,
+        storage="sls",
+        created_at=Workspace.objects.get().created_at,
+    )
+    enter(client, "900010", ali_uid="7000000000000010")
+    bind_account(client)
+    listing = client.get(LIST).content.decode()
+    assert "acme-commercial" in listing and "acme-sls" not in listing
+    assert "商业版与专属版之间不能互相转换" in listing
+
+    enter_exclusive(client, "900011", ali_uid="7000000000000011")
+    response = bind_account(client)
+    assert response["Location"] == ALIYUN  # the documented order: the Alibaba account next
+    listing = client.get(LIST).content.decode()
+    assert "acme-sls" in listing and "acme-commercial" not in listing
+    assert "此处仅列出专属版" in listing
+    commercial = Workspace.objects.get(name="acme-commercial")
+    assert client.get(f"/activate/workspaces/{commercial.pk}/bind/").status_code == 404
+
+
+def test_creating_needs_the_grant(client):
+    existing_account("acme", "ops@acme.example")
+    enter_exclusive(client, "900012")
+    bind_account(client)
+    assert client.get(CREATE)["Location"] == ALIYUN
+    posted = client.post(CREATE, {"name": "x", "language": "zh", "email": "ops@acme.example", "code": "123456"})
+    assert posted["Location"] == ALIYUN
+    page = client.get(ALIYUN).content.decode()
+    assert "请先绑定阿里云账号" in page
+    assert not Workspace.objects.exists()
+    assert settings.ENV.site_code == "cn1"
