@@ -84,7 +84,7 @@ class TestSiteGuard:
         settings.ENV = settings.ENV.model_copy(update={"site_code": "us1"})
         enter_exclusive(client)
         page = client.get("/activate/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-        assert "does not offer Guance Cloud Exclusive Edition" in page
+        assert "This site does not offer Guance Cloud Exclusive" in page
 
 
 class TestAliyunPage:
