@@ -1,4 +1,5 @@
-"""The ``kaitong`` command: ``demo | serve | worker | migrate | simulator | settle | usage | admin``."""
+"""The ``kaitong`` command: ``demo | serve | worker | migrate | simulator | settle | usage | rotate-data-key |
+admin``."""
 
 from __future__ import annotations
 
@@ -133,6 +134,31 @@ def cmd_usage(args: argparse.Namespace) -> None:
         commands.usage_simulate(day=args.day)
 
 
+def cmd_rotate_data_key(args: argparse.Namespace) -> None:
+    if args.new_key:
+        # Before Django: a fresh key needs no configuration (it is what the configuration lacks).
+        from kaitong.sealing.domain import DataKeyError, new_data_key
+
+        try:
+            entry = new_data_key(args.new_key)
+        except DataKeyError as exc:
+            sys.exit(f"--new-key: {exc}")
+        print(entry)
+        print(
+            "put it first in KAITONG_DATA_KEY (keep the old keys after it), restart, then run "
+            "`kaitong rotate-data-key`; drop an old key only after that",
+            file=sys.stderr,
+        )
+        return
+    _django()
+    from kaitong.sealing import commands
+
+    try:
+        commands.rotate_data_key(batch_size=args.batch_size)
+    except commands.RotationFailed as exc:
+        sys.exit(str(exc))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kaitong", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     usage_simulate = usage_sub.add_parser("simulate", help="feed plausible usage for the demo's workspaces")
     usage_simulate.add_argument("--day", default=None, help="YYYY-MM-DD (default: today)")
     usage.set_defaults(func=cmd_usage)
+
+    rotate = sub.add_parser(
+        "rotate-data-key", help="re-seal every sealed secret under the current (first) KAITONG_DATA_KEY"
+    )
+    rotate.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
+    rotate.add_argument("--new-key", metavar="ID", help="only print a fresh key entry with this id, and stop")
+    rotate.set_defaults(func=cmd_rotate_data_key)
 
     admin = sub.add_parser("admin", help="Django management commands, e.g. `kaitong admin createsuperuser`")
     admin.add_argument("rest", nargs=argparse.REMAINDER)

@@ -95,6 +95,21 @@ class TestBills:
         )
         assert DailyBill.objects.get(workspace=own, day=DAY).instance_id == ""
 
+    def test_each_product_is_pushed_with_its_own_metering_item(self):
+        (commercial,) = workspaces(1, prefix="1")
+        (exclusive,) = workspaces(1, product_code="cmgj00060481", prefix="2")
+        ingest([sample(w, "sms", DAY, 0, 10) for w in (commercial, exclusive)])
+        closing.do_close_day(day=DAY, now=after_close())
+        records = {r.product_code: r.metering_assit for r in MeteringRecord.objects.all()}
+        assert records == {"cmgj00053362": "cmgj00053362-Frequency-1", "cmgj00060481": "cmgj00060481-Frequency-1"}
+
+    def test_the_exclusive_metering_item_is_configured_on_its_own(self, settings):
+        settings.ENV = settings.ENV.model_copy(update={"aliyun_exclusive_metering_assit": "cmgj00060481-Frequency-9"})
+        (exclusive,) = workspaces(1, product_code="cmgj00060481")
+        ingest([sample(exclusive, "sms", DAY, 0, 10)])
+        closing.do_close_day(day=DAY, now=after_close())
+        assert MeteringRecord.objects.get().metering_assit == "cmgj00060481-Frequency-9"
+
     def test_a_day_without_usage_bills_zero_and_pushes_nothing(self):
         workspaces(3)
         result = closing.do_close_day(day=DAY, now=after_close())

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from kaitong.marketplace import actions
+from kaitong.marketplace import actions, queries
 from kaitong.marketplace.aliyun.instances import scripted
 from kaitong.marketplace.aliyun.spi import BEIJING
 from kaitong.marketplace.aliyun.token import signed
@@ -34,6 +34,14 @@ class TestCreateInstance:
         assert (instance.state, instance.ali_uid, instance.trial) == ("active", "1234567890123456", False)
         assert instance.extra == {"Count": "2", "package_version": "yuncode1"}
         assert InstanceEvent.objects.filter(instance=instance, action="createInstance").count() == 1
+
+    def test_the_product_code_tells_the_exclusive_edition_from_the_commercial_one(self, client, settings):
+        call_spi(client, create_params("100011"))
+        call_spi(client, create_params("100012", productCode="cmgj00060481", skuId="cmgj00060481-postpay"))
+        assert (queries.is_exclusive("100011"), queries.is_exclusive("100012")) == (False, True)
+        assert not queries.is_exclusive("no-such-instance")
+        settings.ENV = settings.ENV.model_copy(update={"aliyun_exclusive_product_code": "cmgjX"})
+        assert not queries.is_exclusive("100012")
 
     def test_repeated_create_gives_the_same_answer_and_one_instance(self, client):
         first = call_spi(client, create_params("100002"))

@@ -122,15 +122,16 @@ def _close_day(*, day: date, now: datetime) -> CloseResult:
 
         # Amount mode: the instance's day in cents. A day with no charge pushes nothing (no record).
         env = settings.ENV
+        product_of = {instance_id: products[instance_id] or env.aliyun_product_code for instance_id in per_instance}
         records = [
             (
                 instance_id,
-                products[instance_id] or env.aliyun_product_code,
+                product_of[instance_id],
                 day,
                 int(start.timestamp()),
                 int(end.timestamp()),
                 domain.cents(amount),
-                env.aliyun_metering_assit,
+                env.metering_assit_of(product_of[instance_id]),
                 State.PENDING,
                 "",
                 "",

@@ -14,12 +14,16 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kaitong.sealing.domain import DataKeyError, parse_data_keys
+
 # Well-known demo values, refused in production by _refuse_placeholders.
 DEMO_SECRET_KEY = "demo-insecure-secret-key-never-use-in-production-0123456789"  # noqa: S105
 DEMO_ISV_KEY = "demo-isv-key-0123456789abcdef"
 DEMO_ACCESS_KEY_ID = "demo-access-key-id"
 DEMO_ACCESS_KEY_SECRET = "demo-access-key-secret-0123456789"  # noqa: S105
 DEMO_USAGE_API_TOKEN = "demo-usage-api-token-0123456789"  # noqa: S105
+# 32 bytes everybody can read: base64 of "kaitong-demo-data-key-0123456789".
+DEMO_DATA_KEY = "demo-1:a2FpdG9uZy1kZW1vLWRhdGEta2V5LTAxMjM0NTY3ODk="
 
 # An HTTP header's name, or nothing.
 _HEADER_NAME = "^[A-Za-z0-9-]*$"
@@ -61,7 +65,21 @@ class AppEnv(BaseSettings):
     # points it at the simulator's product page.
     marketplace_product_url: str = "https://market.aliyun.com/products/56838014/cmgj00053362.html"
     aliyun_metering_assit: str = "cmgj00053362-Frequency-1"
+    # The exclusive edition (专属版, data in the buyer's own SLS) is a second product with its own
+    # metering item (marketplace.queries.is_exclusive tells an instance's edition by its product code).
     aliyun_exclusive_product_code: str = "cmgj00060481"
+    aliyun_exclusive_metering_assit: str = "cmgj00060481-Frequency-1"
+    # How the STS and SLS SDKs reach Alibaba Cloud: the real endpoint names, through an HTTP proxy when
+    # set (the demo and the tests: the simulator's URL, with protocol http).
+    aliyun_cloud_proxy: str = ""
+    aliyun_cloud_protocol: str = Field(default="https", pattern="^(https|http)$")
+    aliyun_sts_endpoint: str = "sts.aliyuncs.com"
+    aliyun_sls_endpoint_template: str = "{region}.log.aliyuncs.com"
+    # 第三方快捷授权: the marketplace's role template, the ExternalId its trust policy requires, and the
+    # page where the buyer agrees (the demo: the simulator's /authorize/).
+    aliyun_sls_role: str = "AliyunMarketGuanceSLSRole"
+    aliyun_sls_role_external_id: str = "guance-sls"
+    marketplace_role_auth_url: str = "https://market.console.aliyun.com/imageconsole/index.htm#/roleAuth"
     verify_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     # SPI calls from one address (IPv6: one /64) refused before authentication in a Beijing day that are
     # answered as usual; past it they get 429 until 00:00. Signed calls are never limited.
@@ -89,6 +107,10 @@ class AppEnv(BaseSettings):
     sms_file_dir: str = "var/sms"
 
     usage_api_token: str = ""
+
+    # Secrets at rest (a buyer's AccessKey secret): "<id>:<base64 of 32 bytes>[,…]", the first seals,
+    # all open (kaitong.sealing; docs/decisions/2026-11-30-data-key.md).
+    data_key: str = ""
 
     # Metering pushes (billing): which Market API client, its timeouts, and the ledger's claim lease.
     metering_client: str = Field(default="sdk", pattern="^(sdk|recording)$")
@@ -141,6 +163,17 @@ class AppEnv(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
+    @field_validator("data_key")
+    @classmethod
+    def _data_keys_in_form(cls, value: str) -> str:
+        if value.strip().lower() in _PLACEHOLDERS:
+            return ""  # unset: filled in demo/test, refused in production (_refuse_placeholders)
+        try:
+            parse_data_keys(value)
+        except DataKeyError as exc:
+            raise ValueError(str(exc)) from None  # the message never quotes a key
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
@@ -160,6 +193,14 @@ class AppEnv(BaseSettings):
             elif len(value) < 16:
                 # The SPI md5 scheme is weak; a short key makes it weaker still (reliability A.2).
                 problems.append(f"KAITONG_{name.upper()} must be at least 16 characters")
+        data_key = self.data_key
+        if data_key.lower() in _PLACEHOLDERS:
+            problems.append("KAITONG_DATA_KEY is not set (or is a placeholder)")
+        elif any(
+            key.key_id.startswith("demo-") or key.secret == parse_data_keys(DEMO_DATA_KEY).current.secret
+            for key in parse_data_keys(data_key).keys.values()
+        ):
+            problems.append("KAITONG_DATA_KEY holds the demo key: make one with `kaitong rotate-data-key --new-key ID`")
         if self.sms_backend == "locmem":
             problems.append(
                 "KAITONG_SMS_BACKEND=locmem keeps messages in memory (tests only): use none, file or a gateway"
@@ -196,6 +237,12 @@ class AppEnv(BaseSettings):
             return self.proxy_ssl_header
         return "X-Forwarded-Proto" if self.is_https else ""
 
+    def metering_assit_of(self, product_code: str) -> str:
+        """The metering item (meteringAssit) a product's records are pushed with: each product has its own."""
+        if product_code == self.aliyun_exclusive_product_code:
+            return self.aliyun_exclusive_metering_assit
+        return self.aliyun_metering_assit
+
     @property
     def var_dir(self) -> Path:
         return Path("var")
@@ -209,6 +256,7 @@ def _demo_defaults(env: AppEnv) -> AppEnv:
         "aliyun_access_key_id": env.aliyun_access_key_id or DEMO_ACCESS_KEY_ID,
         "aliyun_access_key_secret": env.aliyun_access_key_secret or DEMO_ACCESS_KEY_SECRET,
         "usage_api_token": env.usage_api_token or DEMO_USAGE_API_TOKEN,
+        "data_key": env.data_key or DEMO_DATA_KEY,
     }
     return env.model_copy(update=updates)
 

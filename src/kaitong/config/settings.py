@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "kaitong.notices",
     "kaitong.timeline",
     "kaitong.countdown",
+    "kaitong.sealing",
     # Django's tasks framework (built into Django 6: drop "django_tasks" then) on its database backend.
     "django_tasks",
     "django_tasks_db",

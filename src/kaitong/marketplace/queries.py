@@ -33,12 +33,10 @@ def ali_uid_of(instance_id: str) -> str | None:
 
 
 def is_exclusive(instance_id: str) -> bool:
-    """Whether the instance is of the exclusive edition (专属版, data in the buyer's SLS): decided by the
-    product bought, here and nowhere else. An instance we never heard of is not."""
-    product_code = (
-        MarketplaceInstance.objects.filter(instance_id=instance_id).values_list("product_code", flat=True).first()
-    )
-    return product_code is not None and product_code == settings.ENV.aliyun_exclusive_product_code
+    """Whether the instance is of the exclusive edition (专属版, data in the buyer's SLS): its product
+    code is the configured exclusive one. False for an instance we never heard of."""
+    exclusive = settings.ENV.aliyun_exclusive_product_code
+    return MarketplaceInstance.objects.filter(instance_id=instance_id, product_code=exclusive).exists()
 
 
 @dataclass(frozen=True)

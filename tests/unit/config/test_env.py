@@ -1,5 +1,7 @@
 """The typed configuration fails fast and refuses placeholder secrets outside demo and test."""
 
+import base64
+
 import pytest
 
 from kaitong.config import env as env_module
@@ -9,6 +11,7 @@ STRONG = {
     "KAITONG_SECRET_KEY": "s" * 40,
     "KAITONG_ALIYUN_ISV_KEY": "k" * 32,
     "KAITONG_USAGE_API_TOKEN": "t" * 32,
+    "KAITONG_DATA_KEY": "k1:" + base64.b64encode(b"d" * 32).decode(),
 }
 
 
@@ -79,6 +82,73 @@ class TestLoadEnv:
         environment.setenv("KAITONG_ENV", "demo")
         env = load_env()
         assert env.aliyun_isv_key == env_module.DEMO_ISV_KEY and env.secret_key
+
+
+class TestDataKey:
+    """KAITONG_DATA_KEY seals secrets at rest: production needs a real one, demo and test get a known one."""
+
+    def production(self, environment, value):
+        for name, strong in STRONG.items():
+            environment.setenv(name, strong)
+        environment.setenv("KAITONG_DATA_KEY", value)
+        with pytest.raises(ConfigError) as error:
+            load_env()
+        return str(error.value)
+
+    @pytest.mark.parametrize("value", ["", "change-me", " TODO "])
+    def test_production_refuses_it_missing_or_a_placeholder(self, environment, value):
+        assert "KAITONG_DATA_KEY is not set (or is a placeholder)" in self.production(environment, value)
+
+    def test_production_refuses_the_demo_key_or_a_demo_id(self, environment):
+        assert "KAITONG_DATA_KEY holds the demo key" in self.production(environment, env_module.DEMO_DATA_KEY)
+        load_env.cache_clear()
+        demo_id = "demo-2:" + base64.b64encode(b"x" * 32).decode()
+        assert "KAITONG_DATA_KEY holds the demo key" in self.production(
+            environment, f"{STRONG['KAITONG_DATA_KEY']},{demo_id}"
+        )
+        load_env.cache_clear()
+        same_key = "mine:" + env_module.DEMO_DATA_KEY.split(":")[1]
+        assert "KAITONG_DATA_KEY holds the demo key" in self.production(environment, same_key)
+
+    def test_a_malformed_or_short_key_is_refused_in_every_mode_naming_the_variable(self, environment):
+        short = "k1:" + base64.b64encode(b"d" * 16).decode()
+        message = self.production(environment, short)
+        assert "KAITONG_DATA_KEY" in message and "must be 32 bytes (it is 16)" in message
+        assert base64.b64encode(b"d" * 16).decode() not in message
+        environment.setenv("KAITONG_ENV", "demo")
+        environment.setenv("KAITONG_DATA_KEY", "k1")
+        load_env.cache_clear()
+        with pytest.raises(ConfigError, match=r"KAITONG_DATA_KEY.*must be <id>:<base64 of 32 bytes>"):
+            load_env()
+
+    def test_production_takes_a_real_keyring(self, environment):
+        for name, value in STRONG.items():
+            environment.setenv(name, value)
+        environment.setenv(
+            "KAITONG_DATA_KEY", "k2:" + base64.b64encode(b"e" * 32).decode() + "," + STRONG["KAITONG_DATA_KEY"]
+        )
+        assert load_env().data_key.startswith("k2:")
+
+    @pytest.mark.parametrize("value", [None, "change-me"])
+    def test_demo_gets_the_well_known_demo_key(self, environment, value):
+        environment.setenv("KAITONG_ENV", "demo")
+        if value is not None:
+            environment.setenv("KAITONG_DATA_KEY", value)
+        assert load_env().data_key == env_module.DEMO_DATA_KEY
+
+
+class TestExclusiveProduct:
+    def test_each_product_is_pushed_with_its_own_metering_item(self, environment):
+        environment.setenv("KAITONG_ENV", "demo")
+        env = load_env()
+        assert env.metering_assit_of("cmgj00053362") == "cmgj00053362-Frequency-1"
+        assert env.metering_assit_of("cmgj00060481") == "cmgj00060481-Frequency-1"
+        environment.setenv("KAITONG_ALIYUN_EXCLUSIVE_PRODUCT_CODE", "cmgjX")
+        environment.setenv("KAITONG_ALIYUN_EXCLUSIVE_METERING_ASSIT", "cmgjX-Frequency-2")
+        load_env.cache_clear()
+        env = load_env()
+        assert env.metering_assit_of("cmgjX") == "cmgjX-Frequency-2"
+        assert env.metering_assit_of("cmgj00060481") == env.aliyun_metering_assit
 
 
 def test_serve_refuses_to_start_with_placeholder_secrets(tmp_path):

@@ -98,6 +98,7 @@ def test_production_logs_one_json_object_per_line_with_the_request_id(tmp_path):
             "KAITONG_SECRET_KEY": "s" * 40,
             "KAITONG_ALIYUN_ISV_KEY": "k" * 32,
             "KAITONG_USAGE_API_TOKEN": "t" * 32,
+            "KAITONG_DATA_KEY": "k1:ZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGQ=",
             "KAITONG_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
         }
     )
