@@ -562,8 +562,8 @@ def _storage_context(buyer: BuyerSession) -> dict[str, Any]:
 
 
 def _after_aliyun(buyer: BuyerSession) -> str:
-    """Where 下一步 leads: the step that sent the buyer here, else the list of workspaces (bind branch),
-    else the registration's last step (an account registered in this session, nothing opened yet)."""
+    """Where 下一步 leads: the step that sent the buyer here, else the list of workspaces once the
+    billing-center account is known, else the chooser."""
     if buyer.aliyun_next in _ALIYUN_NEXT_STEPS:
         return reverse(buyer.aliyun_next)
     if buyer.billing_account_id:
