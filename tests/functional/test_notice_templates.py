@@ -23,6 +23,7 @@ from kaitong.notices.domain import (
     sms_length,
 )
 from kaitong.notices.rendering import RenderedNotice, render_notice
+from kaitong.sls.domain import Problem
 from kaitong.workspaces.domain import NAME_MAX
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,9 @@ LONGEST_NAMES = {
     "latin": "East China production core trading platform observability 2026Q4",
 }
 HAN = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # CJK characters and full-width punctuation
-CODES = {c.value for c in itertools.chain(Cause, UnlockReason, Settlement)}
+CODES = {c.value for c in itertools.chain(Cause, UnlockReason, Settlement, Problem)}
+# Product names the Chinese texts keep in Latin letters, as Alibaba's own Chinese pages do.
+LATIN_IN_CHINESE = {"ID", "SLS", "AccessKey", "Secret", "Project"}
 
 
 def contexts(notice: Notice, name: str = PLAIN_NAME) -> list[dict[str, str | int]]:
@@ -51,6 +54,12 @@ def contexts(notice: Notice, name: str = PLAIN_NAME) -> list[dict[str, str | int
         ]
     if notice is Notice.UNLOCKED:
         return [{**base, "reason": reason.value} for reason in UnlockReason]
+    if notice is Notice.SLS_ACCESS_LOST:
+        return [
+            {**base, "ali_uid": "1999999999999999", "problem": problem.value, **project}
+            for problem in Problem
+            for project in ({"project": f"guance-wksp-{WORKSPACE_ID}"}, {})
+        ]
     if notice is Notice.SETTLEMENT_CHANGED:
         return [
             {**base, "from_settlement": a.value, "to_settlement": b.value, "instance_id": "i-8f3a2c91d0"}
@@ -74,6 +83,7 @@ def data_removed(text: str, context: dict[str, str | int], language: str) -> str
     """``text`` without the data it shows (names, links, IDs, dates, amounts): what is left is words."""
     names = billing_queries.item_names()
     data = [str(context["workspace_name"]), str(context.get("instance_id", "") or "\0")]
+    data.append(str(context.get("project", "") or "\0"))
     if "item" in context:
         item = names[str(context["item"])]
         data.append(item.en if language == "en" else item.zh)
@@ -96,7 +106,7 @@ class TestEveryNoticeInBothLanguages:
         for context in contexts(notice):
             rendered = render_notice(notice=notice, workspace_language="zh", context=context)
             words = data_removed(all_text(rendered), context, "zh")
-            english = [word for word in re.findall(r"[A-Za-z]{2,}", words) if word != "ID"]
+            english = [word for word in re.findall(r"[A-Za-z]{2,}", words) if word not in LATIN_IN_CHINESE]
             assert not english, (context, english, all_text(rendered))
             assert rendered.text.startswith("您好，") and rendered.sms.startswith("【观测云】")
 

@@ -22,6 +22,7 @@ from kaitong.billing.queries import unpaid_bill_ids
 from kaitong.countdown import actions as countdown
 from kaitong.notices import actions as notices
 from kaitong.notices.domain import Notice
+from kaitong.sls.models import AliyunGrant, SlsStorage
 from tests.support import accounts, billing
 from tests.support.jobs import run_jobs
 from tests.support.marketplace import call_spi
@@ -29,7 +30,8 @@ from tests.support.marketplace import call_spi
 pytestmark = pytest.mark.django_db
 
 # Names the Chinese console keeps as they are: protocol and product terms.
-KEPT_AS_IS = {"ID", "SKU", "SPI"}
+# Names as Alibaba writes them in Chinese too.
+KEPT_AS_IS = {"ID", "SKU", "SPI", "SLS", "RAM", "AccessKey", "ExternalId", "Project"}
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -133,6 +135,11 @@ def everything(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
         now=billing.after_close(),
     )
     run_jobs(now=billing.after_close())
+    # An exclusive edition's grant and an SLS project (the rows alone: no cloud here).
+    AliyunGrant.objects.create(ali_uid="1999", role_name="AliyunMarketGuanceSLSRole", verified_at=billing.after_close())
+    SlsStorage.objects.create(
+        workspace=workspaces[1], ali_uid="1999", region="cn-hangzhou", project="p", created_at=billing.after_close()
+    )
     # The Market API once left a push unanswered: the push breaker has its row.
     with transaction.atomic():
         breaker_writer.do_record_answer(unknown=True, now=billing.after_close(), probe_token=None, reason="timeout")

@@ -36,6 +36,7 @@ CONTEXTS = {
     Notice.UNLOCKED: {"reason": "settlement_moved"},
     Notice.SETTLEMENT_CHANGED: {"from_settlement": "aliyun", "to_settlement": "billing_account", "instance_id": "i-77"},
     Notice.HIGH_SPEND: {"day": "2026-11-29", "item": "logs", "amount": "1.00", "threshold": "0.50"},
+    Notice.SLS_ACCESS_LOST: {"ali_uid": "1999", "problem": "role_not_authorised", "project": "guance-wksp-1"},
 }
 
 

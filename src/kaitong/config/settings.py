@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "kaitong.timeline",
     "kaitong.countdown",
     "kaitong.sealing",
+    "kaitong.sls",
     # Django's tasks framework (built into Django 6: drop "django_tasks" then) on its database backend.
     "django_tasks",
     "django_tasks_db",

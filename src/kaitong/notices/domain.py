@@ -10,6 +10,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from kaitong.sls.domain import Problem as SlsProblem
+
 
 class Notice(StrEnum):
     """What happened to a workspace that its owner is told about, in the workspace's language."""
@@ -20,6 +22,7 @@ class Notice(StrEnum):
     UNLOCKED = "unlocked"
     SETTLEMENT_CHANGED = "settlement_changed"
     HIGH_SPEND = "high_spend"  # 高消费预警: a daily bill item above the owner's threshold
+    SLS_ACCESS_LOST = "sls_access_lost"  # the buyer's grant to their SLS stopped working (exclusive edition)
 
 
 class Channel(StrEnum):
@@ -70,6 +73,7 @@ REQUIRED: dict[Notice, dict[str, Any]] = {
     Notice.UNLOCKED: {"reason": UnlockReason},
     Notice.SETTLEMENT_CHANGED: {"from_settlement": Settlement, "to_settlement": Settlement},
     Notice.HIGH_SPEND: {"day": "day", "item": "text", "amount": "money", "threshold": "money"},
+    Notice.SLS_ACCESS_LOST: {"ali_uid": "text", "problem": SlsProblem},
 }
 # Keys a caller may leave out: ``instance_id`` ("" or absent: no instance line), ``unlock_url`` (a one-time
 # link the locked notice then carries instead of the console's).
@@ -78,6 +82,7 @@ OPTIONAL: dict[Notice, dict[str, Any]] = {
     Notice.COUNTDOWN_ENDING: {"instance_id": "text"},
     Notice.LOCKED: {"instance_id": "text", "unlock_url": "url"},
     Notice.SETTLEMENT_CHANGED: {"instance_id": "text"},
+    Notice.SLS_ACCESS_LOST: {"project": "text"},
 }
 
 

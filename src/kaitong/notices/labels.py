@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from kaitong.notices.domain import Cause, Channel, Notice, Settlement, UnlockReason
+from kaitong.notices.domain import Cause, Channel, Notice, Settlement, SlsProblem, UnlockReason
 
 KIND_LABELS = {
     Notice.COUNTDOWN_STARTED: _("锁定倒计时开始"),
@@ -16,6 +16,7 @@ KIND_LABELS = {
     Notice.UNLOCKED: _("工作空间已解锁"),
     Notice.SETTLEMENT_CHANGED: _("结算方式变更"),
     Notice.HIGH_SPEND: _("高消费预警"),
+    Notice.SLS_ACCESS_LOST: _("SLS 授权已失效"),
 }
 CHANNEL_LABELS = {Channel.EMAIL: _("邮件"), Channel.SMS: _("短信")}
 
@@ -57,4 +58,13 @@ SETTLEMENTS = {
 SETTLEMENTS_SHORT = {
     Settlement.BILLING_ACCOUNT: pgettext_lazy("sms", "费用中心账号"),
     Settlement.ALIYUN: pgettext_lazy("sms", "阿里云账号"),
+}
+# Why the vendor can no longer reach a buyer's SLS (the exclusive edition's periodic check).
+SLS_PROBLEMS = {
+    SlsProblem.INVALID_KEY: _("AccessKey 已失效（被删除、禁用或 Secret 已更换）"),
+    SlsProblem.OTHER_ACCOUNT: _("AccessKey 不属于该阿里云账号"),
+    SlsProblem.NO_SLS_PERMISSION: _("授权已没有日志服务 SLS 的权限"),
+    SlsProblem.SLS_NOT_ACTIVATED: _("日志服务 SLS 已关闭"),
+    SlsProblem.ROLE_NOT_AUTHORISED: _("第三方快捷授权已被撤销"),
+    SlsProblem.UNAVAILABLE: _("暂时无法访问阿里云"),
 }

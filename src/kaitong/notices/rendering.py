@@ -21,7 +21,7 @@ from django.utils import translation
 from kaitong.billing import formatting
 from kaitong.billing import queries as billing_queries
 from kaitong.notices import labels
-from kaitong.notices.domain import Cause, Notice, Settlement, UnlockReason, fit_sms, mail_language
+from kaitong.notices.domain import Cause, Notice, Settlement, SlsProblem, UnlockReason, fit_sms, mail_language
 
 # The values each SMS shows besides the names: with them, a template gateway's parameters.
 SMS_PARAMS = {
@@ -31,6 +31,7 @@ SMS_PARAMS = {
     Notice.UNLOCKED: ("reason_short",),
     Notice.SETTLEMENT_CHANGED: ("to_short",),
     Notice.HIGH_SPEND: ("amount_text",),
+    Notice.SLS_ACCESS_LOST: (),
 }
 
 
@@ -88,6 +89,8 @@ def _words(notice: Notice, context: dict[str, Any], language: str) -> dict[str, 
             "bill_url": _link("billing:bill_detail", workspace_id, context["day"]),
             "alerts_url": _link("notices:spend_alerts"),
         }
+    if notice is Notice.SLS_ACCESS_LOST:
+        words |= {"problem_text": labels.SLS_PROBLEMS[SlsProblem(context["problem"])]}
     return words
 
 

@@ -19,6 +19,8 @@ from django.db import transaction
 from kaitong.accounts import actions as accounts
 from kaitong.accounts import domain as account_rules
 from kaitong.accounts.models import BillingAccount
+from kaitong.marketplace import queries as marketplace_queries
+from kaitong.sls import actions as sls
 from kaitong.workspaces import domain
 from kaitong.workspaces.models import Workspace
 from kaitong.workspaces.settlement import do_change_settlement
@@ -44,6 +46,19 @@ class NoConsoleAccount(Exception):
     """The billing-center account has no console account to own a new workspace."""
 
 
+class StorageMismatch(Exception):
+    """Binding would settle a workspace by an instance of the other edition: an exclusive (SLS) workspace
+    by a commercial instance, or a commercial one by an exclusive instance. Storage never changes."""
+
+
+def _storage_for(settled_by: domain.Settlement) -> str:
+    """Where a new workspace's data lives: in the buyer's SLS when an exclusive-edition instance settles
+    it, else with Guance. Decided here, at creation, once."""
+    if settled_by.method is domain.Method.ALIYUN and marketplace_queries.is_exclusive(settled_by.instance_id):
+        return Workspace.Storage.SLS
+    return Workspace.Storage.GUANCE
+
+
 def do_create_workspace(
     *,
     billing_account_id: int,
@@ -58,7 +73,9 @@ def do_create_workspace(
     ``settled_by`` from the start (its first audit row says ``acting`` and ``reason``); return its id.
 
     WorkspaceNameError, NoConsoleAccount; settled by an instance also InstanceNotActive and
-    InstanceBoundElsewhere (see ``do_change_settlement``).
+    InstanceBoundElsewhere (see ``do_change_settlement``). Settled by an exclusive-edition instance, the
+    workspace stores its data in the buyer's SLS and its project is queued for creation in the same
+    transaction: then also SiteWithoutSls, GrantNeeded and GrantRevoked (``sls.start_sls_storage``).
     """
     name = domain.clean_name(name)
     if language not in Workspace.Language.values:
@@ -73,9 +90,13 @@ def do_create_workspace(
             token=domain.new_token(),
             owner_id=account.console_account_id,
             billing_account=account,
+            storage=_storage_for(settled_by),
             created_at=now,
         )
         do_change_settlement(workspace=workspace, to=settled_by, reason=reason, acting=acting, now=now)
+        if workspace.storage == Workspace.Storage.SLS:
+            ali_uid = marketplace_queries.ali_uid_of(settled_by.instance_id) or ""
+            sls.start_sls_storage(workspace_id=workspace.pk, ali_uid=ali_uid, now=now)
         return workspace.pk
 
 
@@ -109,6 +130,8 @@ def do_bind_workspace(
             account_rules.normalise_email(workspace.owner.email),
         }:
             raise NotTheWorkspaceEmail
+        if workspace.storage != _storage_for(domain.by_instance(instance_id)):
+            raise StorageMismatch
         do_change_settlement(
             workspace=workspace,
             to=domain.by_instance(instance_id),

@@ -16,6 +16,10 @@ class Workspace(models.Model):
         ZH = "zh", "中文"
         EN = "en", "English"
 
+    class Storage(models.TextChoices):
+        GUANCE = "guance", _("观测云")
+        SLS = "sls", _("日志服务 SLS")
+
     class Settlement(models.TextChoices):
         BILLING_ACCOUNT = "billing_account", _("费用中心账号结算")
         ALIYUN = "aliyun", _("阿里云账号结算")
@@ -44,6 +48,10 @@ class Workspace(models.Model):
         related_name="workspaces",
         verbose_name=_("云账号"),
     )
+    # Where the workspace's data lives, decided at creation and never changed (the database refuses):
+    # "sls" for a workspace created under an exclusive-edition instance (the buyer's own Log Service,
+    # kaitong.sls), "guance" otherwise. A commercial workspace never becomes exclusive, nor the reverse.
+    storage = models.CharField(_("数据存储"), max_length=8, choices=Storage.choices, default=Storage.GUANCE)
     created_at = models.DateTimeField(_("创建时间"))
 
     class Meta:
