@@ -117,7 +117,7 @@ class TestAliyunPage:
     def test_the_policy_is_the_file_the_sls_capability_ships(self, client):
         response = client.get(POLICY)
         assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
-        body = b"".join(response.streaming_content)
+        body = response.content
         from kaitong.sls import policy
 
         assert body == policy.document() and json.loads(body)["Statement"]
@@ -209,8 +209,10 @@ class TestRefusals:
         assert "This AK is invalid, please fill it in again" in response.content.decode()
 
 
-def test_bind_lists_only_workspaces_of_the_instances_edition(client):
+def account_with_both_editions() -> Workspace:
+    """acme with a commercial and an exclusive workspace; returns the commercial one."""
     account = existing_account("acme", "ops@acme.example", workspaces=("acme-commercial",))
+    commercial = Workspace.objects.get()
     Workspace.objects.create(
         name="acme-sls",
         language="zh",
@@ -218,21 +220,27 @@ def test_bind_lists_only_workspaces_of_the_instances_edition(client):
         owner=account.console_account,
         billing_account=account,
         storage="sls",
-        created_at=Workspace.objects.get().created_at,
+        created_at=commercial.created_at,
     )
+    return commercial
+
+
+def test_a_commercial_instance_binds_only_commercial_workspaces(client):
+    account_with_both_editions()
     enter(client, "900010", ali_uid="7000000000000010")
-    bind_account(client)
+    assert bind_account(client)["Location"] == LIST
     listing = client.get(LIST).content.decode()
     assert "acme-commercial" in listing and "acme-sls" not in listing
     assert "商业版与专属版之间不能互相转换" in listing
 
+
+def test_an_exclusive_instance_binds_only_exclusive_workspaces(client):
+    commercial = account_with_both_editions()
     enter_exclusive(client, "900011", ali_uid="7000000000000011")
-    response = bind_account(client)
-    assert response["Location"] == ALIYUN  # the documented order: the Alibaba account next
+    assert bind_account(client)["Location"] == ALIYUN  # the documented order: the Alibaba account next
     listing = client.get(LIST).content.decode()
     assert "acme-sls" in listing and "acme-commercial" not in listing
-    assert "此处仅列出专属版" in listing
-    commercial = Workspace.objects.get(name="acme-commercial")
+    assert "此处仅列出专属版" in listing and "商业版与专属版之间不能互相转换" in listing
     assert client.get(f"/activate/workspaces/{commercial.pk}/bind/").status_code == 404
 
 

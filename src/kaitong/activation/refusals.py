@@ -213,31 +213,6 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
     (workspace_actions.StorageMismatch, None): Refusal(
         409, _("专属版与商业版的工作空间不能互换：该工作空间不能由此云市场实例结算。")
     ),
-    # -- the exclusive edition: 绑定阿里云账号 (kaitong/sls) --------------------------------------------------
-    (sls_rules.InvalidAccessKey, None): Refusal(400, _("该 AccessKey 无效，请重新填写")),
-    (sls_rules.KeyOfAnotherAccount, None): Refusal(
-        400, _("该 AccessKey 不属于购买此商品的阿里云账号，请填写该账号或其 RAM 用户的 AccessKey")
-    ),
-    (sls_rules.NoSlsPermission, None): Refusal(
-        400,
-        _("缺少日志服务 SLS 的权限：请为该 RAM 用户添加本页提供的权限策略，或重新进行第三方快捷授权后再验证"),
-    ),
-    (sls_rules.SlsNotActivated, None): Refusal(
-        409, _("该阿里云账号尚未开通日志服务 SLS，请先在阿里云控制台开通日志服务后再验证")
-    ),
-    (sls_rules.RoleNotAuthorised, None): Refusal(
-        400, _("尚未完成第三方快捷授权，或授权已被撤销。请点击「立即前往授权」，在阿里云页面同意授权后再验证")
-    ),
-    (sls_rules.CloudUnavailable, None): Refusal(503, _("暂时无法连接阿里云，请稍后再试")),
-    (sls_rules.SiteWithoutSls, None): Refusal(
-        409, _("当前站点不提供观测云专属版，专属版仅在中国区1（杭州）和中国区3（张家口）提供")
-    ),
-    (sls_rules.GrantNeeded, None): Refusal(
-        409, _("请先绑定阿里云账号（授权观测云使用您的日志服务 SLS），再创建专属版工作空间")
-    ),
-    (sls_rules.GrantRevoked, None): Refusal(
-        409, _("您对观测云的日志服务 SLS 授权已失效，请在「绑定阿里云账号」中重新授权后再创建工作空间")
-    ),
     # -- the login-free entry (免登): a page each ----------------------------------------------------------
     (sso.EntryRefused, _ENTRY.MALFORMED): _INVALID_LINK,
     (sso.EntryRefused, _ENTRY.BAD_TOKEN): replace(_INVALID_LINK, status=401),

@@ -24,14 +24,13 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.hashers import make_password
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -49,6 +48,7 @@ from kaitong.config.http import client_ip
 from kaitong.marketplace import queries as marketplace_queries
 from kaitong.sls import actions as sls_actions
 from kaitong.sls import domain as sls_rules
+from kaitong.sls import policy as sls_policy
 from kaitong.sls import queries as sls_queries
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
@@ -579,7 +579,6 @@ _ALIYUN_NEXT_STEPS = frozenset(
         "activation:register_workspace",
     }
 )
-_POLICY_FILE = Path(sls_actions.__file__).parent / "policy" / "guance-sls-policy.json"
 _WAYS: dict[str, type[django_forms.Form]] = {"key": forms.AccessKeyForm, "role": forms.RoleVerifyForm}
 
 
@@ -661,15 +660,11 @@ def aliyun_returned(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
 
 
 @require_GET
-def aliyun_policy(request: HttpRequest) -> FileResponse:
+def aliyun_policy(request: HttpRequest) -> HttpResponse:
     """The RAM policy a buyer attaches to the RAM user whose AccessKey they enter: exactly the calls the
     vendor makes (the file the sls capability ships; a unit test holds the two together)."""
-    response = FileResponse(
-        _POLICY_FILE.open("rb"),
-        as_attachment=True,
-        filename="guance-sls-policy.json",
-        content_type="application/json",
-    )
+    response = HttpResponse(sls_policy.document(), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{sls_policy.FILE_NAME}"'
     return response
 
 
