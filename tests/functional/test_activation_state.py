@@ -19,7 +19,9 @@ from kaitong.accounts import actions as account_actions
 from kaitong.accounts import domain as account_rules
 from kaitong.activation import refusals
 from kaitong.activation.session import BuyerSession, RegistrationDraft
+from kaitong.jobs.retries import GiveUp
 from kaitong.marketplace import sso
+from kaitong.sls import domain as sls_rules
 from kaitong.workspaces import domain as workspace_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +41,8 @@ REACHABLE = [
     "kaitong.activation.session",
     "kaitong.activation.views",
     "kaitong.activation.forms",
+    "kaitong.sls.actions",
+    "kaitong.sls.domain",
 ]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -101,6 +105,8 @@ def _raised_classes() -> set[type[Exception]]:
             value = _resolve(module, target)
             if isinstance(value, type) and issubclass(value, Exception):
                 found.add(value)
+    # Verification raises its refusals by the problem the cloud's answer showed (sls.domain.REFUSAL_OF).
+    found |= set(sls_rules.REFUSAL_OF.values())
     return found
 
 
@@ -121,6 +127,7 @@ def _is_refusal(cls: type[Exception]) -> bool:
         cls.__module__.startswith("kaitong.")
         and not cls.__name__.startswith("_")
         and cls is not account_actions.AlreadySubmitted
+        and cls is not GiveUp  # a job's verdict (sls provisioning), never met by a page
     )
 
 

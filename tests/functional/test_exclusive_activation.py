@@ -143,7 +143,7 @@ REFUSALS = [
     (sls_rules.KeyOfAnotherAccount, 400, "该 AccessKey 不属于购买本实例的阿里云账号"),
     (sls_rules.NoSlsPermission, 403, "没有日志服务 SLS 的操作权限"),
     (sls_rules.SlsNotActivated, 409, "尚未开通日志服务 SLS"),
-    (sls_rules.CloudUnavailable, 503, "暂时无法连接阿里云"),
+    (sls_rules.CloudUnavailable, 409, "暂时无法连接阿里云"),
 ]
 
 

@@ -185,7 +185,7 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
     (sls_rules.RoleNotAuthorised, None): Refusal(
         409, _("尚未完成第三方快捷授权，或授权已被撤销。请点击「立即前往授权」，在阿里云页面同意授权后再验证。")
     ),
-    (sls_rules.CloudUnavailable, None): Refusal(503, _("暂时无法连接阿里云，请稍后再点击「验证」。")),
+    (sls_rules.CloudUnavailable, None): Refusal(409, _("暂时无法连接阿里云，请稍后再点击「验证」。")),
     (sls_rules.GrantNeeded, None): Refusal(409, _("请先绑定阿里云账号，验证后才能创建专属版工作空间。")),
     (sls_rules.GrantRevoked, None): Refusal(
         409, _("阿里云账号的授权已失效，请重新绑定阿里云账号并验证后，再创建专属版工作空间。")
