@@ -8,6 +8,7 @@ SPI delivery for the vendor; ``do_deliver_due`` leases due deliveries, sends eac
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -16,24 +17,34 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from kaitong_base import claims
 from kaitong_base.claims import claim, free, held
-from kaitong_sim import domain, signer
+from kaitong_sim import catalogue, cloud_domain, domain, signer
+from kaitong_sim.cloud_domain import SlsError
 from kaitong_sim.domain import PopError, read_answer
-from kaitong_sim.models import Account, ApiCall, Attempt, Delivery, Instance, MeteringRecord, Order, UsedNonce
+from kaitong_sim.models import (
+    AccessKey,
+    Account,
+    ApiCall,
+    Attempt,
+    Delivery,
+    Instance,
+    MeteringRecord,
+    Order,
+    RamUser,
+    RoleGrant,
+    SlsProject,
+    SlsStore,
+    StsCredential,
+    UsedNonce,
+)
 
 log = logging.getLogger(__name__)
 
-PRODUCTS = {
-    "cmgj00053362": "观测云 商业版（按量付费） Guance Cloud Commercial (pay-as-you-go)",
-    "cmgj00060481": "观测云 专属版（SLS） Guance Cloud Exclusive (SLS)",
-}
-POSTPAY_SKU = "cmgj00053362-postpay"
-UPGRADE_SKU = "cmgj00053362-postpay-pro"
-TRIAL_SKU = "cmgj00053362-trial"
 TRIAL_DAYS = 14
 RENEW_DAYS = 365
 FAULTS = ("", "duplicate", "timeout_after_commit")
@@ -68,7 +79,14 @@ def _new_digits(length: int) -> str:
 
 
 def do_create_account(
-    *, name: str, uid: str, is_ram: bool, main_uid: str, now: datetime, verified: bool = True
+    *,
+    name: str,
+    uid: str,
+    is_ram: bool,
+    main_uid: str,
+    now: datetime,
+    verified: bool = True,
+    sls_active: bool = False,
 ) -> Account:
     name = name.strip()
     uid = uid.strip() or _new_digits(16)
@@ -85,10 +103,27 @@ def do_create_account(
     try:
         with transaction.atomic():
             return Account.objects.create(
-                uid=uid, name=name, is_ram=is_ram, main_uid=main_uid, verified=verified, created_at=now
+                uid=uid,
+                name=name,
+                is_ram=is_ram,
+                main_uid=main_uid,
+                verified=verified,
+                sls_active=sls_active and not is_ram,
+                created_at=now,
             )
     except IntegrityError:
         raise SimulatorError("该 UID 已存在 This UID already exists.") from None
+
+
+def _products() -> dict[str, catalogue.Product]:
+    return catalogue.products(settings.SIMULATOR)
+
+
+def _product(code: str) -> catalogue.Product:
+    product = _products().get(code)
+    if product is None:
+        raise SimulatorError(f"unknown product {code[:40]}")
+    return product
 
 
 def _owner_uid(account: Account) -> str:
@@ -118,24 +153,24 @@ def do_purchase(
     account_uid: str,
     now: datetime,
     trial: bool = False,
-    product_code: str = "cmgj00053362",
+    product_code: str = "",
     extra: dict[str, str] | None = None,
     fault: str = "",
     delay: float = 0,
 ) -> Instance:
-    """Open the pay-as-you-go service (or a trial): an instance 开通中, its order, and createInstance."""
+    """Open the pay-as-you-go service (or a trial) of a product (default: the commercial edition): an
+    instance 开通中, its order, and createInstance."""
     account = Account.objects.filter(uid=account_uid).first()
     if account is None:
         raise SimulatorError("请先登录 Sign in first.")
-    if product_code not in PRODUCTS:
-        raise SimulatorError(f"unknown product {product_code[:40]}")
+    product = _product(product_code) if product_code else next(iter(_products().values()))
     owner = _owner_uid(account)
     main = account if not account.is_ram else Account.objects.filter(uid=owner).first()
     if main is None or not main.verified:
         raise SimulatorError(
             "该阿里云账号尚未完成实名认证，无法开通 This Alibaba Cloud account has not passed real-name verification."
         )
-    sku = TRIAL_SKU if trial else POSTPAY_SKU
+    sku = product.trial_sku if trial else product.postpay_sku
     expires_at = now + timedelta(days=TRIAL_DAYS) if trial else None
     instance = None
     for _ in range(5):
@@ -145,8 +180,8 @@ def do_purchase(
                     instance_id=_new_digits(8),
                     order_id=_new_digits(15),
                     ali_uid=owner,
-                    product_code=product_code,
-                    product_name=PRODUCTS[product_code],
+                    product_code=product.code,
+                    product_name=product.name,
                     sku_id=sku,
                     trial=trial,
                     created_at=now,
@@ -163,7 +198,7 @@ def do_purchase(
         "aliUid": owner,
         "orderBizId": instance.instance_id,
         "orderId": instance.order_id,
-        "productCode": product_code,
+        "productCode": product.code,
         "skuId": sku,
         "trial": "true" if trial else "false",
         **(extra or {}),
@@ -231,7 +266,8 @@ def do_trigger_event(
                     "skuId": instance.sku_id,
                 }
         case "upgrade":
-            instance.sku_id = UPGRADE_SKU if instance.sku_id != UPGRADE_SKU else POSTPAY_SKU
+            product = _product(instance.product_code)
+            instance.sku_id = product.upgrade_sku if instance.sku_id != product.upgrade_sku else product.postpay_sku
             order = _order(instance, "UPGRADE", now=now)
             params = {
                 "action": "upgradeInstance",
@@ -443,8 +479,17 @@ def do_use_nonce(*, nonce: str, now: datetime) -> None:
 
 
 @transaction.atomic
-def do_accept_metering(*, records: list[domain.Record], now: datetime, request_id: str, unit_price: Decimal) -> None:
+def do_accept_metering(
+    *,
+    records: list[domain.Record],
+    now: datetime,
+    request_id: str,
+    unit_price: Decimal,
+    required_assits: dict[str, str] | None = None,
+) -> None:
     """Put checked PushMeteringData records on the buyers' bills, all or none (protocol §3.2).
+
+    ``required_assits``: product code → the billing item its entities must carry (None: not checked).
 
     Raises PopError for an unknown instance, instances of two products, or an instance pushed less than
     60 s ago. The vendor may name an instance by the ID it returned from createInstance.
@@ -457,6 +502,9 @@ def do_accept_metering(*, records: list[domain.Record], now: datetime, request_i
     if missing:
         raise PopError("Invalid.Parameter.Instance", f"Instance {missing[0][:32]} does not exist.", status=500)
     domain.check_one_product({iid: instance.product_code for iid, instance in instances.items()})
+    if required_assits is not None:
+        for record in records:
+            domain.check_assit(record, required=required_assits.get(instances[record.instance_id].product_code))
     for instance_id in sorted(ids):
         last = (
             MeteringRecord.objects.filter(instance_id=instances[instance_id].instance_id)
@@ -501,3 +549,137 @@ def do_record_api_call(
         code=code,
         message=message[:300],
     )
+
+
+# --- the buyer's Alibaba account: RAM users, AccessKeys, SLS, role grants -------------------------------------
+
+
+def _main_account(uid: str) -> Account:
+    account = Account.objects.filter(uid=uid, is_ram=False).first()
+    if account is None:
+        raise SimulatorError("主账号不存在 No such main account.")
+    return account
+
+
+def do_set_sls_active(*, uid: str, active: bool) -> None:
+    """日志服务 SLS 开通 / 关闭 in a main account (closing keeps its projects, as suspending would)."""
+    account = _main_account(uid)
+    Account.objects.filter(id=account.id).update(sls_active=active)
+
+
+_RAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@transaction.atomic
+def do_create_ram_user(*, main_uid: str, name: str, sls_policy: bool, now: datetime) -> RamUser:
+    """A RAM user; when it exists already its SLS policy is set as asked (attached or detached)."""
+    _main_account(main_uid)
+    name = name.strip()
+    if not _RAM_NAME.match(name):
+        raise SimulatorError(
+            "RAM 用户名须为 1–64 位字母、数字、点、下划线或连字符 A RAM user name is 1–64 letters, digits, . _ or -."
+        )
+    user = RamUser.objects.select_for_update().filter(main_uid=main_uid, name__iexact=name).first()
+    if user is None:
+        return RamUser.objects.create(
+            user_id=cloud_domain.new_numeric_id(), main_uid=main_uid, name=name, sls_policy=sls_policy, created_at=now
+        )
+    if user.sls_policy != sls_policy:
+        user.sls_policy = sls_policy
+        user.save(update_fields=["sls_policy"])
+    return user
+
+
+def do_create_access_key(*, main_uid: str, now: datetime, ram_user_id: int | None = None) -> AccessKey:
+    """A new AccessKey of the main account or of one of its RAM users; the caller shows its secret once."""
+    _main_account(main_uid)
+    user = None
+    if ram_user_id is not None:
+        user = RamUser.objects.filter(id=ram_user_id, main_uid=main_uid).first()
+        if user is None:
+            raise SimulatorError("RAM 用户不存在 No such RAM user.")
+    return AccessKey.objects.create(
+        access_key_id=cloud_domain.new_access_key_id(),
+        secret=cloud_domain.new_secret(),
+        main_uid=main_uid,
+        ram_user=user,
+        created_at=now,
+    )
+
+
+def do_revoke_access_key(*, access_key_id: str, now: datetime, main_uid: str | None = None) -> None:
+    """Disable a key for good (Alibaba's 禁用 then 删除); ``main_uid``: the buyer asking must own it."""
+    keys = AccessKey.objects.filter(access_key_id=access_key_id)
+    if main_uid is not None:
+        keys = keys.filter(main_uid=main_uid)
+    if not keys.exists():
+        raise SimulatorError("AccessKey 不存在 No such AccessKey.")
+    keys.filter(state=AccessKey.State.ACTIVE).update(state=AccessKey.State.REVOKED, revoked_at=now)
+
+
+@transaction.atomic
+def do_grant_role(*, buyer_uid: str, role_name: str, trusted_uid: str, external_id: str, now: datetime) -> RoleGrant:
+    """同意授权: the role exists in the buyer's account, trusting the ISV (kept if it exists already)."""
+    _main_account(buyer_uid)
+    grant = (
+        RoleGrant.objects.select_for_update()
+        .filter(buyer_uid=buyer_uid, role_name__iexact=role_name, state=RoleGrant.State.ACTIVE)
+        .first()
+    )
+    if grant is not None:
+        return grant
+    return RoleGrant.objects.create(
+        buyer_uid=buyer_uid,
+        role_name=role_name,
+        role_id=cloud_domain.new_numeric_id(19),
+        trusted_uid=trusted_uid,
+        external_id=external_id,
+        created_at=now,
+    )
+
+
+def do_revoke_grants(*, buyer_uid: str, now: datetime, grant_id: int | None = None) -> int:
+    """撤销授权: delete the role (one grant, or all the buyer's); its temporary credentials stop working."""
+    grants = RoleGrant.objects.filter(buyer_uid=buyer_uid, state=RoleGrant.State.ACTIVE)
+    if grant_id is not None:
+        grants = grants.filter(id=grant_id)
+    return grants.update(state=RoleGrant.State.REVOKED, revoked_at=now)
+
+
+def do_issue_sts_credential(*, grant_id: int, session_name: str, seconds: int, now: datetime) -> StsCredential:
+    """AssumeRole's answer: temporary credentials acting as the role until ``now + seconds``."""
+    return StsCredential.objects.create(
+        access_key_id=cloud_domain.new_sts_key_id(),
+        secret=cloud_domain.new_secret(),
+        security_token=cloud_domain.new_security_token(),
+        grant_id=grant_id,
+        session_name=session_name,
+        expires_at=now + timedelta(seconds=seconds),
+        created_at=now,
+    )
+
+
+def do_create_sls_project(*, owner_uid: str, region: str, name: str, description: str, now: datetime) -> SlsProject:
+    """CreateProject: names are unique per region across every account (ProjectAlreadyExist)."""
+    cloud_domain.check_project_name(name)
+    try:
+        with transaction.atomic():
+            return SlsProject.objects.create(
+                owner_uid=owner_uid, region=region, name=name, description=description[:512], created_at=now
+            )
+    except IntegrityError:
+        raise SlsError("ProjectAlreadyExist", f"Project {name} already exist", status=400) from None
+
+
+def do_create_sls_store(
+    *, project_id: int, name: str, kind: str, mode: str, ttl: int, shard_count: int, now: datetime
+) -> SlsStore:
+    """CreateLogStore / CreateMetricStore (one namespace per project: LogStoreAlreadyExist)."""
+    cloud_domain.check_store_name(name)
+    try:
+        with transaction.atomic():
+            return SlsStore.objects.create(
+                project_id=project_id, name=name, kind=kind, mode=mode, ttl=ttl, shard_count=shard_count, created_at=now
+            )
+    except IntegrityError:
+        raise SlsError("LogStoreAlreadyExist", f"logstore {name} already exists", status=400) from None

@@ -8,7 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from kaitong_base import clock
-from kaitong_sim import openapi
+from kaitong_sim import catalogue, openapi
 from kaitong_sim.domain import PopError, pop_body
 
 
@@ -17,7 +17,11 @@ def api_config() -> openapi.ApiConfig:
     return openapi.ApiConfig(
         access_key_id=config.access_key_id,
         access_key_secret=config.access_key_secret,
-        required_assit=config.metering_assit if config.require_metering_assit else None,
+        required_assits=(
+            {p.code: p.metering_assit for p in catalogue.products(config).values()}
+            if config.require_metering_assit
+            else None
+        ),
         enforce_deadline=config.enforce_deadline,
         unit_price=config.unit_price,
         lookups_per_second=config.lookups_per_second,

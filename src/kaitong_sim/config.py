@@ -57,6 +57,18 @@ class SimulatorConfig(BaseSettings):
     access_key_secret: str = Field(default="", alias="KAITONG_ALIYUN_ACCESS_KEY_SECRET")
     product_code: str = Field(default="cmgj00053362", alias="KAITONG_ALIYUN_PRODUCT_CODE")
     metering_assit: str = Field(default="cmgj00053362-Frequency-1", alias="KAITONG_ALIYUN_METERING_ASSIT")
+    # The second product, the exclusive edition (专属版, data in the buyer's own SLS): sold and metered
+    # the same way, with its own billing item.
+    exclusive_product_code: str = Field(default="cmgj00060481", alias="KAITONG_ALIYUN_EXCLUSIVE_PRODUCT_CODE")
+    exclusive_metering_assit: str = Field(
+        default="cmgj00060481-Frequency-1", alias="KAITONG_ALIYUN_EXCLUSIVE_METERING_ASSIT"
+    )
+
+    # The buyer's Alibaba account (STS and SLS, see cloud.py): who the ISV is there, and the role
+    # template the marketplace's 第三方快捷授权 creates in a buyer's account.
+    isv_uid: str = Field(default="1999999999999999", alias="KAITONG_ALIYUN_ISV_UID")  # owns the ISV's AccessKey
+    sls_role: str = Field(default="AliyunMarketGuanceSLSRole", alias="KAITONG_ALIYUN_SLS_ROLE")
+    sls_role_external_id: str = Field(default="guance-sls", alias="KAITONG_ALIYUN_SLS_ROLE_EXTERNAL_ID")
 
     # SPI delivery: where, how long to wait for an answer, how often and how many times to try.
     spi_url: str = Field(default="http://127.0.0.1:8000/marketplace/aliyun/spi", alias="KAITONG_SIMULATOR_SPI_URL")
@@ -82,6 +94,13 @@ class SimulatorConfig(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("isv_uid")
+    @classmethod
+    def _uid(cls, value: str) -> str:
+        if not value.isdigit() or not 6 <= len(value) <= 20:
+            raise ValueError("must be an Alibaba Cloud account UID (6–20 digits)")
         return value
 
     @field_validator("spi_url")

@@ -176,11 +176,14 @@ def _integer(value: object, *, name: str) -> int:
     raise _metering_error(f"{name} must be an integer")
 
 
-def parse_metering(raw: str, *, required_assit: str | None) -> list[Record]:
+def parse_metering(raw: str, *, required_assit: str | frozenset[str] | None) -> list[Record]:
     """Parse and check ``Metering``: a JSON array serialized to a string, ≤ 100 well-formed records.
 
-    ``required_assit``: when the product demands ``meteringAssit``, the billing-item ID it must carry.
+    ``required_assit``: when the products demand ``meteringAssit``, the billing-item ID (or any of the
+    IDs) it must carry; which product's ID each record must carry is ``check_assit``'s, once the
+    instances are known.
     """
+    known = frozenset([required_assit]) if isinstance(required_assit, str) else required_assit
     try:
         data = json.loads(raw)
     except ValueError:
@@ -217,10 +220,10 @@ def parse_metering(raw: str, *, required_assit: str | None) -> list[Record]:
             assit = entity.get("meteringAssit") or ""
             if not isinstance(assit, str):
                 raise _metering_error(f"{where}: meteringAssit must be a string")
-            if required_assit is not None:
+            if known is not None:
                 if not assit:
                     raise _metering_error("meteringAssit is empty")
-                if assit != required_assit:
+                if assit not in known:
                     raise _metering_error(f"{where}: unknown meteringAssit {assit[:60]!r}")
             entities.append(Entity(key=key, value=value, metering_assit=assit))
         records.append(Record(instance_id=str(instance_id), start=start, end=end, entities=tuple(entities)))
@@ -251,6 +254,17 @@ def check_window(record: Record, *, now: datetime, enforce_deadline: bool) -> No
         raise _metering_error(
             f"the deadline for this usage has passed ({deadline_for(record):%Y-%m-%d %H:%M:%S} Beijing time)"
         )
+
+
+def check_assit(record: Record, *, required: str | None) -> None:
+    """Every entity of ``record`` carries its product's billing item (``required``; None: not checked)."""
+    if required is None:
+        return
+    for entity in record.entities:
+        if entity.metering_assit != required:
+            raise _metering_error(
+                f"instance {record.instance_id}: meteringAssit {entity.metering_assit[:60]!r} is not its product's"
+            )
 
 
 def check_one_product(products: dict[str, str]) -> None:

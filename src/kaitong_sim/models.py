@@ -14,6 +14,8 @@ class Account(models.Model):
     main_uid = models.CharField(max_length=32, blank=True, default="")
     # 实名认证: Alibaba lets only real-name-verified accounts buy from the marketplace.
     verified = models.BooleanField(default=True)
+    # 日志服务 SLS 开通: Alibaba's SLS must be activated in a main account before it can hold projects.
+    sls_active = models.BooleanField(default=False)
     created_at = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -160,3 +162,125 @@ class MeteringRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_id} {self.cost}"
+
+
+# --- the buyer's Alibaba account: RAM, STS and SLS (cloud.py answers the SDKs from these) -------------------
+
+
+class RamUser(models.Model):
+    """A RAM user of a main account, with or without the SLS policy the vendor's policy file describes."""
+
+    user_id = models.CharField(max_length=32, unique=True)  # as GetCallerIdentity reports it
+    main_uid = models.CharField(max_length=32, db_index=True)
+    name = models.CharField(max_length=64)
+    sls_policy = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["main_uid", "name"], name="sim_ram_user_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.main_uid}"
+
+
+class AccessKey(models.Model):
+    """A long-term AccessKey of a main account (``ram_user`` empty) or of a RAM user.
+
+    The secret is kept in clear: the simulator must compute HMACs with it, as Alibaba does; it is
+    shown to the buyer once, when created."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "启用 Active"
+        REVOKED = "revoked", "已禁用 Revoked"
+
+    access_key_id = models.CharField(max_length=64, unique=True)
+    secret = models.CharField(max_length=64)
+    main_uid = models.CharField(max_length=32, db_index=True)
+    ram_user = models.ForeignKey(RamUser, on_delete=models.CASCADE, null=True, blank=True, related_name="keys")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.access_key_id
+
+
+class RoleGrant(models.Model):
+    """A role in a buyer's account that an ISV may assume (第三方快捷授权 同意授权 creates it)."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "已授权 Granted"
+        REVOKED = "revoked", "已撤销 Revoked"
+
+    buyer_uid = models.CharField(max_length=32, db_index=True)
+    role_name = models.CharField(max_length=64)
+    role_id = models.CharField(max_length=32)
+    trusted_uid = models.CharField(max_length=32)  # the ISV's account: the role's trust policy names it
+    external_id = models.CharField(max_length=128, blank=True, default="")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.role_name}@{self.buyer_uid}"
+
+
+class StsCredential(models.Model):
+    """Temporary credentials AssumeRole handed out: they act as the role, until they expire."""
+
+    access_key_id = models.CharField(max_length=64, unique=True)
+    secret = models.CharField(max_length=64)
+    security_token = models.TextField()
+    grant = models.ForeignKey(RoleGrant, on_delete=models.CASCADE, related_name="credentials")
+    session_name = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.access_key_id
+
+
+class SlsProject(models.Model):
+    """An SLS project: its name is unique in its region across all accounts, as on Alibaba."""
+
+    owner_uid = models.CharField(max_length=32, db_index=True)
+    region = models.CharField(max_length=32)
+    name = models.CharField(max_length=63)
+    description = models.CharField(max_length=512, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["region", "name"]
+        constraints = [models.UniqueConstraint(fields=["region", "name"], name="sim_sls_project_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.region}/{self.name}"
+
+
+class SlsStore(models.Model):
+    """A Logstore or Metricstore of a project (a Metricstore is a Logstore of metrics: one namespace)."""
+
+    class Kind(models.TextChoices):
+        LOGSTORE = "logstore", "Logstore"
+        METRICSTORE = "metricstore", "Metricstore"
+
+    project = models.ForeignKey(SlsProject, on_delete=models.CASCADE, related_name="stores")
+    name = models.CharField(max_length=63)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    mode = models.CharField(max_length=16, default="standard")  # standard | query
+    ttl = models.PositiveIntegerField(default=30)
+    shard_count = models.PositiveIntegerField(default=2)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="sim_sls_store_unique")]
+
+    def __str__(self) -> str:
+        return self.name

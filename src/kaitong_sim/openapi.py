@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -30,7 +31,7 @@ MAX_PARAMETERS = 64
 class ApiConfig:
     access_key_id: str
     access_key_secret: str
-    required_assit: str | None
+    required_assits: dict[str, str] | None  # product code → meteringAssit; None: not checked
     enforce_deadline: bool
     unit_price: Decimal
     lookups_per_second: int
@@ -83,11 +84,24 @@ def _parameters(request: RawRequest) -> dict[str, str]:
     return params
 
 
-def _check_access_key(access_key_id: str, config: ApiConfig) -> None:
+# The secret of an AccessKey ID, or PopError (unknown, disabled, ...): the Market API knows the ISV's
+# key only; STS (sts.py) knows every key of the simulated Alibaba Cloud.
+SecretOf = Callable[[str], str]
+
+
+def market_secret_of(config: ApiConfig) -> SecretOf:
+    def secret_of(access_key_id: str) -> str:
+        if access_key_id != config.access_key_id:
+            raise PopError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", status=404)
+        return config.access_key_secret
+
+    return secret_of
+
+
+def _secret(access_key_id: str, secret_of: SecretOf) -> str:
     if not access_key_id:
         raise PopError("MissingAccessKeyId", "AccessKeyId is mandatory for this action.")
-    if access_key_id != config.access_key_id:
-        raise PopError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", status=404)
+    return secret_of(access_key_id)
 
 
 @dataclass(frozen=True)
@@ -98,19 +112,22 @@ class Authenticated:
     method: str
     nonce: str
     params: dict[str, str]
+    security_token: str = ""  # temporary credentials' token (SecurityToken / x-acs-security-token)
 
 
-def _authenticate_v1(request: RawRequest, params: dict[str, str], *, now: datetime, config: ApiConfig) -> Authenticated:
+def _authenticate_v1(
+    request: RawRequest, params: dict[str, str], *, now: datetime, secret_of: SecretOf
+) -> Authenticated:
     for name in ("Signature", "SignatureNonce", "Timestamp", "Action", "Version"):
         if not params.get(name):
             raise PopError(f"Missing{name}", f"{name} is mandatory for this action.")
-    _check_access_key(params.get("AccessKeyId", ""), config)
+    secret = _secret(params.get("AccessKeyId", ""), secret_of)
     if params.get("SignatureMethod", "HMAC-SHA1") != "HMAC-SHA1":
         raise PopError("InvalidSignatureMethod", "Specified signature method is not supported.")
     if params.get("SignatureVersion", "1.0") != "1.0":
         raise PopError("InvalidSignatureVersion", "Specified signature version is not supported.")
     domain.parse_pop_timestamp(params["Timestamp"], now=now)
-    expected = domain.v1_signature(secret=config.access_key_secret, method=request.method, params=params)
+    expected = domain.v1_signature(secret=secret, method=request.method, params=params)
     if not domain.signatures_match(expected, params["Signature"]):
         raise PopError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.", status=400)
     business = {k: v for k, v in params.items() if k not in _V1_COMMON}
@@ -121,6 +138,7 @@ def _authenticate_v1(request: RawRequest, params: dict[str, str], *, now: dateti
         method="HMAC-SHA1",
         nonce=params["SignatureNonce"],
         params=business,
+        security_token=params.get("SecurityToken", ""),
     )
 
 
@@ -140,7 +158,9 @@ _V1_COMMON = {
 }
 
 
-def _authenticate_v3(request: RawRequest, params: dict[str, str], *, now: datetime, config: ApiConfig) -> Authenticated:
+def _authenticate_v3(
+    request: RawRequest, params: dict[str, str], *, now: datetime, secret_of: SecretOf
+) -> Authenticated:
     headers = request.headers
     auth = domain.parse_v3_authorization(headers["authorization"])
     for header, code in (
@@ -152,7 +172,7 @@ def _authenticate_v3(request: RawRequest, params: dict[str, str], *, now: dateti
     ):
         if not headers.get(header):
             raise PopError(code, f"The header {header} is mandatory for this action.")
-    _check_access_key(auth.access_key_id, config)
+    secret = _secret(auth.access_key_id, secret_of)
     domain.parse_pop_timestamp(headers["x-acs-date"], now=now)
     signed_names = {name.lower() for name in auth.signed_headers}
     if "host" not in signed_names or not {"x-acs-date", "x-acs-signature-nonce"} <= signed_names:
@@ -167,7 +187,7 @@ def _authenticate_v3(request: RawRequest, params: dict[str, str], *, now: dateti
         headers=signed_headers,
         payload_hash=headers["x-acs-content-sha256"].lower(),
     )
-    expected = domain.v3_signature(secret=config.access_key_secret, canonical_request=canonical)
+    expected = domain.v3_signature(secret=secret, canonical_request=canonical)
     if not domain.signatures_match(expected, auth.signature):
         raise PopError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
     return Authenticated(
@@ -177,7 +197,23 @@ def _authenticate_v3(request: RawRequest, params: dict[str, str], *, now: dateti
         method=domain.V3_ALGORITHM,
         nonce=headers["x-acs-signature-nonce"],
         params={k: v for k, v in params.items() if k not in _V1_COMMON},
+        security_token=headers.get("x-acs-security-token", ""),
     )
+
+
+def authenticate(request: RawRequest, *, now: datetime, secret_of: SecretOf) -> Authenticated:
+    """Check a POP request's signature (v1 or ACS3), timestamp, key and nonce; raise PopError if any fails.
+
+    ``now`` is what the timestamp is checked against; the nonce is spent at that moment too."""
+    params = _parameters(request)
+    if "authorization" in request.headers:
+        auth = _authenticate_v3(request, params, now=now, secret_of=secret_of)
+    elif "Signature" in params or "AccessKeyId" in params:
+        auth = _authenticate_v1(request, params, now=now, secret_of=secret_of)
+    else:
+        raise PopError("MissingSignature", "Signature is mandatory for this action.")
+    actions.do_use_nonce(nonce=auth.nonce, now=now)
+    return auth
 
 
 def handle(
@@ -192,14 +228,8 @@ def handle(
     auth: Authenticated | None = None
     action = request.headers.get("x-acs-action", "")
     try:
-        params = _parameters(request)
-        action = action or params.get("Action", "")
-        if "authorization" in request.headers:
-            auth = _authenticate_v3(request, params, now=signed_at, config=config)
-        elif "Signature" in params or "AccessKeyId" in params:
-            auth = _authenticate_v1(request, params, now=signed_at, config=config)
-        else:
-            raise PopError("MissingSignature", "Signature is mandatory for this action.")
+        action = action or _parameters(request).get("Action", "")
+        auth = authenticate(request, now=signed_at, secret_of=market_secret_of(config))
         action = auth.action
         if auth.version != domain.API_VERSION:
             raise PopError("InvalidVersion", f"Specified parameter Version {auth.version[:20]!r} is not valid.")
@@ -207,7 +237,6 @@ def handle(
             raise PopError(
                 "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", status=404
             )
-        actions.do_use_nonce(nonce=auth.nonce, now=now)
         if action in domain.LOOKUP_ACTIONS:
             domain.check_lookup_rate(
                 answered_last_second=queries.lookups_answered_since(
@@ -245,10 +274,13 @@ def _push_metering_data(params: dict[str, str], *, now: datetime, config: ApiCon
     raw = params.get("Metering")
     if raw is None or raw == "":
         raise PopError("MissingMetering", "Metering is mandatory for this action.")
-    records = domain.parse_metering(raw, required_assit=config.required_assit)
+    assits = config.required_assits
+    records = domain.parse_metering(raw, required_assit=frozenset(assits.values()) if assits is not None else None)
     for record in records:
         domain.check_window(record, now=now, enforce_deadline=config.enforce_deadline)
-    actions.do_accept_metering(records=records, now=now, request_id=request_id, unit_price=config.unit_price)
+    actions.do_accept_metering(
+        records=records, now=now, request_id=request_id, unit_price=config.unit_price, required_assits=assits
+    )
     return {"RequestId": request_id, "Success": True}
 
 

@@ -8,8 +8,23 @@ from typing import Any
 
 from django.db.models import Sum
 
+from kaitong_sim import cloud_domain
+from kaitong_sim.cloud_domain import KeyRecord
 from kaitong_sim.domain import LOOKUP_ACTIONS, THROTTLED
-from kaitong_sim.models import Account, ApiCall, Attempt, Delivery, Instance, MeteringRecord, Order
+from kaitong_sim.models import (
+    AccessKey,
+    Account,
+    ApiCall,
+    Attempt,
+    Delivery,
+    Instance,
+    MeteringRecord,
+    Order,
+    RamUser,
+    RoleGrant,
+    SlsProject,
+    StsCredential,
+)
 
 
 def accounts() -> list[dict[str, Any]]:
@@ -23,7 +38,14 @@ def account(uid: str) -> dict[str, Any] | None:
     a = Account.objects.filter(uid=uid).first()
     if a is None:
         return None
-    return {"uid": a.uid, "name": a.name, "is_ram": a.is_ram, "main_uid": a.main_uid, "owner_uid": a.main_uid or a.uid}
+    return {
+        "uid": a.uid,
+        "name": a.name,
+        "is_ram": a.is_ram,
+        "main_uid": a.main_uid,
+        "owner_uid": a.main_uid or a.uid,
+        "sls_active": a.sls_active,
+    }
 
 
 def _instance(i: Instance) -> dict[str, Any]:
@@ -176,3 +198,124 @@ def lookups_answered_since(*, access_key_id: str, since: datetime) -> int:
         .exclude(code=THROTTLED)
         .count()
     )
+
+
+# --- the buyer's Alibaba account -------------------------------------------------------------------------------
+
+
+def key_record(access_key_id: str) -> KeyRecord | None:
+    """A buyer's AccessKey or temporary credentials (the ISV's own key is the configuration's)."""
+    key = AccessKey.objects.select_related("ram_user").filter(access_key_id=access_key_id).first()
+    if key is not None:
+        user = key.ram_user
+        caller = (
+            cloud_domain.ram_caller(
+                main_uid=key.main_uid, user_id=user.user_id, name=user.name, sls_policy=user.sls_policy
+            )
+            if user is not None
+            else cloud_domain.account_caller(key.main_uid)
+        )
+        return KeyRecord(secret=key.secret, caller=caller, active=key.state == AccessKey.State.ACTIVE)
+    temporary = StsCredential.objects.select_related("grant").filter(access_key_id=access_key_id).first()
+    if temporary is None:
+        return None
+    grant = temporary.grant
+    return KeyRecord(
+        secret=temporary.secret,
+        caller=cloud_domain.role_caller(
+            main_uid=grant.buyer_uid,
+            role_name=grant.role_name,
+            role_id=grant.role_id,
+            session_name=temporary.session_name,
+        ),
+        active=grant.state == RoleGrant.State.ACTIVE,
+        security_token=temporary.security_token,
+        expires_at=temporary.expires_at,
+    )
+
+
+def sls_active(uid: str) -> bool:
+    return Account.objects.filter(uid=uid, is_ram=False, sls_active=True).exists()
+
+
+def active_grant(*, buyer_uid: str, role_name: str) -> dict[str, Any] | None:
+    grant = RoleGrant.objects.filter(
+        buyer_uid=buyer_uid, role_name__iexact=role_name, state=RoleGrant.State.ACTIVE
+    ).first()
+    if grant is None:
+        return None
+    return {
+        "id": grant.id,
+        "trusted_uid": grant.trusted_uid,
+        "external_id": grant.external_id,
+        "role_id": grant.role_id,
+    }
+
+
+def grants(buyer_uid: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": g.id,
+            "role_name": g.role_name,
+            "arn": cloud_domain.role_arn(g.buyer_uid, g.role_name),
+            "trusted_uid": g.trusted_uid,
+            "state": g.state,
+            "state_label": g.get_state_display(),
+            "created_at": g.created_at,
+            "revoked_at": g.revoked_at,
+        }
+        for g in RoleGrant.objects.filter(buyer_uid=buyer_uid).order_by("-id")
+    ]
+
+
+def ram_users(main_uid: str) -> list[dict[str, Any]]:
+    keys: dict[int | None, list[dict[str, Any]]] = {}
+    for key in AccessKey.objects.filter(main_uid=main_uid).order_by("id"):
+        keys.setdefault(key.ram_user_id, []).append(
+            {
+                "access_key_id": key.access_key_id,
+                "state": key.state,
+                "state_label": key.get_state_display(),
+                "created_at": key.created_at,
+            }
+        )
+    users: list[dict[str, Any]] = [
+        {"id": None, "name": "", "main": True, "sls_policy": True, "keys": keys.get(None, [])},
+    ]
+    users += [
+        {"id": u.id, "name": u.name, "main": False, "sls_policy": u.sls_policy, "keys": keys.get(u.id, [])}
+        for u in RamUser.objects.filter(main_uid=main_uid).order_by("id")
+    ]
+    return users
+
+
+def sls_project(*, region: str, name: str) -> dict[str, Any] | None:
+    p = SlsProject.objects.filter(region=region, name=name).first()
+    return _project(p) if p else None
+
+
+def _project(p: SlsProject) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "region": p.region,
+        "owner_uid": p.owner_uid,
+        "description": p.description,
+        "created_at": p.created_at,
+    }
+
+
+def sls_projects(owner_uid: str, *, region: str | None = None, name_contains: str = "") -> list[dict[str, Any]]:
+    """The owner's projects with their stores (name, kind, mode, ttl), by region then name."""
+    query = SlsProject.objects.filter(owner_uid=owner_uid).prefetch_related("stores")
+    if region is not None:
+        query = query.filter(region=region)
+    if name_contains:
+        query = query.filter(name__contains=name_contains)
+    return [
+        {
+            **_project(p),
+            "stores": [{"name": s.name, "kind": s.kind, "mode": s.mode, "ttl": s.ttl} for s in p.stores.all()],
+        }
+        for p in query.order_by("region", "name")
+    ]

@@ -25,6 +25,9 @@ DEBUG = SIMULATOR.debug
 ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = ["django.contrib.staticfiles", "kaitong_sim"]
 MIDDLEWARE = [
+    # First: requests for Alibaba's STS and SLS host names (the SDKs reach us as their proxy) are
+    # answered there, before sessions, CSRF or URL routing (cloud.py).
+    "kaitong_sim.cloud.CloudHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -15,6 +15,7 @@ so that a mistake in either side's reading of the rule shows up when the two tal
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlencode
@@ -58,3 +59,12 @@ def login_free_url(*, auth_url: str, instance_id: str, isv_key: str, now: dateti
     query = urlencode(sign({"action": "verify", "instanceId": instance_id, "timeStamp": beijing_time(now)}, isv_key))
     # The reference leaves open how the marketplace joins a query to an authUrl that has one already.
     return auth_url + ("&" if "?" in auth_url else "?") + query
+
+
+def role_link_token(role: str, isv_key: str) -> str:
+    """The token of the marketplace's cross-account authorisation link: MD5 of ``role=<role>&key=<ISV key>``."""
+    return hashlib.md5(f"role={role}&key={isv_key}".encode(), usedforsecurity=False).hexdigest()
+
+
+def signatures_match(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.encode())

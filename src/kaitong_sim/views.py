@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kaitong_base import clock
-from kaitong_sim import actions, api, mailbox, queries, sms
+from kaitong_sim import actions, api, catalogue, mailbox, queries, sms
 from kaitong_sim.openapi import is_api_request
 
 SESSION_UID = "sim_uid"
@@ -59,9 +59,18 @@ def _demo_clock() -> dict[str, Any] | None:
     }
 
 
+def _product(request: HttpRequest) -> catalogue.Product:
+    """The product a page is about: ``product`` (query or form), the commercial edition by default."""
+    products = catalogue.products(settings.SIMULATOR)
+    code = request.POST.get("product") or request.GET.get("product") or ""
+    return products.get(code) or next(iter(products.values()))
+
+
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     config = settings.SIMULATOR
     return {
+        "products": list(catalogue.products(config).values()),
+        "product": _product(request),
         "buyer": _buyer(request),
         "demo_clock": _demo_clock(),
         "product_code": config.product_code,
@@ -164,7 +173,9 @@ def buy(request: HttpRequest) -> HttpResponse:
             buyer = _buyer(request)
             assert buyer is not None
             try:
-                instance = actions.do_purchase(account_uid=buyer["uid"], now=timezone.now(), trial=trial)
+                instance = actions.do_purchase(
+                    account_uid=buyer["uid"], now=timezone.now(), trial=trial, product_code=_product(request).code
+                )
             except actions.SimulatorError as exc:
                 error = str(exc)
             else:
@@ -373,13 +384,13 @@ def hook_instances(request: HttpRequest) -> JsonResponse:
     try:
         if not uid or queries.account(uid) is None:
             uid = actions.do_create_account(
-                name=str(data.get("name") or "test buyer"), uid=uid, is_ram=False, main_uid="", now=now
+                name=str(data.get("name") or "test buyer"), uid=uid, is_ram=False, main_uid="", now=now, sls_active=True
             ).uid
         instance = actions.do_purchase(
             account_uid=uid,
             now=now,
             trial=bool(data.get("trial")),
-            product_code=str(data.get("productCode") or "cmgj00053362"),
+            product_code=str(data.get("productCode") or ""),
             fault=str(data.get("fault") or ""),
         )
     except actions.SimulatorError as exc:
@@ -390,16 +401,21 @@ def hook_instances(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def hook_account(request: HttpRequest) -> JsonResponse:
-    """Create a simulated Alibaba Cloud account unless its UID exists (the demo seeds one)."""
+    """Create a simulated Alibaba Cloud account unless its UID exists (the demo seeds one).
+
+    Its SLS is activated unless ``"slsActive": false``: the demo's buyer can open the exclusive edition."""
     try:
         data = json.loads(request.body or b"{}")
         uid, name = str(data.get("uid") or ""), str(data.get("name") or "")
+        sls_active = data.get("slsActive", True) is not False
     except (ValueError, AttributeError):
         return JsonResponse({"error": "the body must be a JSON object with uid and name"}, status=400)
     if queries.account(uid) is not None:
         return JsonResponse({"uid": uid, "created": False})
     try:
-        actions.do_create_account(name=name, uid=uid, is_ram=False, main_uid="", now=timezone.now())
+        actions.do_create_account(
+            name=name, uid=uid, is_ram=False, main_uid="", now=timezone.now(), sls_active=sls_active
+        )
     except actions.SimulatorError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"uid": uid, "created": True}, status=201)

@@ -7,18 +7,20 @@ until the test lets it answer, so the test decides when the instance opens.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support import browser
-from tests.support.simulator import RunningSimulator, VendorStub, serving, start_simulator
+from tests.support.simulator import ISV_KEY, ISV_UID, SLS_ROLE, RunningSimulator, VendorStub, serving, start_simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -135,7 +137,9 @@ def test_the_header_keeps_to_one_line_at_1366(page: Page, marketplace) -> None:
     shot(page, "product-desktop")
 
 
-@pytest.mark.parametrize("path", ["/", "/console/", "/console/bill/", "/mailbox/", "/ops/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/console/", "/console/bill/", "/mailbox/", "/ops/", "/account/ram/", "/account/sls/"]
+)
 def test_nothing_is_wider_than_a_phone(page: Page, marketplace, path) -> None:
     marketplace.create_instance(aliUid=BUYER_UID)
     page.set_viewport_size(PHONE)
@@ -179,3 +183,38 @@ def test_every_dialog_button_says_it_in_english_too(page: Page, marketplace, ven
         expect(page.get_by_test_id("sso-confirm")).to_have_text("确定 OK")
         page.goto(f"{marketplace.url}/console/{instance}/close/")
         expect(page.get_by_test_id("close-confirm")).to_have_text("确定 OK")
+
+
+def test_the_buyer_account_pages_key_once_and_the_authorisation(page: Page, marketplace) -> None:
+    """RAM: a user with the SLS policy and its AccessKey, whose secret shows once; 第三方快捷授权: 同意授权
+    returns to the ISV with a token, and the grant is listed with 撤销授权. No CSP violation on the way."""
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, marketplace)
+    page.goto(marketplace.url + "/account/ram/")
+    page.get_by_test_id("ram-user-name").fill("guance")
+    page.get_by_test_id("create-ram-user").click()
+    page.get_by_test_id("create-key-guance").click()
+    secret = page.get_by_test_id("new-key-secret").inner_text()
+    assert len(secret) == 30
+    shot(page, "ram-new-key")
+    page.goto(marketplace.url + "/account/ram/")
+    expect(page.get_by_test_id("ram-user-guance")).to_contain_text("LTAI")
+    assert secret not in page.content()
+
+    token = hashlib.md5(f"role={SLS_ROLE}&key={ISV_KEY}".encode(), usedforsecurity=False).hexdigest()
+    back = marketplace.url + "/healthz"
+    query = urlencode({"role": SLS_ROLE, "aliyunuid": BUYER_UID, "returnurl": back, "token": token})
+    page.goto(marketplace.url + "/authorize/?" + query)
+    expect(page.get_by_test_id("isv-uid")).to_have_text(ISV_UID)
+    shot(page, "authorize")
+    page.get_by_test_id("authorize-agree").click()
+    page.wait_for_url(re.compile(re.escape(back) + r"\?token=[0-9a-f]{32}$"))
+    page.goto(marketplace.url + "/account/ram/#grants")
+    expect(page.get_by_test_id("grants")).to_contain_text("已授权")
+    page.get_by_test_id("grants").get_by_role("button").click()
+    expect(page.get_by_test_id("grants")).to_contain_text("已撤销")
+    page.goto(marketplace.url + "/account/sls/")
+    expect(page.get_by_test_id("sls-state")).to_have_text(re.compile("已开通"))  # the hook's accounts start on
+    assert [text for text in messages if "Content Security Policy" in text] == []

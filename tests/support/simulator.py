@@ -37,6 +37,12 @@ ACCESS_KEY_ID = "test-access-key-id"
 ACCESS_KEY_SECRET = "test-access-key-secret-0123456789"
 METERING_ASSIT = "cmgj00053362-Frequency-1"
 ISV_KEY = "test-isv-key-123"
+# The ISV's own Alibaba account (owns ACCESS_KEY_ID) and the marketplace's SLS role template.
+ISV_UID = "1999999999999999"
+SLS_ROLE = "AliyunMarketGuanceSLSRole"
+SLS_ROLE_EXTERNAL_ID = "guance-sls"
+EXCLUSIVE_PRODUCT_CODE = "cmgj00060481"
+EXCLUSIVE_METERING_ASSIT = "cmgj00060481-Frequency-1"
 
 
 def free_port() -> int:
@@ -126,6 +132,41 @@ class RunningSimulator:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    # --- the buyer's Alibaba account (STS and SLS) -----------------------------------------------------
+
+    def create_access_key(
+        self, uid: str, *, ram_user: str | None = "guance", sls_policy: bool = True
+    ) -> tuple[str, str]:
+        """A new AccessKey (id, secret) of RAM user ``ram_user`` of ``uid`` (created, or its SLS policy set
+        as asked), or of the main account itself when ``ram_user`` is None."""
+        answer = self._json(
+            "POST", "/_sim/cloud/access-keys", {"uid": uid, "ramUser": ram_user, "slsPolicy": sls_policy}
+        )
+        return answer["accessKeyId"], answer["accessKeySecret"]
+
+    def revoke_access_key(self, access_key_id: str) -> None:
+        self._json("POST", f"/_sim/cloud/access-keys/{access_key_id}/revoke", {})
+
+    def set_sls_active(self, uid: str, active: bool) -> None:
+        """日志服务 SLS 开通 / 关闭 (accounts made by the hooks start activated)."""
+        self._json("POST", "/_sim/cloud/sls", {"uid": uid, "active": active})
+
+    def grant_role(self, uid: str) -> str:
+        """What 同意授权 on the authorisation page does; returns the role's ARN."""
+        return str(self._json("POST", "/_sim/cloud/grants", {"uid": uid})["roleArn"])
+
+    def revoke_role(self, uid: str) -> None:
+        """撤销授权: the ISV can no longer assume the role, and credentials it got from it stop working."""
+        self._json("POST", "/_sim/cloud/grants/revoke", {"uid": uid})
+
+    def sls_projects(self, uid: str) -> list[dict]:
+        """The account's SLS projects: name, region, description, stores [{name, kind, mode, ttl}]."""
+        return list(self._json("GET", "/_sim/cloud/sls-projects?uid=" + uid)["projects"])
+
+    def create_sls_project(self, uid: str, region: str, name: str) -> None:
+        """A project the buyer made themselves (e.g. to test adoption)."""
+        self._json("POST", "/_sim/cloud/sls-projects", {"uid": uid, "region": region, "name": name})
+
 
 @contextlib.contextmanager
 def start_simulator(
@@ -150,6 +191,11 @@ def start_simulator(
             "KAITONG_ALIYUN_ACCESS_KEY_SECRET": ACCESS_KEY_SECRET,
             "KAITONG_ALIYUN_METERING_ASSIT": METERING_ASSIT,
             "KAITONG_ALIYUN_ISV_KEY": ISV_KEY,
+            "KAITONG_ALIYUN_ISV_UID": ISV_UID,
+            "KAITONG_ALIYUN_SLS_ROLE": SLS_ROLE,
+            "KAITONG_ALIYUN_SLS_ROLE_EXTERNAL_ID": SLS_ROLE_EXTERNAL_ID,
+            "KAITONG_ALIYUN_EXCLUSIVE_PRODUCT_CODE": EXCLUSIVE_PRODUCT_CODE,
+            "KAITONG_ALIYUN_EXCLUSIVE_METERING_ASSIT": EXCLUSIVE_METERING_ASSIT,
             "KAITONG_SIMULATOR_SPI_URL": spi_url,
             "KAITONG_SIMULATOR_RETRY_SECONDS": "0.2",
             "KAITONG_SIMULATOR_SPI_TIMEOUT_SECONDS": "2",
@@ -206,6 +252,29 @@ def simulator(tmp_path: Path) -> Iterator[RunningSimulator]:
     """A fresh simulator for one test (SPI URL unreachable: createInstance keeps retrying, harmlessly)."""
     with start_simulator(tmp_path) as running:
         yield running
+
+
+def cloud_env(sim: RunningSimulator) -> dict[str, str]:
+    """The vendor's ``KAITONG_*`` settings that send its STS and SLS SDK calls to ``sim`` (as their HTTP
+    proxy, over http) and share its ISV identity and role template: merge into the vendor's environment."""
+    return {
+        "KAITONG_ALIYUN_CLOUD_PROXY": sim.url,
+        "KAITONG_ALIYUN_CLOUD_PROTOCOL": "http",
+        "KAITONG_ALIYUN_STS_ENDPOINT": "sts.aliyuncs.com",
+        "KAITONG_ALIYUN_SLS_ENDPOINT_TEMPLATE": "{region}.log.aliyuncs.com",
+        "KAITONG_ALIYUN_EXCLUSIVE_PRODUCT_CODE": sim.env.get(
+            "KAITONG_ALIYUN_EXCLUSIVE_PRODUCT_CODE", EXCLUSIVE_PRODUCT_CODE
+        ),
+        "KAITONG_ALIYUN_EXCLUSIVE_METERING_ASSIT": sim.env.get(
+            "KAITONG_ALIYUN_EXCLUSIVE_METERING_ASSIT", EXCLUSIVE_METERING_ASSIT
+        ),
+        "KAITONG_ALIYUN_SLS_ROLE": sim.env.get("KAITONG_ALIYUN_SLS_ROLE", SLS_ROLE),
+        "KAITONG_ALIYUN_SLS_ROLE_EXTERNAL_ID": sim.env.get("KAITONG_ALIYUN_SLS_ROLE_EXTERNAL_ID", SLS_ROLE_EXTERNAL_ID),
+        "KAITONG_MARKETPLACE_ROLE_AUTH_URL": sim.url + "/authorize/",
+        "KAITONG_ALIYUN_ACCESS_KEY_ID": sim.access_key_id,
+        "KAITONG_ALIYUN_ACCESS_KEY_SECRET": sim.access_key_secret,
+        "KAITONG_ALIYUN_ISV_KEY": sim.env.get("KAITONG_ALIYUN_ISV_KEY", ISV_KEY),
+    }
 
 
 def market_client(sim: RunningSimulator, *, signature_algorithm: str | None = None, secret: str | None = None) -> Any:

@@ -13,7 +13,14 @@ import pytest
 from alibabacloud_market20151101 import models
 
 from kaitong_sim.domain import v1_signature
-from tests.support.simulator import METERING_ASSIT, RunningSimulator, market_client, start_simulator
+from tests.support.simulator import (
+    EXCLUSIVE_METERING_ASSIT,
+    EXCLUSIVE_PRODUCT_CODE,
+    METERING_ASSIT,
+    RunningSimulator,
+    market_client,
+    start_simulator,
+)
 
 ALGORITHMS = [None, "v2"]  # ACS3-HMAC-SHA256 (the SDK's default) and v1 HMAC-SHA1
 
@@ -125,6 +132,16 @@ class TestMeteringRules:
         instances = [sim.create_instance()["instanceId"] for _ in range(100)]
         assert push(sim, [record(i, value="1") for i in instances]).body.success is True
         assert sim.state()["total"]
+
+    def test_each_product_is_metered_with_its_own_billing_item(self, sim):
+        exclusive = sim.create_instance(product_code=EXCLUSIVE_PRODUCT_CODE)["instanceId"]
+        commercial = sim.create_instance()["instanceId"]
+        assert push(sim, [record(exclusive, meteringAssit=EXCLUSIVE_METERING_ASSIT)]).body.success is True
+        error = refused(sim, [record(exclusive)])  # the commercial edition's billing item
+        assert error.code == "Invalid.Parameter.Metering" and "is not its product's" in error.message
+        error = refused(sim, [record(commercial, meteringAssit=EXCLUSIVE_METERING_ASSIT)])
+        assert error.code == "Invalid.Parameter.Metering"
+        assert refused(sim, [record(commercial, meteringAssit="other-F")]).code == "Invalid.Parameter.Metering"
 
     def test_one_product_per_request(self, sim):
         a = sim.create_instance()["instanceId"]
