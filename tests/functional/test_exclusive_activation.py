@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from kaitong.accounts.models import BillingAccount, ConsoleAccount
 from kaitong.sls import domain as sls_rules
@@ -25,6 +26,9 @@ from tests.support.activation import (
     request_code,
     submit,
 )
+from tests.support.jobs import run_jobs
+from tests.support.simulator import RunningSimulator, cloud_env
+from tests.support.simulator import simulator as simulator  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 EXCLUSIVE = "cmgj00060481"
@@ -255,3 +259,112 @@ def test_creating_needs_the_grant(client):
     assert "请先绑定阿里云账号" in page
     assert not Workspace.objects.exists()
     assert settings.ENV.site_code == "cn1"
+
+
+# -- against a real simulator process: the official SDKs verify, the job creates the project ------------------
+
+
+def use_cloud(settings, sim: RunningSimulator) -> None:  # type: ignore[no-untyped-def]
+    """Point the vendor's STS and SLS clients (and its ISV identity) at ``sim``, as the demo does."""
+    update = {name.removeprefix("KAITONG_").lower(): value for name, value in cloud_env(sim).items()}
+    settings.ENV = settings.ENV.model_copy(update=update)
+
+
+@pytest.fixture
+def cloud(settings, simulator: RunningSimulator) -> RunningSimulator:  # type: ignore[no-untyped-def]
+    use_cloud(settings, simulator)
+    for uid in (TestWithTheSimulator.UID, "7100000000000099"):  # the buyer, and another account
+        simulator.add_account(uid=uid, name=f"买家 {uid[-4:]}")
+    return simulator
+
+
+def verify_key(client, akid: str, secret: str):  # type: ignore[no-untyped-def]
+    return submit(client, ALIYUN, {"way": "key", "access_key_id": akid, "access_key_secret": secret})
+
+
+class TestWithTheSimulator:
+    UID = "7100000000000001"
+
+    def test_access_key_way_from_registration_to_the_project_in_the_buyers_sls(self, client, cloud):
+        akid, secret = cloud.create_access_key(self.UID)
+        enter_exclusive(client, "910001", ali_uid=self.UID)
+        assert register_account_steps(client)["Location"] == ALIYUN
+        response = verify_key(client, akid, secret)  # back to the page (PRG), now verified
+        page = response.content.decode()
+        assert response.status_code == 200 and 'data-testid="aliyun-verified"' in page
+        assert akid not in page and secret not in page and secret not in str(dict(client.session))
+        assert f'href="{OPEN}" data-testid="next"' in page  # 下一步: back to the step that sent the buyer here
+        open_page = client.get(OPEN).content.decode()
+        assert "确认开通" in open_page and 'value="7100000000000001"' in open_page and 'value="910001"' in open_page
+        assert "日志服务 SLS · cn-hangzhou" in open_page
+        assert submit(client, OPEN, {"name": "initech-sls", "language": "zh"})["Location"] == "/activate/done/"
+        workspace = Workspace.objects.get()
+        assert workspace.storage == "sls"
+        assert "成功开通观测云专属版" in client.get("/activate/done/").content.decode()
+        run_jobs()
+        (project,) = cloud.sls_projects(self.UID)
+        assert project["name"] == f"guance-wksp-{workspace.pk}" and project["region"] == "cn-hangzhou"
+        client.force_login(workspace.owner)
+        console = client.get(f"/console/workspaces/{workspace.pk}/").content.decode()
+        assert "日志服务 SLS" in console and f"guance-wksp-{workspace.pk}" in console and "已就绪" in console
+        assert "授权已失效" not in console
+
+    @pytest.mark.parametrize(
+        ("setup", "message"),
+        [
+            ("wrong-secret", "该 AccessKey 无效，请重新填写"),
+            ("other-account", "该 AccessKey 不属于购买本实例的阿里云账号"),
+            ("no-policy", "没有日志服务 SLS 的操作权限"),
+            ("sls-off", "尚未开通日志服务 SLS"),
+        ],
+    )
+    def test_each_access_key_refusal_from_the_real_sdks(self, client, cloud, setup, message):
+        uid = self.UID
+        akid, secret = cloud.create_access_key(uid, sls_policy=setup != "no-policy")
+        if setup == "wrong-secret":
+            secret = secret[:-1] + ("x" if secret[-1] != "x" else "y")
+        elif setup == "other-account":
+            akid, secret = cloud.create_access_key("7100000000000099")
+        elif setup == "sls-off":
+            cloud.set_sls_active(uid, False)
+        enter_exclusive(client, "910002", ali_uid=uid)
+        response = verify_key(client, akid, secret)
+        page = response.content.decode()
+        assert response.status_code in (400, 403, 409) and message in page
+        assert secret not in page and secret not in str(dict(client.session))
+        assert 'data-testid="aliyun-verified"' not in page
+
+    def test_role_way_and_the_console_says_when_it_is_revoked(self, client, cloud):
+        existing_account("acme", "ops@acme.example")
+        enter_exclusive(client, "910003", ali_uid=self.UID)
+        assert bind_account(client)["Location"] == ALIYUN
+        refused = submit(client, ALIYUN, {"way": "role"})
+        assert refused.status_code == 409 and "尚未完成第三方快捷授权" in refused.content.decode()
+        page = client.get(ALIYUN).content.decode()
+        link = page.split('data-testid="role-link"')[0].rsplit('href="', 1)[1].split('"')[0]
+        assert link.startswith(cloud.url + "/authorize/?")
+        cloud.grant_role(self.UID)  # 同意授权 on the marketplace's page
+        client.get(RETURNED + "?token=from-the-marketplace")
+        page = submit(client, ALIYUN, {"way": "role"}).content.decode()
+        assert 'data-testid="aliyun-verified"' in page and "第三方快捷授权" in page
+        assert f'href="{LIST}" data-testid="next"' in page
+        # 创建工作空间 now opens; the IDs and the storage are shown read-only.
+        create = client.get(CREATE).content.decode()
+        assert 'data-testid="open-ali-uid"' in create and "日志服务 SLS · cn-hangzhou" in create
+        code = request_code(client, CREATE, "ops@acme.example")
+        data = {"name": "acme-sls", "language": "en", "email": "ops@acme.example", "code": code, "agree": "on"}
+        assert submit(client, CREATE, data)["Location"] == LIST
+        workspace = Workspace.objects.get()
+        run_jobs()
+        assert [p["name"] for p in cloud.sls_projects(self.UID)] == [f"guance-wksp-{workspace.pk}"]
+        cloud.revoke_role(self.UID)
+        from kaitong.sls import actions as sls_actions
+
+        sls_actions.do_check_grants(now=timezone.now())
+        client.force_login(workspace.owner)
+        console = client.get(f"/console/workspaces/{workspace.pk}/").content.decode()
+        assert f"guance-wksp-{workspace.pk}" in console and 'data-testid="grant-state"' in console
+        assert "授权已失效" in console
+        # And a new exclusive workspace waits for a new authorisation.
+        assert client.get(CREATE)["Location"] == ALIYUN
+        assert 'data-testid="grant-revoked"' in client.get(ALIYUN).content.decode()
