@@ -28,7 +28,7 @@ from tests.support.activation import (
 )
 from tests.support.jobs import run_jobs
 from tests.support.simulator import RunningSimulator, cloud_env
-from tests.support.simulator import simulator as simulator  # noqa: F401  (fixture)
+from tests.support.simulator import simulator as simulator  # the fixture
 
 pytestmark = pytest.mark.django_db
 EXCLUSIVE = "cmgj00060481"
