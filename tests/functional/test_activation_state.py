@@ -42,7 +42,6 @@ REACHABLE = [
     "kaitong.activation.views",
     "kaitong.activation.forms",
     "kaitong.sls.actions",
-    "kaitong.sls.domain",
 ]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -105,9 +104,8 @@ def _raised_classes() -> set[type[Exception]]:
             value = _resolve(module, target)
             if isinstance(value, type) and issubclass(value, Exception):
                 found.add(value)
-    # Verification raises its refusals by the problem the cloud's answer showed (sls.domain.REFUSAL_OF).
-    found |= set(sls_rules.REFUSAL_OF.values())
-    return found
+    # kaitong.sls.actions raises the refusal a cloud error's classification names (``_refused``).
+    return found | set(sls_rules.REFUSAL_OF.values())
 
 
 def _resolve(module, node):  # type: ignore[no-untyped-def]
@@ -122,12 +120,13 @@ def _resolve(module, node):  # type: ignore[no-untyped-def]
 def _is_refusal(cls: type[Exception]) -> bool:
     # Built-in errors (ValueError, RuntimeError…) are bugs, never answered as refusals; a private class
     # is turned into a public one before it leaves its module. A repeat of a form submitted before
-    # (AlreadySubmitted) is no refusal either: every view answers it as the first submission.
+    # (AlreadySubmitted) is no refusal either: every view answers it as the first submission. Nor is a
+    # job's verdict on itself (retries.GiveUp, raised by the SLS provisioning job, never on a page).
     return (
         cls.__module__.startswith("kaitong.")
+        and cls is not GiveUp
         and not cls.__name__.startswith("_")
         and cls is not account_actions.AlreadySubmitted
-        and cls is not GiveUp  # a job's verdict (sls provisioning), never met by a page
     )
 
 

@@ -83,7 +83,7 @@ class AppEnv(BaseSettings):
     verify_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     # STS and SLS calls (kaitong/sls): one attempt each, at most this long (a page waits on 验证).
     aliyun_cloud_connect_timeout_ms: int = Field(default=3000, ge=100)
-    aliyun_cloud_read_timeout_ms: int = Field(default=10000, ge=100)
+    aliyun_cloud_read_timeout_ms: int = Field(default=5000, ge=100)
 
     # SPI calls from one address (IPv6: one /64) refused before authentication in a Beijing day that are
     # answered as usual; past it they get 429 until 00:00. Signed calls are never limited.

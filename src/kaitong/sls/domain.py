@@ -43,7 +43,7 @@ STORES: tuple[Store, ...] = (
     Store("logging", StoreKind.LOGSTORE),
     Store("event", StoreKind.LOGSTORE),
     Store("dialtesting", StoreKind.LOGSTORE),
-    Store("ci", StoreKind.LOGSTORE),
+    Store("cicd", StoreKind.LOGSTORE),  # SLS names are 3–63 characters: not "ci"
     Store("security", StoreKind.LOGSTORE),
     Store("backup_log", StoreKind.LOGSTORE, StoreMode.QUERY),
 )

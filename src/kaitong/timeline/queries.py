@@ -20,7 +20,10 @@ from kaitong.billing.models import MeteringRecord
 from kaitong.countdown import queries as countdown_queries
 from kaitong.jobs.models import STATUS_LABELS, TaskRun
 from kaitong.marketplace.models import STATE_LABELS, InstanceEvent, MarketplaceInstance, ReconciliationResult, SpiCall
+from kaitong.notices import labels as notice_labels
 from kaitong.notices import queries as notice_queries
+from kaitong.sls.domain import Problem as SlsProblem
+from kaitong.sls.models import AliyunGrant, SlsStorage
 from kaitong.timeline import domain
 from kaitong.workspaces.domain import Reason
 from kaitong.workspaces.models import REASON_LABELS, SettlementChange, Workspace
@@ -171,6 +174,28 @@ def metering_records(subject: Subject) -> Iterable[domain.Event]:
             yield domain.Event(when, "metering", f"{record.day.isoformat()}: {state} · {attempts}{detail}")
 
 
+def sls_storage(subject: Subject) -> Iterable[domain.Event]:
+    """The exclusive edition: the buyer's grant to their SLS (verified, found lost) and each workspace's
+    SLS project (requested, ready or adopted, failed)."""
+    ali_uid = MarketplaceInstance.objects.filter(pk=subject.instance_pk).values_list("ali_uid", flat=True).first()
+    grant = AliyunGrant.objects.filter(ali_uid=ali_uid, verified_at__isnull=False).first()
+    if grant is not None and grant.verified_at is not None:
+        method = _("第三方快捷授权") if grant.method == "role" else _("RAM 账号授权")
+        yield domain.Event(grant.verified_at, "sls", _("阿里云授权已验证（%(method)s）") % {"method": method})
+        if grant.state == AliyunGrant.State.REVOKED and grant.notified_at is not None:
+            problem = notice_labels.SLS_PROBLEMS.get(SlsProblem(grant.problem), grant.problem) if grant.problem else ""
+            yield domain.Event(grant.notified_at, "sls", _("阿里云授权已失效：%(problem)s") % {"problem": problem})
+    storages = SlsStorage.objects.filter(workspace_id__in=subject.workspace_ids).order_by("created_at", "id")
+    for storage in storages[:PER_SOURCE]:
+        where = f"{storage.region}/{storage.project}"
+        yield domain.Event(storage.created_at, "sls", _("SLS Project %(where)s：创建中") % {"where": where})
+        if storage.ready_at is not None:
+            done = _("已沿用已有 Project") if storage.adopted else _("已就绪")
+            yield domain.Event(storage.ready_at, "sls", f"SLS Project {where}: {done}")
+        elif storage.state == SlsStorage.State.FAILED:
+            yield domain.Event(storage.created_at, "sls", f"SLS Project {where}: {storage.error}")
+
+
 Source = Callable[[Subject], Iterable[domain.Event]]
 
 # The order breaks ties at one instant: a call, the state change it made, the reconciliation's note,
@@ -184,6 +209,7 @@ SOURCES: list[Source] = [
     workspace_notices,
     other_mails,
     metering_records,
+    sls_storage,
 ]
 
 KIND_LABELS = {
@@ -194,6 +220,7 @@ KIND_LABELS = {
     "countdown": gettext_lazy("锁定倒计时"),
     "notice": gettext_lazy("通知"),
     "metering": gettext_lazy("计量推送"),
+    "sls": gettext_lazy("日志服务 SLS"),
 }
 
 

@@ -63,7 +63,7 @@ def test_stores_of_a_workspace():
         "logging",
         "event",
         "dialtesting",
-        "ci",
+        "cicd",
         "security",
     }
     assert by_name["backup_log"].mode is domain.StoreMode.QUERY
