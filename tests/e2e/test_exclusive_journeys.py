@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from kaitong.workspaces.models import Workspace
-from tests.e2e.test_seed_page_branches import code_from_mail
+from tests.e2e.test_seed_page_branches import get_code
 from tests.support.activation import STRONG_PASSWORD, existing_account
 from tests.support.browser import shot
 from tests.support.jobs import run_jobs
@@ -83,14 +83,6 @@ def buy_exclusive(page: Page, sim: RunningSimulator, uid: str) -> str:
     page.locator(f'[data-instance="{instance_id}"]').get_by_test_id("sso").click()
     page.get_by_test_id("sso-confirm").click()
     return instance_id
-
-
-def get_code(page: Page, sink: Sink, email: str) -> str:
-    before = len([m for m in sink.messages if email in str(m["To"])])
-    page.fill("#id_email", email)
-    page.get_by_test_id("send-code").click()
-    expect(page.get_by_test_id("code-notice")).to_contain_text(email)
-    return code_from_mail(sink, email, already=before)
 
 
 def register_account(page: Page, sink: Sink, username: str, email: str) -> None:

@@ -27,8 +27,8 @@ from tests.support.activation import (
     submit,
 )
 from tests.support.jobs import run_jobs
-from tests.support.simulator import RunningSimulator, cloud_env
-from tests.support.simulator import simulator as simulator  # the fixture
+from tests.support.simulator import RunningSimulator
+from tests.support.sls import sim, vendor  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 EXCLUSIVE = "cmgj00060481"
@@ -264,18 +264,13 @@ def test_creating_needs_the_grant(client):
 # -- against a real simulator process: the official SDKs verify, the job creates the project ------------------
 
 
-def use_cloud(settings, sim: RunningSimulator) -> None:  # type: ignore[no-untyped-def]
-    """Point the vendor's STS and SLS clients (and its ISV identity) at ``sim``, as the demo does."""
-    update = {name.removeprefix("KAITONG_").lower(): value for name, value in cloud_env(sim).items()}
-    settings.ENV = settings.ENV.model_copy(update=update)
-
-
 @pytest.fixture
-def cloud(settings, simulator: RunningSimulator) -> RunningSimulator:  # type: ignore[no-untyped-def]
-    use_cloud(settings, simulator)
-    for uid in (TestWithTheSimulator.UID, "7100000000000099"):  # the buyer, and another account
-        simulator.add_account(uid=uid, name=f"买家 {uid[-4:]}")
-    return simulator
+def cloud(vendor: RunningSimulator) -> RunningSimulator:  # noqa: F811
+    """The vendor's STS and SLS calls sent to a simulator of this test's own, with the buyer and another
+    account in it."""
+    for uid in (TestWithTheSimulator.UID, "7100000000000099"):
+        vendor.add_account(uid=uid, name=f"买家 {uid[-4:]}")
+    return vendor
 
 
 def verify_key(client, akid: str, secret: str):  # type: ignore[no-untyped-def]

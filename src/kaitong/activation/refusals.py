@@ -28,7 +28,6 @@ from kaitong.workspaces import domain as workspace_rules
 NO_ENTRY_PAGE = "activation/no_entry.html"
 INSTANCE_GONE_PAGE = "activation/instance_gone.html"
 NOT_FOUND_PAGE = "activation/not_found.html"
-NOT_SERVED_PAGE = "activation/not_served.html"
 SSO_REFUSED_PAGE = "marketplace/sso_refused.html"
 
 
@@ -167,7 +166,7 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
             "观测云专属版的数据存储在您阿里云账号的日志服务 SLS 中，只能在中国区1（杭州）或中国区3（张家口）站点开通。"
             "本站点不提供专属版，未记录任何信息。请前往上述站点开通，或在阿里云市场购买观测云商业版。"
         ),
-        page=NOT_SERVED_PAGE,
+        page=INSTANCE_GONE_PAGE,  # the same page: a title and what happened
         title=_("本站点不提供观测云专属版"),
     ),
     # -- 绑定阿里云账号 (the exclusive edition): each above the form of the way it concerns ---------------------
