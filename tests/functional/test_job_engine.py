@@ -199,10 +199,10 @@ class TestScheduler:
         now = after_close(DAY, minutes=1)
         first = scheduler.tick(now=now, lease=timedelta(minutes=5))
         every_minute = {"billing.watch_ledger", "marketplace.reconcile", "countdown.run"}
-        assert set(first) == {"billing.close_days", "jobs.prune_finished", *every_minute}
+        assert set(first) == {"billing.close_days", "jobs.prune_finished", "sls.check_grants", *every_minute}
         assert scheduler.tick(now=now + timedelta(seconds=30), lease=timedelta(minutes=5)) == []
         assert set(scheduler.tick(now=now + timedelta(minutes=1), lease=timedelta(minutes=5))) == every_minute
-        assert DBTaskResult.objects.count() == DutyRun.objects.count() == 8
+        assert DBTaskResult.objects.count() == DutyRun.objects.count() == 9
         close = DutyRun.objects.get(duty="billing.close_days")
         assert close.slot == DAY.isoformat()
         assert DBTaskResult.objects.get(pk=close.task_id).args_kwargs["args"] == [DAY.isoformat()]

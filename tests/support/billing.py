@@ -15,6 +15,7 @@ from kaitong.billing import domain
 from kaitong.billing.models import MeteringRecord
 from kaitong.marketplace import actions as marketplace
 from kaitong.marketplace.aliyun.instances import scripted
+from kaitong.sls.models import AliyunGrant
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces.models import Workspace
@@ -92,6 +93,13 @@ def workspaces(
     account = billing_account(user)
     ids = (instance_ids or [f"{prefix}{n:07d}" for n in range(count)])[:count] if alibaba else []
     open_instances(ids, product_code=product_code)
+    if alibaba and product_code == settings.ENV.aliyun_exclusive_product_code:
+        # An exclusive workspace needs the buyer's verified grant (a role: nothing sealed); its SLS
+        # project's job is queued and, with no simulator, fails to reach the cloud if run.
+        AliyunGrant.objects.get_or_create(
+            ali_uid=create_params()["aliUid"],
+            defaults={"role_name": settings.ENV.aliyun_sls_role, "verified_at": created},
+        )
     # One commit for the lot where no test transaction holds them (bench/, billing_simulator's subprocess).
     with transaction.atomic():
         made = [

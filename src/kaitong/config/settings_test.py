@@ -14,7 +14,15 @@ SMS_BACKEND = "kaitong.sms.backends.LocmemSmsBackend"  # like mail.outbox: kaito
 # No marketplace answers DescribeInstanceForIsv in most tests: the scripted asker answers what a test tells
 # it (``tests.support.marketplace.marketplace_says``) and cannot be asked about anything else. Tests that
 # run the simulator point ENV at it instead.
-ENV = ENV.model_copy(update={"instance_check_client": "scripted"})  # noqa: F405
+# STS and SLS calls (the exclusive edition) go to a closed local port unless a test points them at the
+# simulator (tests/support/sls.py): no test reaches Alibaba, by accident or otherwise.
+ENV = ENV.model_copy(  # noqa: F405
+    update={
+        "instance_check_client": "scripted",
+        "aliyun_cloud_proxy": "http://127.0.0.1:9",
+        "aliyun_cloud_protocol": "http",
+    }
+)
 
 # Test processes (pytest-xdist) do not share the machine's hashing turn: a test that holds a hash open
 # must not make another process's tests wait. The test of the turn names its own file.
