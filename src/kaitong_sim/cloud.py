@@ -94,13 +94,35 @@ def _raw(request: HttpRequest) -> openapi.RawRequest:
 # --- STS -------------------------------------------------------------------------------------------------
 
 
+_CREDENTIAL = re.compile(r"Credential=([^,/\s]+)")
+
+
+def _record(*, request_id: str, action: str, access_key_id: str, method: str, status: int, body: Any) -> None:
+    """Put the call on the operator page beside the Market OpenAPI's (who called what, and the answer)."""
+    error = body if isinstance(body, dict) else {}
+    actions.do_record_api_call(
+        at=timezone.now(),
+        request_id=request_id,
+        action=action,
+        access_key_id=access_key_id,
+        signature_method=method,
+        http_status=status,
+        code=str(error.get("Code") or error.get("errorCode") or "OK") if status >= 400 else "OK",
+        message=str(error.get("Message") or error.get("errorMessage") or "") if status >= 400 else "",
+    )
+
+
 def sts_view(request: HttpRequest) -> JsonResponse:
     request_id = str(uuid.uuid4()).upper()
+    action, access_key_id = "STS", ""
     try:
         try:
             raw = _raw(request)
         except RequestDataTooBig:
             raise PopError("InvalidParameter", "The request body is too large.") from None
+        claimed = _CREDENTIAL.search(raw.headers.get("authorization", ""))
+        access_key_id = claimed.group(1) if claimed else request.GET.get("AccessKeyId", "")
+        action = "STS " + (raw.headers.get("x-acs-action") or request.GET.get("Action", ""))
         status, body = handle_sts(
             raw, now=timezone.now(), stamped_now=clock.real_now(), isv=_isv(), request_id=request_id
         )
@@ -110,6 +132,8 @@ def sts_view(request: HttpRequest) -> JsonResponse:
         log.exception("simulated STS failed")
         status = 500
         body = _sts_error(PopError("InternalError", "The request processing has failed.", status=500), request_id)
+    method = "ACS3-HMAC-SHA256" if "authorization" in request.headers else "HMAC-SHA1"
+    _record(request_id=request_id, action=action, access_key_id=access_key_id, method=method, status=status, body=body)
     return JsonResponse(body, status=status)
 
 
@@ -214,6 +238,15 @@ def sls_view(request: HttpRequest, *, region: str, project: str) -> HttpResponse
     except Exception:
         log.exception("simulated SLS failed")
         status, body = 500, {"errorCode": "InternalServerError", "errorMessage": "internal server error"}
+    claimed = re.match(r"LOG ([^:\s]+):", request.headers.get("authorization", ""))
+    _record(
+        request_id=request_id,
+        action="SLS " + _sls_action(request.method or "GET", request.path_info, project=project),
+        access_key_id=claimed.group(1) if claimed else "",
+        method="LOG " + request.headers.get("x-log-signaturemethod", "hmac-sha1"),
+        status=status,
+        body=body,
+    )
     response = (
         JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
         if body is not None
@@ -223,7 +256,22 @@ def sls_view(request: HttpRequest, *, region: str, project: str) -> HttpResponse
     return response
 
 
-def _sls_caller(raw: openapi.RawRequest, *, now: datetime, isv: Isv) -> Caller:
+_SLS_ACTIONS = {
+    ("GET", "/", False): "ListProject",
+    ("POST", "/", False): "CreateProject",
+    ("GET", "/", True): "GetProject",
+    ("POST", "/logstores", True): "CreateLogStore",
+    ("POST", "/metricstores", True): "CreateMetricStore",
+}
+
+
+def _sls_action(method: str, path: str, *, project: str) -> str:
+    return _SLS_ACTIONS.get((method, path.rstrip("/") or "/", bool(project)), f"{method} {path[:40]}")
+
+
+def _sls_caller(raw: openapi.RawRequest, *, now: datetime, signed_at: datetime, isv: Isv) -> Caller:
+    """``signed_at``: what the Date header is checked against (the SDK stamps the machine's real clock,
+    also when the demo's clock runs ahead); ``now``: what temporary credentials expire by."""
     headers = raw.headers
     access_key_id, signature = cloud_domain.parse_sls_authorization(headers.get("authorization", ""))
     key = key_of(access_key_id, isv)
@@ -238,7 +286,7 @@ def _sls_caller(raw: openapi.RawRequest, *, now: datetime, isv: Isv) -> Caller:
         raise SlsError("SignatureNotMatch", "signature is not match", status=401)
     if headers.get("content-md5", "") != cloud_domain.content_md5(raw.body):
         raise SlsError("InvalidContentMD5", "the Content-MD5 does not match the body", status=400)
-    cloud_domain.check_sls_date(headers.get("date", ""), now=now)
+    cloud_domain.check_sls_date(headers.get("date", ""), now=signed_at)
     if key.security_token:
         if headers.get("x-acs-security-token", "") != key.security_token:
             raise unauthorized("The security token you provided is invalid.")
@@ -263,17 +311,17 @@ def handle_sls(
     raw: openapi.RawRequest, *, region: str, project: str, now: datetime, stamped_now: datetime, isv: Isv
 ) -> tuple[int, Any]:
     """Answer one SLS request: (status, JSON body or None); raise SlsError for a refusal."""
-    caller = _sls_caller(raw, now=stamped_now, isv=isv)
+    caller = _sls_caller(raw, now=now, signed_at=stamped_now, isv=isv)
     owner = caller.account_id
     if not caller.sls_allowed:
         raise SlsError("Unauthorized", "denied by sts or ram, action: log:*, resource: acs:log:*", status=403)
     if not queries.sls_active(owner):
         # Assumption (see the README): Alibaba's exact answer for an account without SLS is not documented.
         raise SlsError("ServiceNotEnabled", "Log Service is not activated for this account.", status=403)
-    route = (raw.method, raw.path.rstrip("/") or "/", bool(project))
-    if route == ("GET", "/", False):
+    action = _sls_action(raw.method, raw.path, project=project)
+    if action == "ListProject":
         return 200, _list_projects(raw, owner=owner, region=region)
-    if route == ("POST", "/", False):
+    if action == "CreateProject":
         data = _json_body(raw)
         actions.do_create_sls_project(
             owner_uid=owner,
@@ -283,18 +331,18 @@ def handle_sls(
             now=now,
         )
         return 200, None
-    if not project:
+    if action not in _SLS_ACTIONS.values() or not project:
         raise SlsError("RequestNotSupported", "the request is not supported", status=404)
     found = queries.sls_project(region=region, name=project)
     if found is None:
         raise SlsError("ProjectNotExist", f"The Project does not exist : {project}", status=404)
     if found["owner_uid"] != owner:
         raise SlsError("Unauthorized", f"denied by sts or ram, resource: acs:log:*:*:project/{project}", status=403)
-    if route == ("GET", "/", True):
+    if action == "GetProject":
         return 200, _project_body(found)
-    if route in (("POST", "/logstores", True), ("POST", "/metricstores", True)):
+    if action in ("CreateLogStore", "CreateMetricStore"):
         data = _json_body(raw)
-        metric = raw.path.startswith("/metricstores")
+        metric = action == "CreateMetricStore"
         ttl, shards = data.get("ttl", 30), data.get("shardCount", 2)
         if not isinstance(ttl, int) or not isinstance(shards, int) or not (1 <= ttl <= 3650 and 1 <= shards <= 256):
             raise SlsError("ParameterInvalid", "ttl or shardCount is invalid", status=400)

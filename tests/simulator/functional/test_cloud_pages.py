@@ -4,14 +4,18 @@ activation and projects, the cross-account authorisation page and its refusals, 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from email.utils import format_datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from alibabacloud_gateway_sls.client import Client as SlsGateway
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from kaitong_sim import actions, queries, signer
+from kaitong_sim import actions, cloud, openapi, queries, signer
+from kaitong_sim.cloud_domain import SlsError
 from kaitong_sim.models import AccessKey, Account, Delivery, Instance, RoleGrant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("kaitong_sim.site_urls")]
@@ -212,3 +216,42 @@ class TestHostRouting:
 
     def test_other_hosts_are_the_marketplace(self):
         assert Client().get("/healthz", HTTP_HOST="127.0.0.1:8100").content == b"ok"
+
+
+class TestTemporaryCredentials:
+    """Expiry needs a clock the test controls: the SLS handler in-process, signed as the SDK signs."""
+
+    def signed(self, akid: str, secret: str, token: str, *, at) -> openapi.RawRequest:
+        headers = {
+            "content-type": "application/json",
+            "x-log-apiversion": "0.6.0",
+            "x-log-bodyrawsize": "0",
+            "x-log-signaturemethod": "hmac-sha256",
+            "x-acs-security-token": token,
+            "date": format_datetime(at, usegmt=True),
+            "content-md5": "",
+        }
+        signature = SlsGateway().get_signature("/", "GET", {}, dict(headers), secret)
+        return openapi.RawRequest(
+            method="GET",
+            path="/",
+            query_string="",
+            body=b"",
+            content_type="application/json",
+            headers={**headers, "authorization": f"LOG {akid}:{signature}"},
+        )
+
+    def test_they_expire(self):
+        now = timezone.now()
+        actions.do_create_account(name="b", uid=UID, is_ram=False, main_uid="", now=now, sls_active=True)
+        grant = actions.do_grant_role(buyer_uid=UID, role_name="R", trusted_uid="1", external_id="e", now=now)
+        temp = actions.do_issue_sts_credential(grant_id=grant.id, session_name="s1", seconds=900, now=now)
+        isv = cloud.Isv("isv", "isv-secret", "1")
+        raw = self.signed(temp.access_key_id, temp.secret, temp.security_token, at=now)
+        status, body = cloud.handle_sls(raw, region="cn-hangzhou", project="", now=now, stamped_now=now, isv=isv)
+        assert status == 200 and body["total"] == 0
+        later = now + timedelta(minutes=16)
+        raw = self.signed(temp.access_key_id, temp.secret, temp.security_token, at=later)
+        with pytest.raises(SlsError) as caught:
+            cloud.handle_sls(raw, region="cn-hangzhou", project="", now=later, stamped_now=later, isv=isv)
+        assert caught.value.code == "Unauthorized" and "expired" in caught.value.message

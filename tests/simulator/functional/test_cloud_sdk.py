@@ -135,6 +135,8 @@ class TestSts:
         listed = client.list_project(sls_models.ListProjectRequest(offset=0, size=100)).body
         assert [p.project_name for p in listed.projects] == [name] and listed.total == 1
         assert client.get_project(name, sls_models.GetProjectRequest()).body.project_name == name
+        calls = [(c["action"], c["code"]) for c in sim.state()["api_calls"]]
+        assert ("SLS CreateMetricStore", "OK") in calls and ("STS AssumeRole", "OK") in calls
         [project] = sim.sls_projects(uid)
         assert (project["name"], project["region"]) == (name, REGION)
         assert [(s["name"], s["kind"], s["mode"]) for s in project["stores"]] == [

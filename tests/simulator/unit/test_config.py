@@ -71,3 +71,20 @@ def test_production_refuses_placeholder_secrets(environment):
         load_config()
     for variable in VARIABLES[1:]:
         assert variable in str(refused.value)
+
+
+def test_the_exclusive_edition_and_the_isv_account(environment):
+    environment.setenv("KAITONG_ALIYUN_EXCLUSIVE_PRODUCT_CODE", "cmgj9")
+    environment.setenv("KAITONG_ALIYUN_EXCLUSIVE_METERING_ASSIT", "cmgj9-Frequency-1")
+    environment.setenv("KAITONG_ALIYUN_ISV_UID", "1888888888888888")
+    environment.setenv("KAITONG_ALIYUN_SLS_ROLE", "MyRole")
+    environment.setenv("KAITONG_ALIYUN_SLS_ROLE_EXTERNAL_ID", "ext")
+    config = load_config()
+    assert (config.exclusive_product_code, config.exclusive_metering_assit) == ("cmgj9", "cmgj9-Frequency-1")
+    assert (config.isv_uid, config.sls_role, config.sls_role_external_id) == ("1888888888888888", "MyRole", "ext")
+
+
+def test_the_isv_uid_must_be_a_uid(environment):
+    environment.setenv("KAITONG_ALIYUN_ISV_UID", "isv")
+    with pytest.raises(ConfigError, match="KAITONG_ALIYUN_ISV_UID"):
+        load_config()
