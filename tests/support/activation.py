@@ -27,13 +27,14 @@ def verify_url(instance_id: str, *, at: datetime | None = None, base: str = "") 
     return base + SSO_PATH + "?" + urlencode(verify_params(instance_id, at=at))
 
 
-def open_instance(client, instance_id: str = "100001", *, ali_uid: str = "1234567890123456") -> None:  # type: ignore[no-untyped-def]
-    call_spi(client, create_params(instance_id, ali_uid=ali_uid))
+def open_instance(client, instance_id: str = "100001", *, ali_uid: str = "1234567890123456", **extra: str) -> None:  # type: ignore[no-untyped-def]
+    call_spi(client, create_params(instance_id, ali_uid=ali_uid, **extra))
 
 
-def enter(client, instance_id: str = "100001", *, ali_uid: str = "1234567890123456"):  # type: ignore[no-untyped-def]
-    """Create the instance through the SPI endpoint, then come in through its login-free URL."""
-    open_instance(client, instance_id, ali_uid=ali_uid)
+def enter(client, instance_id: str = "100001", *, ali_uid: str = "1234567890123456", **extra: str):  # type: ignore[no-untyped-def]
+    """Create the instance through the SPI endpoint (``extra``: more createInstance parameters, e.g.
+    ``productCode``), then come in through its login-free URL."""
+    open_instance(client, instance_id, ali_uid=ali_uid, **extra)
     response = client.get(verify_url(instance_id))
     assert response.status_code == 302, response.content
     return response

@@ -296,3 +296,26 @@ class RegisterOpenForm(forms.Form):
 
 for _form in (RegisterWorkspaceForm, RegisterBasicForm, RegisterAccountForm):
     _form.base_fields["username"].help_text = USERNAME_HELP
+
+
+class AccessKeyForm(forms.Form):
+    """RAM 账号授权: the AccessKey of the buyer's account or of one of its RAM users. The secret is a
+    password input, never shown again (not even after a refusal) and never kept in the session."""
+
+    way = forms.CharField(widget=forms.HiddenInput, initial="key", required=False)
+    access_key_id = _text(_("AccessKey ID"), max_length=128, placeholder=_("请输入 AccessKey ID"))
+    access_key_secret = forms.CharField(
+        label=_("AccessKey Secret"),
+        max_length=128,
+        strip=True,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "off", "placeholder": _("请输入 AccessKey Secret")}
+        ),
+        error_messages={"required": _required(_("AccessKey Secret")), "max_length": _MAX_LENGTH},
+    )
+
+
+class RoleVerifyForm(forms.Form):
+    """第三方快捷授权's 验证: nothing to type; the grant is proved by assuming the role."""
+
+    way = forms.CharField(widget=forms.HiddenInput, initial="role", required=False)

@@ -159,6 +159,36 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
         page=INSTANCE_GONE_PAGE,
         title=_("云市场实例已不可用"),
     ),
+    # The exclusive edition on a site without SLS (only cn1 and cn3 have it): nothing is opened here.
+    (sls_rules.SiteWithoutSls, None): Refusal(
+        409,
+        _(
+            "观测云专属版的数据存储在您阿里云账号的日志服务 SLS 中，只能在中国区1（杭州）或中国区3（张家口）站点开通。"
+            "本站点不提供专属版，未记录任何信息。请前往上述站点开通，或在阿里云市场购买观测云商业版。"
+        ),
+        page=INSTANCE_GONE_PAGE,  # the same page: a title and what happened
+        title=_("本站点不提供观测云专属版"),
+    ),
+    # -- 绑定阿里云账号 (the exclusive edition): each above the form of the way it concerns ---------------------
+    (sls_rules.InvalidAccessKey, None): Refusal(400, _("该 AccessKey 无效，请重新填写")),
+    (sls_rules.KeyOfAnotherAccount, None): Refusal(
+        400, _("该 AccessKey 不属于购买本实例的阿里云账号。请使用该主账号或其 RAM 用户的 AccessKey。")
+    ),
+    (sls_rules.NoSlsPermission, None): Refusal(
+        403,
+        _("没有日志服务 SLS 的操作权限。请为 RAM 用户添加观测云的权限策略（或重新完成第三方快捷授权）后再验证。"),
+    ),
+    (sls_rules.SlsNotActivated, None): Refusal(
+        409, _("您的阿里云账号尚未开通日志服务 SLS。请先在阿里云控制台开通日志服务，再点击「验证」。")
+    ),
+    (sls_rules.RoleNotAuthorised, None): Refusal(
+        409, _("尚未完成第三方快捷授权，或授权已被撤销。请点击「立即前往授权」，在阿里云页面同意授权后再验证。")
+    ),
+    (sls_rules.CloudUnavailable, None): Refusal(409, _("暂时无法连接阿里云，请稍后再点击「验证」。")),
+    (sls_rules.GrantNeeded, None): Refusal(409, _("请先绑定阿里云账号，验证后才能创建专属版工作空间。")),
+    (sls_rules.GrantRevoked, None): Refusal(
+        409, _("阿里云账号的授权已失效，请重新绑定阿里云账号并验证后，再创建专属版工作空间。")
+    ),
     # -- workspaces ----------------------------------------------------------------------------------
     (workspace_rules.WorkspaceNameError, None): Refusal(400, _("请填写工作空间名称"), field="name"),
     (workspace_actions.WorkspaceNotFound, None): Refusal(
@@ -181,32 +211,6 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
     ),
     (workspace_actions.StorageMismatch, None): Refusal(
         409, _("专属版与商业版的工作空间不能互换：该工作空间不能由此云市场实例结算。")
-    ),
-    # -- the exclusive edition: 绑定阿里云账号 (kaitong/sls) --------------------------------------------------
-    (sls_rules.InvalidAccessKey, None): Refusal(400, _("该 AccessKey 无效，请重新填写")),
-    (sls_rules.KeyOfAnotherAccount, None): Refusal(
-        400, _("该 AccessKey 不属于购买此商品的阿里云账号，请填写该账号或其 RAM 用户的 AccessKey")
-    ),
-    (sls_rules.NoSlsPermission, None): Refusal(
-        400,
-        _("缺少日志服务 SLS 的权限：请为该 RAM 用户添加本页提供的权限策略，或重新进行第三方快捷授权后再验证"),
-    ),
-    (sls_rules.SlsNotActivated, None): Refusal(
-        409, _("该阿里云账号尚未开通日志服务 SLS，请先在阿里云控制台开通日志服务后再验证")
-    ),
-    (sls_rules.RoleNotAuthorised, None): Refusal(
-        400, _("尚未完成第三方快捷授权，或授权已被撤销。请点击「立即前往授权」，在阿里云页面同意授权后再验证")
-    ),
-    # Alibaba Cloud did not answer (or refused the vendor's own key): the buyer's grant may be fine.
-    (sls_rules.CloudUnavailable, None): Refusal(409, _("暂时无法连接阿里云，请稍后再试")),
-    (sls_rules.SiteWithoutSls, None): Refusal(
-        409, _("当前站点不提供观测云专属版，专属版仅在中国区1（杭州）和中国区3（张家口）提供")
-    ),
-    (sls_rules.GrantNeeded, None): Refusal(
-        409, _("请先绑定阿里云账号（授权观测云使用您的日志服务 SLS），再创建专属版工作空间")
-    ),
-    (sls_rules.GrantRevoked, None): Refusal(
-        409, _("您对观测云的日志服务 SLS 授权已失效，请在「绑定阿里云账号」中重新授权后再创建工作空间")
     ),
     # -- the login-free entry (免登): a page each ----------------------------------------------------------
     (sso.EntryRefused, _ENTRY.MALFORMED): _INVALID_LINK,

@@ -24,6 +24,8 @@ _BOUND = "mp_bound"
 _HINT_SEEN = "mp_hint_seen"
 _REGISTRATION = "mp_registration"
 _OPENED = "mp_opened"
+_ALIYUN_NEXT = "mp_aliyun_next"
+_ROLE_RETURNED = "mp_role_returned"
 # Not a buyer's key: a login-free entry leaves it alone, and it leaves the buyer's alone.
 _UNLOCK_GRANT = "unlock_grant"
 _ECHO = "mp_echo"
@@ -149,6 +151,26 @@ class BuyerSession:
 
     def mark_opened(self) -> None:
         self._session[_OPENED] = True
+
+    @property
+    def aliyun_next(self) -> str:
+        """The step 绑定阿里云账号's 下一步 leads to (a URL name of these pages; "" for the default): the
+        step that sent the buyer there because it creates an exclusive workspace."""
+        return str(self._session.get(_ALIYUN_NEXT, ""))
+
+    @aliyun_next.setter
+    def aliyun_next(self, name: str) -> None:
+        self._session[_ALIYUN_NEXT] = name
+
+    @property
+    def role_returned(self) -> bool:
+        """The marketplace's authorisation page sent the buyer back (returnurl): 验证 is what is left.
+        Its token is not kept: no API exchanges it (other-marketplaces-and-sls.md §3.2), and the
+        vendor proves the grant by assuming the role instead."""
+        return bool(self._session.get(_ROLE_RETURNED))
+
+    def mark_role_returned(self) -> None:
+        self._session[_ROLE_RETURNED] = True
 
     @property
     def bound_workspace_ids(self) -> list[int]:

@@ -36,7 +36,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from kaitong.accounts import actions as account_actions
@@ -46,6 +46,10 @@ from kaitong.activation import forms, refusals
 from kaitong.activation.session import BuyerSession, CodeNotice, FormEcho, NoEntry, RegistrationDraft
 from kaitong.config.http import client_ip
 from kaitong.marketplace import queries as marketplace_queries
+from kaitong.sls import actions as sls_actions
+from kaitong.sls import domain as sls_rules
+from kaitong.sls import policy as sls_policy
+from kaitong.sls import queries as sls_queries
 from kaitong.workspaces import actions as workspace_actions
 from kaitong.workspaces import domain as workspace_rules
 from kaitong.workspaces import queries as workspace_queries
@@ -72,6 +76,10 @@ def needs_entry(view: View) -> View:
         elif not marketplace_queries.instance_is_active(buyer.instance_id):
             # Expired or released since the entry: the session can no longer bind anything.
             refusal = account_actions.InstanceNotActive()
+        elif _exclusive(buyer) and settings.ENV.site_code not in sls_rules.REGION_OF_SITE:
+            # The exclusive edition keeps data in the buyer's SLS in the site's region: a site without
+            # one opens nothing (every page, so no step can write an account or a workspace).
+            refusal = sls_rules.SiteWithoutSls()
         if refusal is not None:
             # A POST is sent to the page, whose GET says the same.
             return _refused_page(request, refusal) if request.method == "GET" else _to(request, request.path)
@@ -80,7 +88,7 @@ def needs_entry(view: View) -> View:
         return response
 
     # Passwords and codes never reach an error report or a log.
-    hidden = sensitive_post_parameters("password1", "password2", "code")
+    hidden = sensitive_post_parameters("password1", "password2", "code", "access_key_secret")
     return require_http_methods(["GET", "POST"])(hidden(wrapped))
 
 
@@ -88,7 +96,41 @@ def _language() -> str:
     return "en" if translation.get_language() == "en" else "zh-hans"
 
 
-_SECRET_FIELDS = {"password1", "password2", "code", "csrfmiddlewaretoken", "op", "form_token"}
+def _exclusive(buyer: BuyerSession) -> bool:
+    """The session's instance is of the exclusive edition (专属版): its workspaces keep data in SLS."""
+    return marketplace_queries.is_exclusive(buyer.instance_id)
+
+
+def _grant_first(request: HttpRequest, buyer: BuyerSession, step: str) -> HttpResponse | None:
+    """For an exclusive instance without a verified grant: to 绑定阿里云账号, whose 下一步 comes back to
+    ``step`` (a URL name). None when the step may go on (commercial, or verified)."""
+    if not _exclusive(buyer):
+        return None
+    grant = sls_queries.grant_of(buyer.ali_uid)
+    if grant is not None and grant.state == "ok":
+        return None
+    buyer.aliyun_next = step
+    if request.method == "POST":  # a GET lands on the page, which says why itself
+        said = sls_rules.GrantRevoked() if grant is not None else sls_rules.GrantNeeded()
+        messages.error(request, refusals.answer(said).message)
+    return _to(request, reverse("activation:aliyun"))
+
+
+def _go_on(request: HttpRequest, buyer: BuyerSession, step: str) -> HttpResponse:
+    """To ``step`` once the billing-center account is known: through 绑定阿里云账号 first for an exclusive
+    instance whose grant is not verified (the documented order: account, then Alibaba account)."""
+    return _grant_first(request, buyer, step) or redirect(step)
+
+
+_SECRET_FIELDS = {
+    "password1",
+    "password2",
+    "code",
+    "access_key_secret",
+    "csrfmiddlewaretoken",
+    "op",
+    "form_token",
+}
 _FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -311,6 +353,7 @@ def _page(request: HttpRequest, template: str, *, status: int = 200, **context: 
     context.setdefault("ali_uid", buyer.ali_uid)
     context.setdefault("account", account_queries.billing_account(buyer.billing_account_id))
     context.setdefault("site_name", _site_name())
+    context.setdefault("exclusive", buyer.entered and _exclusive(buyer))
     context.setdefault("form_token", _new_form_token())
     if request.method == "GET":
         buyer.take_echo(request.path)  # shown by this page or never: it does not wait for a later visit
@@ -462,7 +505,7 @@ def bind_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
         return _refused(request, template, form, exc)
     buyer.billing_account_id = account_id
     messages.success(request, _("费用中心账号绑定成功"))
-    return redirect("activation:workspaces")
+    return _go_on(request, buyer, "activation:workspaces")
 
 
 @needs_entry
@@ -502,15 +545,140 @@ def register_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     messages.success(
         request, _("企业账号 %(username)s 注册成功，已绑定。请绑定或创建工作空间。") % {"username": data["username"]}
     )
-    return redirect("activation:workspaces")
+    return _go_on(request, buyer, "activation:workspaces")
+
+
+# -- 绑定阿里云账号 (the exclusive edition): let Guance write into the buyer's SLS --------------------------
+
+
+def _region() -> str:
+    """The SLS region of this deployment's site (the guard let only such sites in)."""
+    return sls_rules.REGION_OF_SITE[settings.ENV.site_code]
+
+
+def _storage_context(buyer: BuyerSession) -> dict[str, Any]:
+    """What the create steps say of an exclusive workspace's storage (nothing for a commercial one)."""
+    return {"sls_region": _region()} if _exclusive(buyer) else {}
+
+
+def _after_aliyun(buyer: BuyerSession) -> str:
+    """Where 下一步 leads: the step that sent the buyer here, else the list of workspaces once the
+    billing-center account is known, else the chooser."""
+    if buyer.aliyun_next in _ALIYUN_NEXT_STEPS:
+        return reverse(buyer.aliyun_next)
+    if buyer.billing_account_id:
+        return reverse("activation:workspaces")
+    return reverse("activation:start")
+
+
+_ALIYUN_NEXT_STEPS = frozenset(
+    {
+        "activation:register_open",
+        "activation:workspaces",
+        "activation:create_workspace",
+        "activation:register_workspace",
+    }
+)
+_WAYS: dict[str, type[django_forms.Form]] = {"key": forms.AccessKeyForm, "role": forms.RoleVerifyForm}
+
+
+@needs_entry
+def aliyun(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
+    """绑定阿里云账号: two ways on one page, RAM 账号授权 (an AccessKey) and 第三方快捷授权 (the marketplace's
+    cross-account role); 验证 proves access to the buyer's SLS, each refusal said above its way's form.
+    Verified: 下一步 leads on. The secret is never echoed back nor kept in the session."""
+    if not _exclusive(buyer):
+        return redirect("activation:start")  # only the exclusive edition keeps data in the buyer's SLS
+    template = "activation/aliyun.html"
+    if request.method == "POST":
+        return _verify_aliyun(request, buyer, template)
+    echo = buyer.take_echo(request.path)
+    way = echo.typed.get("way", "") if echo else ""
+    key_form = _form_again(forms.AccessKeyForm, echo) if echo and way == "key" else forms.AccessKeyForm()
+    role_form = _form_again(forms.RoleVerifyForm, echo) if echo and way == "role" else forms.RoleVerifyForm()
+    grant = sls_queries.grant_of(buyer.ali_uid)
+    returned = request.build_absolute_uri(reverse("activation:aliyun_returned"))
+    return _page(
+        request,
+        template,
+        status=echo.status if echo else 200,
+        key_form=key_form,
+        role_form=role_form,
+        key_alert=echo.alert if echo and way == "key" else "",
+        role_alert=echo.alert if echo and way == "role" else "",
+        way=way,
+        grant=grant,
+        verified=grant is not None and grant.state == "ok",
+        next_url=_after_aliyun(buyer),
+        role_url=sls_actions.role_link(ali_uid=buyer.ali_uid, return_url=returned),
+        role_returned=buyer.role_returned,
+        sls_region=_region(),
+        registering=buyer.aliyun_next == "activation:register_open",
+    )
+
+
+def _verify_aliyun(request: HttpRequest, buyer: BuyerSession, template: str) -> HttpResponse:
+    way = request.POST.get("way", "")
+    form_class = _WAYS.get(way)
+    try:
+        _check_token(request)
+        if form_class is None:
+            raise refusals.FormNotFromPage
+    except refusals.FormNotFromPage as exc:
+        answer = refusals.answer(exc)
+        return _back(request, _echo(request, status=answer.status, alert=answer.message))
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _invalid(request, template, form=form)
+    try:
+        if way == "key":
+            sls_actions.do_verify_access_key(
+                ali_uid=buyer.ali_uid,
+                access_key_id=form.cleaned_data["access_key_id"],
+                access_key_secret=form.cleaned_data["access_key_secret"],
+                region=_region(),
+                now=timezone.now(),
+            )
+        else:
+            sls_actions.do_verify_role(ali_uid=buyer.ali_uid, region=_region(), now=timezone.now())
+    except refusals.REFUSED as exc:
+        return _refused(request, template, form, exc)
+    messages.success(request, _("验证通过，已绑定阿里云账号 %(ali_uid)s") % {"ali_uid": buyer.ali_uid})
+    return redirect("activation:aliyun")
+
+
+@needs_entry
+def aliyun_returned(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
+    """The marketplace's authorisation page sends the buyer back here (returnurl): with its ``token``
+    after 同意授权, without after 取消. What is left is 验证, which assumes the role."""
+    if request.GET.get("token"):
+        buyer.mark_role_returned()
+        messages.info(request, _("已在阿里云完成授权，请点击「验证」。"))
+    else:
+        messages.info(request, _("阿里云页面未完成授权。如需第三方快捷授权，请再次点击「立即前往授权」。"))
+    return redirect(reverse("activation:aliyun") + "#role")
+
+
+@require_GET
+def aliyun_policy(request: HttpRequest) -> HttpResponse:
+    """The RAM policy a buyer attaches to the RAM user whose AccessKey they enter: exactly the calls the
+    vendor makes (the file the sls capability ships; a unit test holds the two together)."""
+    response = HttpResponse(sls_policy.document(), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{sls_policy.FILE_NAME}"'
+    return response
 
 
 # -- B2: bind a workspace, three ways ------------------------------------------------------------
 
 
 def _workspace_list(buyer: BuyerSession, billing_account_id: int) -> list[workspace_queries.WorkspaceRow]:
+    # An exclusive instance binds only exclusive (SLS) workspaces, a commercial one only commercial ones:
+    # a workspace's storage is set at its creation and never changes.
     return workspace_queries.bindable_workspaces(
-        billing_account_id=billing_account_id, instance_id=buyer.instance_id, ali_uid=buyer.ali_uid
+        billing_account_id=billing_account_id,
+        instance_id=buyer.instance_id,
+        ali_uid=buyer.ali_uid,
+        storage="sls" if _exclusive(buyer) else "guance",
     )
 
 
@@ -604,13 +772,16 @@ def create_workspace(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     account_id = buyer.billing_account_id
     if not account_id:
         return redirect("activation:bind_account")
+    gate = _grant_first(request, buyer, "activation:create_workspace")
+    if gate is not None:
+        return gate
     template = "activation/workspace_create.html"
     # Back after 创建 shows this form again: it says what this visit already created, so a second
     # workspace is made only on purpose.
     made_here = (", " if _language() == "en" else "、").join(
         entry.name for entry in workspace_queries.entries_of(buyer.bound_workspace_ids)
     )
-    context: dict[str, Any] = {"tab": "create", "made_here": made_here}
+    context: dict[str, Any] = {"tab": "create", "made_here": made_here, **_storage_context(buyer)}
 
     def console_email() -> CodeRecipients:
         email = account_queries.console_email(account_id)
@@ -664,9 +835,12 @@ def register_workspace(request: HttpRequest, buyer: BuyerSession) -> HttpRespons
     # The account registered here settles by this instance: an instance that already settles for an
     # account (it never moves) leaves nothing to register for, and the page says so instead of a form.
     held = account_queries.billing_account(account_queries.billing_account_id_for_instance(buyer.instance_id))
-    context: dict[str, Any] = {"tab": "register", "held": held}
+    context: dict[str, Any] = {"tab": "register", "held": held, **_storage_context(buyer)}
     if held is not None:
         return _page(request, template, status=200 if request.method == "GET" else 409, **context)
+    gate = _grant_first(request, buyer, "activation:register_workspace")
+    if gate is not None:
+        return gate
     form = _submitted(request, template, forms.RegisterWorkspaceForm, code_purpose=Purpose.REGISTER, **context)
     if isinstance(form, HttpResponse):
         return form
@@ -784,7 +958,7 @@ def register_enterprise(request: HttpRequest, buyer: BuyerSession) -> HttpRespon
         return redirect("activation:register_basic")
     buyer.registration = None
     buyer.billing_account_id = account_id
-    return redirect("activation:register_open")
+    return _go_on(request, buyer, "activation:register_open")
 
 
 @needs_entry
@@ -795,8 +969,11 @@ def register_open(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     if buyer.opened:
         messages.info(request, _("已开通，无需重复提交"))
         return redirect("activation:done")
+    gate = _grant_first(request, buyer, "activation:register_open")
+    if gate is not None:
+        return gate
     template = "activation/register_open.html"
-    form = _submitted(request, template, forms.RegisterOpenForm)
+    form = _submitted(request, template, forms.RegisterOpenForm, **_storage_context(buyer))
     if isinstance(form, HttpResponse):
         return form
     try:

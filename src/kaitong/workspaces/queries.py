@@ -39,15 +39,19 @@ class WorkspaceRow:
     settled_by_own_instance: str = ""
 
 
-def bindable_workspaces(*, billing_account_id: int, instance_id: str, ali_uid: str = "") -> list[WorkspaceRow]:
+def bindable_workspaces(
+    *, billing_account_id: int, instance_id: str, ali_uid: str = "", storage: str | None = None
+) -> list[WorkspaceRow]:
     """Workspaces under the billing-center account, for the 绑定观测云工作空间 list; ``ali_uid`` is the
-    buyer's own, whose other instances are named rather than masked."""
+    buyer's own, whose other instances are named rather than masked; ``storage`` ("guance" | "sls"), if
+    given, keeps only the workspaces of that edition (a workspace's storage never changes)."""
     rows = []
+    workspaces = Workspace.objects.filter(billing_account_id=billing_account_id, dissolution__isnull=True)
+    if storage is not None:
+        workspaces = workspaces.filter(storage=storage)
     for workspace in (
         # A dissolved workspace (解散) is gone: never bound again.
-        Workspace.objects.filter(billing_account_id=billing_account_id, dissolution__isnull=True)
-        .select_related("cloud_account__instance")
-        .order_by("created_at", "id")
+        workspaces.select_related("cloud_account__instance").order_by("created_at", "id")
     ):
         cloud = workspace.cloud_account
         here = cloud is not None and cloud.instance.instance_id == instance_id

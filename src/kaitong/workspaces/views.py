@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 from kaitong.billing import queries as billing_queries
 from kaitong.billing.domain import beijing_day
 from kaitong.countdown import queries as countdown
+from kaitong.sls import queries as sls_queries
 from kaitong.workspaces import forms, queries
 
 # The longest username the sign-in form takes (Django's username field).
@@ -140,6 +141,11 @@ def workspace(request: HttpRequest, workspace_id: int) -> HttpResponse:
     history = billing_queries.usage_history(
         workspace_id=workspace_id, today=beijing_day(now), days=HISTORY_DAYS, language=request.LANGUAGE_CODE
     )
+    # An exclusive workspace's data is in the buyer's SLS: where, and whether Guance may still write there.
+    storage = sls_queries.storage_of(workspace_id)
+    grant = sls_queries.grant_of(found.ali_uid) if storage is not None and found.ali_uid else None
     return render(
-        request, "workspaces/workspace.html", {"ws": found, "owned": owned, "countdown": status, "history": history}
+        request,
+        "workspaces/workspace.html",
+        {"ws": found, "owned": owned, "countdown": status, "history": history, "storage": storage, "grant": grant},
     )
