@@ -179,8 +179,11 @@ def buy(request: HttpRequest) -> HttpResponse:
             except actions.SimulatorError as exc:
                 error = str(exc)
             else:
+                # The dialog 开通申请已提交 sits over the page of the product just bought.
                 return HttpResponseRedirect(
-                    reverse("simulator:submitted") + "?" + urlencode({"instance": instance.instance_id})
+                    reverse("simulator:submitted")
+                    + "?"
+                    + urlencode({"instance": instance.instance_id, "product": instance.product_code})
                 )
     context = _context(request, dialog="buy", trial=trial, error=error)
     return render(request, "simulator/product.html", context, status=400 if error else 200)

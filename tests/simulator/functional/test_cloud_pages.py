@@ -64,6 +64,9 @@ class TestSecondProduct:
         assert (instance.product_code, instance.sku_id) == (code, f"{code}-postpay")
         params = Delivery.objects.get().params
         assert (params["productCode"], params["skuId"]) == (code, f"{code}-postpay")
+        # 开通申请已提交 is said over the page of the product just bought, not the other one's.
+        submitted = buyer.get(response["Location"]).content.decode()
+        assert "开通申请已提交" in submitted and f"商品编码 {code}" in submitted
 
     def test_without_a_product_the_commercial_edition_is_bought(self, buyer):
         buyer.post("/buy/", {"agree": "on"})
