@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kaitong.config.env import AppEnv
+
 VAR = Path("var")
 DEMO_DB = VAR / "demo.sqlite3"
 SIMULATOR_DB = VAR / "demo-simulator.sqlite3"
@@ -308,6 +310,10 @@ def run_demo(*, reset: bool, host: str, port: int) -> None:
         _seed_simulator(simulator_url)
         _step("feeding simulated usage for every workspace, every 10 minutes (kaitong usage simulate)")
         threading.Thread(target=_feed_usage_forever, args=(kaitong, env), daemon=True).start()
+        exclusive_product = (
+            env.get("KAITONG_ALIYUN_EXCLUSIVE_PRODUCT_CODE")
+            or AppEnv.model_fields["aliyun_exclusive_product_code"].default
+        )
         print(
             f"""
 kaitong demo is up. Start at the first link.
@@ -329,6 +335,11 @@ Seeded:
 Usage and bills: every workspace gets simulated usage every 10 minutes; each day closes at 00:00
 Beijing time (bills at {public_url}/billing/ after console sign-in; Alibaba-settled days are pushed to
 the simulator's 账单 page). The seeded workspace already has three days of bills.
+
+Exclusive edition (专属版, data in the buyer's own SLS): {simulator_url}/?product={exclusive_product}
+→ 立即开通 → 免登 → 绑定阿里云账号: create a RAM user with the SLS policy and an AccessKey at
+{simulator_url}/account/ram/ (RAM 账号授权), or 立即前往授权 → 同意授权 (第三方快捷授权); the workspace's
+project guance-wksp-<id> then appears at {simulator_url}/account/sls/.
 
 Lock countdown: 关闭 (close) or expire an instance on 已购买的服务, and the workspaces it settles count 14
 days down to a lock; the page's demo clock (推进时钟 +1/+3/+7/+14 天) moves every demo process forward.
