@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from kaitong.accounts.models import BillingAccount, ConsoleAccount
 from kaitong.sls import domain as sls_rules
+from kaitong.sls.models import AliyunGrant, SlsStorage
 from kaitong.workspaces.models import Workspace
 from tests.support.activation import (
     STRONG_PASSWORD,
@@ -28,7 +29,7 @@ from tests.support.activation import (
 )
 from tests.support.jobs import run_jobs
 from tests.support.simulator import RunningSimulator
-from tests.support.sls import sim, vendor  # noqa: F401  (fixtures)
+from tests.support.sls import exclusive_workspace, open_exclusive_instance, sim, vendor  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 EXCLUSIVE = "cmgj00060481"
@@ -242,6 +243,7 @@ def test_an_exclusive_instance_binds_only_exclusive_workspaces(client):
     commercial = account_with_both_editions()
     enter_exclusive(client, "900011", ali_uid="7000000000000011")
     assert bind_account(client)["Location"] == ALIYUN  # the documented order: the Alibaba account next
+    verified_grant("7000000000000011")
     listing = client.get(LIST).content.decode()
     assert "acme-sls" in listing and "acme-commercial" not in listing
     assert "此处仅列出专属版" in listing and "商业版与专属版之间不能互相转换" in listing
@@ -259,6 +261,114 @@ def test_creating_needs_the_grant(client):
     assert "请先绑定阿里云账号" in page
     assert not Workspace.objects.exists()
     assert settings.ENV.site_code == "cn1"
+
+
+def verified_grant(ali_uid: str, state: str = "ok") -> None:
+    """The buyer's grant as 验证 leaves it (the row alone: no cloud here), or as the check leaves a lost one."""
+    AliyunGrant.objects.create(
+        ali_uid=ali_uid, role_name="AliyunMarketGuanceSLSRole", verified_at=timezone.now(), state=state
+    )
+
+
+def flash(page: str, kind: str) -> list[str]:
+    return [item.split("</li>")[0] for item in page.split(f'<li class="flash-{kind}">')[1:]]
+
+
+class TestEveryStepPastTheAccountGoesThroughTheGrant:
+    """The stepper never ticks 绑定阿里云账号 unless it is done: Back (or a typed URL) from the Alibaba
+    account's page to the list of workspaces, its 绑定 dialog or 开通成功 leads back to it."""
+
+    UID = "7000000000000021"
+
+    def test_back_to_the_list_and_past_it_leads_to_the_alibaba_account(self, client):
+        account_with_both_editions()
+        enter_exclusive(client, "900021", ali_uid=self.UID)
+        assert bind_account(client)["Location"] == ALIYUN
+        sls_workspace = Workspace.objects.get(name="acme-sls")
+        for path in (LIST, f"/activate/workspaces/{sls_workspace.pk}/bind/", "/activate/bind/", "/activate/"):
+            assert client.get(path)["Location"] == ALIYUN, path
+        page = client.get(ALIYUN).content.decode()
+        assert f'href="{LIST}" data-testid="next"' not in page  # nothing verified: no 下一步
+        assert "费用中心账号已绑定，请选择要绑定的工作空间" not in page
+        assert not client.get(LIST, follow=True).redirect_chain[-1][0].startswith(LIST)
+        verified_grant(self.UID)
+        page = client.get(ALIYUN).content.decode()
+        assert f'href="{LIST}" data-testid="next"' in page  # 下一步 comes back to the list
+        listing = client.get(LIST)
+        assert listing.status_code == 200 and "acme-sls" in listing.content.decode()
+
+    def test_a_revoked_grant_leads_there_too(self, client):
+        existing_account("acme", "ops@acme.example")
+        verified_grant(self.UID, state="revoked")
+        enter_exclusive(client, "900022", ali_uid=self.UID)
+        bind_account(client)
+        assert client.get(LIST)["Location"] == ALIYUN
+        assert 'data-testid="grant-revoked"' in client.get(ALIYUN).content.decode()
+
+    def test_after_the_account_the_alibaba_account_is_said_as_the_next_step_not_an_error(self, client):
+        existing_account("acme", "ops@acme.example")
+        enter_exclusive(client, "900023", ali_uid=self.UID)
+        assert bind_account(client)["Location"] == ALIYUN
+        page = client.get(ALIYUN).content.decode()
+        assert flash(page, "success") == ["费用中心账号绑定成功"]
+        assert flash(page, "error") == []
+        assert flash(page, "info") == ["请绑定阿里云账号：验证通过后，即可绑定或创建专属版工作空间。"]
+
+    def test_a_commercial_instance_goes_straight_to_its_list(self, client):
+        existing_account("acme", "ops@acme.example")
+        enter(client, "900024", ali_uid=self.UID)
+        assert bind_account(client)["Location"] == LIST
+        assert client.get(LIST).status_code == 200
+
+
+def test_the_secret_is_said_to_be_used_for_exactly_what_the_policy_allows(client):
+    enter_exclusive(client)
+    page = client.get(ALIYUN).content.decode()
+    said = page.split('data-testid="key-use">')[1].split("</span>")[0]
+    assert "创建和写入" not in said and "验证访问权限" in said and "Project" in said
+    from kaitong.sls import policy
+
+    actions = {a for statement in json.loads(policy.document())["Statement"] for a in statement["Action"]}
+    assert actions == {"log:ListProject", "log:CreateProject", "log:CreateLogStore", "log:CreateMetricStore"}
+
+
+def test_the_returned_note_goes_once_verify_was_tried(client, refusing):
+    refusing.append(sls_rules.RoleNotAuthorised)
+    enter_exclusive(client)
+    client.get(RETURNED + "?token=opaque-token")
+    assert 'data-testid="role-returned"' in client.get(ALIYUN).content.decode()
+    page = submit(client, ALIYUN, {"way": "role"}).content.decode()
+    assert "尚未完成第三方快捷授权" in page and 'data-testid="role-returned"' not in page
+    assert 'data-testid="role-returned"' not in client.get(ALIYUN).content.decode()
+
+
+class TestConsoleStorage:
+    UID = "7000000000000031"
+
+    def console(self, client, state: str, language: str = "zh-hans") -> str:  # type: ignore[no-untyped-def]
+        verified_grant(self.UID)
+        open_exclusive_instance("900031", self.UID)
+        workspace_id = exclusive_workspace("900031")
+        SlsStorage.objects.filter(workspace_id=workspace_id).update(state="ready", ready_at=timezone.now())
+        AliyunGrant.objects.filter(ali_uid=self.UID).update(state=state)
+        client.force_login(Workspace.objects.get(pk=workspace_id).owner)
+        client.cookies["django_language"] = language
+        page = client.get(f"/console/workspaces/{workspace_id}/").content.decode()
+        return page.split('data-testid="storage"')[1].split('class="ws-switch"')[0].split("</section>")[0]
+
+    def test_a_revoked_grant_pauses_writing_and_says_how_to_authorise_again(self, client):
+        line = self.console(client, "revoked")
+        assert "授权已失效，暂停写入" in line and "已就绪" not in line
+        assert "请从阿里云市场「已购买的服务」点击「免登」进入，在「绑定阿里云账号」中重新授权。" in line
+
+    def test_a_working_grant_is_ready(self, client):
+        line = self.console(client, "ok")
+        assert "已就绪" in line and "授权已失效" not in line and "重新授权" not in line
+
+    def test_in_english_with_a_colon_of_its_own(self, client):
+        line = self.console(client, "revoked", "en")
+        assert "Data storage: <b>Log Service (SLS)</b>" in line and "：" not in line
+        assert "Authorization revoked, writing paused" in line and "authorize again" in line
 
 
 # -- against a real simulator process: the official SDKs verify, the job creates the project ------------------

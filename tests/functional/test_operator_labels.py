@@ -187,3 +187,18 @@ def test_the_labels_found_include_columns_filters_and_fields(client, everything)
     index = labels_of(client.get("/ops/").content.decode())
     assert "任务" in index and "费用中心账号" in index and "控制台账号" in index
     assert foreign_words("以 product code", "zh-hans") == ["product", "code"]
+
+
+@pytest.mark.parametrize(
+    ("language", "said"), [("zh-hans", "AccessKey 已失效"), ("en", "the AccessKey no longer works")]
+)
+def test_a_grants_problem_is_a_label_not_its_code(client, language, said):
+    """The 问题 column and field say why a grant was lost in the operator's words, never the stored code."""
+    grant = AliyunGrant.objects.create(
+        ali_uid="1998", access_key_id="LTAI5tExample", state="revoked", problem="invalid_key"
+    )
+    client.force_login(accounts.operator())
+    client.cookies["django_language"] = language
+    for page in ("/ops/sls/aliyungrant/", f"/ops/sls/aliyungrant/{grant.pk}/change/"):
+        content = client.get(page).content.decode()
+        assert said in content and "invalid_key" not in content, page

@@ -231,7 +231,7 @@ def test_a_revoked_role_is_found_and_the_owner_told_in_the_workspace_language(ve
     run_jobs(duties=False)
     (message,) = mail.outbox
     assert "can no longer write to your Log Service (SLS)" in message.subject
-    assert uid in message.body and "quick third-party authorisation was revoked" in message.body
+    assert uid in message.body and "third-party quick authorization was revoked" in message.body
 
     actions.do_check_grants(now=timezone.now())  # still revoked: told once, not at every check
     assert SentNotice.objects.filter(kind="sls_access_lost").count() == 1

@@ -58,6 +58,13 @@ def test_every_string_has_english_and_none_is_fuzzy():
     assert [e.msgid for e in entries if e.fuzzy] == [], "check these translations, then remove their '#, fuzzy'"
 
 
+def test_one_spelling_of_authorization():
+    """The catalogue writes American English ("center", "authorize"): one spelling on the pages, in the
+    notices and in an SMS, not both."""
+    british = [entry.msgid for entry in po_entries() if re.search(r"(?i)authoris", entry.msgstr)]
+    assert british == []
+
+
 def test_compiled_catalogue_is_current():
     with LOCALE.joinpath("django.mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)

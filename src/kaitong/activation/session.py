@@ -169,8 +169,9 @@ class BuyerSession:
         vendor proves the grant by assuming the role instead."""
         return bool(self._session.get(_ROLE_RETURNED))
 
-    def mark_role_returned(self) -> None:
-        self._session[_ROLE_RETURNED] = True
+    @role_returned.setter
+    def role_returned(self, returned: bool) -> None:
+        self._session[_ROLE_RETURNED] = returned
 
     @property
     def bound_workspace_ids(self) -> list[int]:

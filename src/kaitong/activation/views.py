@@ -101,25 +101,44 @@ def _exclusive(buyer: BuyerSession) -> bool:
     return marketplace_queries.is_exclusive(buyer.instance_id)
 
 
-def _grant_first(request: HttpRequest, buyer: BuyerSession, step: str) -> HttpResponse | None:
+def _grant_first(request: HttpRequest, buyer: BuyerSession, step: str, *, say: str = "") -> HttpResponse | None:
     """For an exclusive instance without a verified grant: to 绑定阿里云账号, whose 下一步 comes back to
-    ``step`` (a URL name). None when the step may go on (commercial, or verified)."""
+    ``step`` (a URL name). None when the step may go on (commercial, or verified). Every step past the
+    billing-center account asks this, so a stepper never shows 绑定阿里云账号 done when it is not.
+    ``say``: what to tell the buyer on the way (a GET otherwise lands on the page, which says why itself)."""
     if not _exclusive(buyer):
         return None
     grant = sls_queries.grant_of(buyer.ali_uid)
     if grant is not None and grant.state == "ok":
         return None
     buyer.aliyun_next = step
-    if request.method == "POST":  # a GET lands on the page, which says why itself
-        said = sls_rules.GrantRevoked() if grant is not None else sls_rules.GrantNeeded()
-        messages.error(request, refusals.answer(said).message)
+    if grant is None and (say or request.method == "POST"):
+        # Never granted: not a failure but the step that comes next.
+        messages.info(request, say or refusals.answer(sls_rules.GrantNeeded()).message)
+    elif grant is not None and request.method == "POST" and not say:
+        # Lost since it was verified: a workspace could not be created (the page's alert says the rest).
+        messages.error(request, refusals.answer(sls_rules.GrantRevoked()).message)
     return _to(request, reverse("activation:aliyun"))
 
 
 def _go_on(request: HttpRequest, buyer: BuyerSession, step: str) -> HttpResponse:
     """To ``step`` once the billing-center account is known: through 绑定阿里云账号 first for an exclusive
     instance whose grant is not verified (the documented order: account, then Alibaba account)."""
-    return _grant_first(request, buyer, step) or redirect(step)
+    return _grant_first(request, buyer, step, say=_next_is_aliyun()) or redirect(step)
+
+
+def _next_is_aliyun() -> str:
+    return _("请绑定阿里云账号：验证通过后，即可绑定或创建专属版工作空间。")
+
+
+def _to_workspaces(request: HttpRequest, buyer: BuyerSession, said: str) -> HttpResponse:
+    """The billing-center account was known already (Back, a second tab, a returning buyer): to its
+    workspaces with ``said``, or to 绑定阿里云账号 first, saying so, when that step is still to do."""
+    gate = _grant_first(request, buyer, "activation:workspaces", say=_next_is_aliyun())
+    if gate is not None:
+        return gate
+    messages.info(request, said)
+    return redirect("activation:workspaces")
 
 
 _SECRET_FIELDS = {
@@ -407,15 +426,14 @@ def start(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     if workspace_queries.instance_settles_workspaces(buyer.instance_id):
         return redirect("activation:instance")
     if buyer.billing_account_id:
-        return redirect("activation:workspaces")
+        return _grant_first(request, buyer, "activation:workspaces") or redirect("activation:workspaces")
     # The instance's own account first: the aliUid may have other instances bound to other accounts.
     bound = account_queries.billing_account_id_for_instance(
         buyer.instance_id
     ) or account_queries.billing_account_id_for_ali_uid(buyer.ali_uid)
     if bound is not None:
         buyer.billing_account_id = bound
-        messages.info(request, _("您的阿里云账号已绑定费用中心账号，请选择要绑定的工作空间。"))
-        return redirect("activation:workspaces")
+        return _to_workspaces(request, buyer, _("您的阿里云账号已绑定费用中心账号，请选择要绑定的工作空间。"))
     return _page(request, "activation/start.html")
 
 
@@ -466,8 +484,7 @@ def bind_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
         return redirect("activation:bind_account")
     if buyer.billing_account_id:
         # Done already (Back after binding, a second tab): the account is the one this instance settles by.
-        messages.info(request, _("费用中心账号已绑定，请选择要绑定的工作空间。"))
-        return redirect("activation:workspaces")
+        return _to_workspaces(request, buyer, _("费用中心账号已绑定，请选择要绑定的工作空间。"))
     template = "activation/bind_account.html"
 
     def paired_with_username() -> CodeRecipients:
@@ -514,8 +531,7 @@ def register_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     bound to this instance as 绑定 would; then, as the seed says, back to 绑定观测云工作空间 with the
     account in the header, where 创建工作空间 makes its first workspace."""
     if buyer.billing_account_id:
-        messages.info(request, _("您的阿里云账号已绑定费用中心账号，请选择要绑定的工作空间。"))
-        return redirect("activation:workspaces")
+        return _to_workspaces(request, buyer, _("您的阿里云账号已绑定费用中心账号，请选择要绑定的工作空间。"))
     template = "activation/register_account.html"
     form = _submitted(request, template, forms.RegisterAccountForm, code_purpose=Purpose.REGISTER)
     if isinstance(form, HttpResponse):
@@ -577,6 +593,7 @@ _ALIYUN_NEXT_STEPS = frozenset(
         "activation:workspaces",
         "activation:create_workspace",
         "activation:register_workspace",
+        "activation:done",
     }
 )
 _WAYS: dict[str, type[django_forms.Form]] = {"key": forms.AccessKeyForm, "role": forms.RoleVerifyForm}
@@ -627,6 +644,9 @@ def _verify_aliyun(request: HttpRequest, buyer: BuyerSession, template: str) -> 
     except refusals.FormNotFromPage as exc:
         answer = refusals.answer(exc)
         return _back(request, _echo(request, status=answer.status, alert=answer.message))
+    # The note "back from Alibaba Cloud, click 验证" belongs to the moment of return: once 验证 was
+    # tried, its outcome is what the page says.
+    buyer.role_returned = False
     form = form_class(request.POST)
     if not form.is_valid():
         return _invalid(request, template, form=form)
@@ -652,7 +672,7 @@ def aliyun_returned(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     """The marketplace's authorisation page sends the buyer back here (returnurl): with its ``token``
     after 同意授权, without after 取消. What is left is 验证, which assumes the role."""
     if request.GET.get("token"):
-        buyer.mark_role_returned()
+        buyer.role_returned = True
         messages.info(request, _("已在阿里云完成授权，请点击「验证」。"))
     else:
         messages.info(request, _("阿里云页面未完成授权。如需第三方快捷授权，请再次点击「立即前往授权」。"))
@@ -688,6 +708,9 @@ def workspaces(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
     account_id = buyer.billing_account_id
     if not account_id:
         return redirect("activation:bind_account")
+    gate = _grant_first(request, buyer, "activation:workspaces")
+    if gate is not None:
+        return gate
     rows = _workspace_list(buyer, account_id)
     return _page(
         request,
@@ -715,6 +738,9 @@ def bind_workspace(request: HttpRequest, buyer: BuyerSession, workspace_id: int)
     account_id = buyer.billing_account_id
     if not account_id:
         return redirect("activation:bind_account")
+    gate = _grant_first(request, buyer, "activation:workspaces")
+    if gate is not None:
+        return gate
     rows = _workspace_list(buyer, account_id)
     row = next((r for r in rows if r.id == workspace_id), None)
     if row is None:
@@ -1010,6 +1036,9 @@ def done(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
             messages.info(request, _("请先绑定或创建一个工作空间，再点击「确定」。"))
             return redirect("activation:workspaces")
         return redirect("activation:start")
+    gate = _grant_first(request, buyer, "activation:done")
+    if gate is not None:
+        return gate
     return _page(
         request,
         "activation/done.html",

@@ -7,14 +7,15 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from kaitong.marketplace.admin import ReadOnlyAdmin
-from kaitong.sls.domain import mask_key_id
+from kaitong.notices.labels import SLS_PROBLEMS
+from kaitong.sls.domain import Problem, mask_key_id
 from kaitong.sls.models import AliyunGrant, SlsStorage
 
 
 @admin.register(AliyunGrant)
 class AliyunGrantAdmin(ReadOnlyAdmin):
     # secret_key_id and secret_sealed are left out on purpose: the operator has no use for them.
-    list_display = ["ali_uid", "method_label", "masked_key_id", "state", "problem", "verified_at", "checked_at"]
+    list_display = ["ali_uid", "method_label", "masked_key_id", "state", "problem_label", "verified_at", "checked_at"]
     fields = readonly_fields = (
         "ali_uid",
         "method_label",
@@ -22,7 +23,7 @@ class AliyunGrantAdmin(ReadOnlyAdmin):
         "role_name",
         "external_id",
         "state",
-        "problem",
+        "problem_label",
         "verified_at",
         "checked_at",
         "notified_at",
@@ -34,6 +35,14 @@ class AliyunGrantAdmin(ReadOnlyAdmin):
     @admin.display(description=_("授权方式"))
     def method_label(self, grant: AliyunGrant) -> str:
         return str(_("第三方快捷授权") if grant.method == "role" else _("RAM 账号授权"))
+
+    @admin.display(description=_("问题"))
+    def problem_label(self, grant: AliyunGrant) -> str:
+        # The words the owner's notice uses, in the operator's language; never the stored code.
+        if not grant.problem:
+            return "-"
+        known = grant.problem in Problem.__members__.values()
+        return str(SLS_PROBLEMS[Problem(grant.problem)]) if known else grant.problem  # an unknown code as is
 
     @admin.display(description=_("AccessKey ID"))
     def masked_key_id(self, grant: AliyunGrant) -> str:
