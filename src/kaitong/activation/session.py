@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import cast
 
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
@@ -89,10 +90,17 @@ class BuyerSession:
 
     def __init__(self, session: SessionBase) -> None:
         self._session = session
+        # Whether the instance is of the exclusive edition, read once a request by the views (never kept
+        # in the session: it is the marketplace's fact, not the buyer's state). None: not read yet.
+        self.exclusive: bool | None = None
 
     @classmethod
     def of(cls, request: HttpRequest) -> BuyerSession:
-        return cls(request.session)
+        """The request's one BuyerSession (the decorator's and the page's are the same object)."""
+        kept = vars(request)
+        if "_buyer_session" not in kept:
+            kept["_buyer_session"] = cls(request.session)
+        return cast(BuyerSession, kept["_buyer_session"])
 
     # -- what the entry opened --------------------------------------------------------------------
 

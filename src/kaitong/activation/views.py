@@ -76,7 +76,7 @@ def needs_entry(view: View) -> View:
         elif not marketplace_queries.instance_is_active(buyer.instance_id):
             # Expired or released since the entry: the session can no longer bind anything.
             refusal = account_actions.InstanceNotActive()
-        elif _exclusive(buyer) and settings.ENV.site_code not in sls_rules.REGION_OF_SITE:
+        elif _exclusive(buyer) and sls_rules.region_of_site(settings.ENV.site_code) is None:
             # The exclusive edition keeps data in the buyer's SLS in the site's region: a site without
             # one opens nothing (every page, so no step can write an account or a workspace).
             refusal = sls_rules.SiteWithoutSls()
@@ -97,8 +97,12 @@ def _language() -> str:
 
 
 def _exclusive(buyer: BuyerSession) -> bool:
-    """The session's instance is of the exclusive edition (专属版): its workspaces keep data in SLS."""
-    return marketplace_queries.is_exclusive(buyer.instance_id)
+    """The session's instance is of the exclusive edition (专属版): its workspaces keep data in SLS.
+    Asked by the guard, the gate, the list and the page alike: read once a request (an instance's
+    product never changes; the request has one BuyerSession)."""
+    if buyer.exclusive is None:
+        buyer.exclusive = marketplace_queries.is_exclusive(buyer.instance_id)
+    return buyer.exclusive
 
 
 def _grant_first(request: HttpRequest, buyer: BuyerSession, step: str, *, say: str = "") -> HttpResponse | None:
@@ -567,14 +571,9 @@ def register_account(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
 # -- 绑定阿里云账号 (the exclusive edition): let Guance write into the buyer's SLS --------------------------
 
 
-def _region() -> str:
-    """The SLS region of this deployment's site (the guard let only such sites in)."""
-    return sls_rules.REGION_OF_SITE[settings.ENV.site_code]
-
-
 def _storage_context(buyer: BuyerSession) -> dict[str, Any]:
     """What the create steps say of an exclusive workspace's storage (nothing for a commercial one)."""
-    return {"sls_region": _region()} if _exclusive(buyer) else {}
+    return {"sls_region": sls_actions.site_region()} if _exclusive(buyer) else {}
 
 
 def _after_aliyun(buyer: BuyerSession) -> str:
@@ -629,7 +628,7 @@ def aliyun(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
         next_url=_after_aliyun(buyer),
         role_url=sls_actions.role_link(ali_uid=buyer.ali_uid, return_url=returned),
         role_returned=buyer.role_returned,
-        sls_region=_region(),
+        sls_region=sls_actions.site_region(),
         registering=buyer.aliyun_next == "activation:register_open",
     )
 
@@ -656,11 +655,11 @@ def _verify_aliyun(request: HttpRequest, buyer: BuyerSession, template: str) -> 
                 ali_uid=buyer.ali_uid,
                 access_key_id=form.cleaned_data["access_key_id"],
                 access_key_secret=form.cleaned_data["access_key_secret"],
-                region=_region(),
+                region=sls_actions.site_region(),
                 now=timezone.now(),
             )
         else:
-            sls_actions.do_verify_role(ali_uid=buyer.ali_uid, region=_region(), now=timezone.now())
+            sls_actions.do_verify_role(ali_uid=buyer.ali_uid, region=sls_actions.site_region(), now=timezone.now())
     except refusals.REFUSED as exc:
         return _refused(request, template, form, exc)
     messages.success(request, _("验证通过，已绑定阿里云账号 %(ali_uid)s") % {"ali_uid": buyer.ali_uid})
