@@ -85,7 +85,7 @@ def test_a_ram_users_key_of_the_account_is_stored_sealed(vendor):  # noqa: F811
     view = queries.grant_of(uid)
     assert view is not None
     assert (view.method, view.state, view.masked_key_id) == ("access_key", "ok", domain.mask_key_id(akid))
-    assert queries.has_working_grant(uid)
+    assert view.working
 
 
 def test_the_main_accounts_own_key_works_too(vendor):  # noqa: F811
@@ -225,7 +225,7 @@ def test_a_revoked_role_is_found_and_the_owner_told_in_the_workspace_language(ve
     grant = AliyunGrant.objects.get(ali_uid=uid)
     assert (grant.state, grant.problem) == ("revoked", "role_not_authorised") and grant.notified_at
     view = queries.grant_of(uid)
-    assert view is not None and view.state == "revoked" and not queries.has_working_grant(uid)
+    assert view is not None and view.state == "revoked" and not view.working
     (notice,) = SentNotice.objects.filter(workspace_id=workspace_id, kind="sls_access_lost")
     assert notice.language == "en"
     run_jobs(duties=False)

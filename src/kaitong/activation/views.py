@@ -113,7 +113,7 @@ def _grant_first(request: HttpRequest, buyer: BuyerSession, step: str, *, say: s
     if not _exclusive(buyer):
         return None
     grant = sls_queries.grant_of(buyer.ali_uid)
-    if grant is not None and grant.state == "ok":
+    if grant is not None and grant.working:
         return None
     buyer.aliyun_next = step
     if grant is None and (say or request.method == "POST"):
@@ -624,7 +624,7 @@ def aliyun(request: HttpRequest, buyer: BuyerSession) -> HttpResponse:
         role_alert=echo.alert if echo and way == "role" else "",
         way=way,
         grant=grant,
-        verified=grant is not None and grant.state == "ok",
+        verified=grant is not None and grant.working,
         next_url=_after_aliyun(buyer),
         role_url=sls_actions.role_link(ali_uid=buyer.ali_uid, return_url=returned),
         role_returned=buyer.role_returned,

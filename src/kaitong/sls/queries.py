@@ -18,6 +18,11 @@ class GrantView:
     problem: str  # a kaitong.sls.domain.Problem value when revoked
     verified_at: datetime | None
 
+    @property
+    def working(self) -> bool:
+        """Not revoked: exclusive workspaces may be created and written (the gate, the page, the console)."""
+        return self.state == AliyunGrant.State.OK
+
 
 @dataclass(frozen=True)
 class StorageView:
@@ -41,11 +46,6 @@ def grant_of(ali_uid: str) -> GrantView | None:
         problem=grant.problem,
         verified_at=grant.verified_at,
     )
-
-
-def has_working_grant(ali_uid: str) -> bool:
-    """Whether an exclusive workspace may be created for the account now (a verified grant, not revoked)."""
-    return AliyunGrant.objects.filter(ali_uid=ali_uid, verified_at__isnull=False, state=AliyunGrant.State.OK).exists()
 
 
 def storage_of(workspace_id: int) -> StorageView | None:
