@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from kaitong.notices.models import SentNotice
@@ -242,6 +243,23 @@ class TestRefusals:
         workspaces(1, user=owner("someone"), instance_ids=["700009"], prefix="6")
         page = self.refused(client, buyer, 409, to_aliyun("700009"))
         assert "此云市场实例已绑定其他费用中心账号" in page
+
+    def test_a_commercial_workspace_never_settles_by_an_exclusive_instance(self, client, buyer):
+        # Its data lives with Guance: settled by the exclusive edition's product, it would be billed as a
+        # workspace whose data is in the buyer's SLS (issue 13: the two editions never convert).
+        open_instances(["700007"], product_code=settings.ENV.aliyun_exclusive_product_code)
+        page = self.refused(client, buyer, 409, to_aliyun("700007"))
+        assert "专属版与商业版的工作空间不能互换" in page
+        assert Workspace.objects.get(pk=buyer.pk).storage == "guance"
+
+    def test_an_exclusive_workspace_settles_only_by_an_exclusive_instance(self, client):
+        user = owner()
+        (exclusive,) = workspaces(1, user=user, product_code=settings.ENV.aliyun_exclusive_product_code, prefix="5")
+        expire(client, exclusive.cloud_account.instance.instance_id)  # free to move, but not anywhere
+        open_instances(["700003"])
+        client.force_login(user)
+        for fields in (TO_BILLING, to_aliyun("700003")):
+            assert "专属版与商业版的工作空间不能互换" in self.refused(client, exclusive, 409, fields)
 
     def test_a_still_subscribed_cloud_account_keeps_its_workspace(self, client, buyer):
         post(client, buyer.pk, **to_aliyun("700001"))

@@ -209,7 +209,7 @@ TABLE: dict[tuple[type[Exception], Enum | None], Refusal] = {
     (workspace_actions.NoConsoleAccount, None): Refusal(
         400, _("该费用中心账号没有控制台账号，请通过「已有企业账号，去绑定」创建工作空间。")
     ),
-    (workspace_actions.StorageMismatch, None): Refusal(
+    (workspace_rules.StorageMismatch, None): Refusal(
         409, _("专属版与商业版的工作空间不能互换：该工作空间不能由此云市场实例结算。")
     ),
     # -- the login-free entry (免登): a page each ----------------------------------------------------------

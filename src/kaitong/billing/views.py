@@ -138,6 +138,12 @@ _REFUSALS: dict[Any, _Refusal] = {
             "该工作空间由仍在订阅中的云账号结算，无法更改结算方式。如需更改，请先在阿里云市场关闭该实例或待其到期。"
         ),
     ),
+    workspace_rules.StorageMismatch: _Refusal(
+        409,
+        gettext_lazy(
+            "专属版与商业版的工作空间不能互换：专属版工作空间只能由专属版云市场实例结算，商业版工作空间不能由专属版实例结算。"
+        ),
+    ),
     "form_token": _Refusal(400, gettext_lazy("页面已过期，请检查后重新提交")),
 }
 REFUSED = (
@@ -145,6 +151,7 @@ REFUSED = (
     account_actions.InstanceNotActive,
     account_actions.InstanceBoundElsewhere,
     workspace_rules.MoveRefused,
+    workspace_rules.StorageMismatch,
 )
 
 

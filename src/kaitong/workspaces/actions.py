@@ -23,7 +23,7 @@ from kaitong.marketplace import queries as marketplace_queries
 from kaitong.sls import actions as sls
 from kaitong.workspaces import domain
 from kaitong.workspaces.models import Workspace
-from kaitong.workspaces.settlement import do_change_settlement
+from kaitong.workspaces.settlement import do_change_settlement, storage_for
 
 
 class WorkspaceNotFound(Exception):
@@ -44,19 +44,6 @@ class NotTheConsoleEmail(EmailMismatch):
 
 class NoConsoleAccount(Exception):
     """The billing-center account has no console account to own a new workspace."""
-
-
-class StorageMismatch(Exception):
-    """Binding would settle a workspace by an instance of the other edition: an exclusive (SLS) workspace
-    by a commercial instance, or a commercial one by an exclusive instance. Storage never changes."""
-
-
-def _storage_for(settled_by: domain.Settlement) -> str:
-    """Where a new workspace's data lives: in the buyer's SLS when an exclusive-edition instance settles
-    it, else with Guance. Decided here, at creation, once."""
-    if settled_by.method is domain.Method.ALIYUN and marketplace_queries.is_exclusive(settled_by.instance_id):
-        return Workspace.Storage.SLS
-    return Workspace.Storage.GUANCE
 
 
 def do_create_workspace(
@@ -90,7 +77,7 @@ def do_create_workspace(
             token=domain.new_token(),
             owner_id=account.console_account_id,
             billing_account=account,
-            storage=_storage_for(settled_by),
+            storage=storage_for(settled_by),
             created_at=now,
         )
         do_change_settlement(workspace=workspace, to=settled_by, reason=reason, acting=acting, now=now)
@@ -130,8 +117,6 @@ def do_bind_workspace(
             account_rules.normalise_email(workspace.owner.email),
         }:
             raise NotTheWorkspaceEmail
-        if workspace.storage != _storage_for(domain.by_instance(instance_id)):
-            raise StorageMismatch
         do_change_settlement(
             workspace=workspace,
             to=domain.by_instance(instance_id),

@@ -154,6 +154,12 @@ class MoveRule(StrEnum):
     ONCE_A_MONTH = "once_a_month"  # already moved this calendar month, and no lapse since
 
 
+class StorageMismatch(Exception):
+    """A workspace would settle by an instance of the other edition: a commercial (Guance-stored)
+    workspace by an exclusive-edition instance, or an exclusive (SLS) one by anything but an
+    exclusive-edition instance. Storage is set at creation and never changes (issue 13)."""
+
+
 class MoveRefused(Exception):
     """The workspace cannot move now: ``rule`` says why; ``next_move_from`` (ONCE_A_MONTH) is the first
     moment of the next Beijing month, when it may move again."""

@@ -56,7 +56,8 @@ def do_move_settlement(
     of the Alibaba account ``ali_uid``. Return whether anything changed (False: it already settles so).
 
     The caller has decided that ``acting`` may manage the workspace. Raises InstanceNotOfAccount,
-    accounts.InstanceNotActive, accounts.InstanceBoundElsewhere, domain.MoveRefused; a repeat of the
+    accounts.InstanceNotActive, accounts.InstanceBoundElsewhere, domain.MoveRefused,
+    domain.StorageMismatch; a repeat of the
     same form: accounts.AlreadySubmitted with ``{"workspace": id, "changed": bool}``.
     """
     to = domain.BY_BILLING_ACCOUNT

@@ -20,6 +20,7 @@ from typing import Protocol
 from django.db import transaction
 
 from kaitong.accounts import actions as accounts
+from kaitong.marketplace import queries as marketplace_queries
 from kaitong.notices.actions import do_send_workspace_notice
 from kaitong.notices.domain import Notice
 from kaitong.workspaces import domain, queries
@@ -42,9 +43,14 @@ def do_change_settlement(
     A buyer's move (a reason in ``domain.MOVE_REASONS``: 绑定, 更改结算方式) is judged under the
     workspace's row lock, so two moves of one workspace cannot both pass the once-a-month rule: raises
     MoveRefused (domain). Its owner is told, in the workspace's language (notices).
+
+    Every path, creation included, keeps the workspace's storage with its edition: StorageMismatch
+    (domain) when ``to`` is not the settlement of ``workspace.storage`` (see ``storage_for``).
     """
     # No savepoint of its own: every caller is an action whose transaction (or savepoint) this joins, and
     # a failure here undoes that action as a whole. It spares two statements per change.
+    if workspace.storage != storage_for(to):
+        raise domain.StorageMismatch
     with transaction.atomic(savepoint=False):
         cloud_account_id = None
         if to.method is domain.Method.ALIYUN:
@@ -97,6 +103,14 @@ def do_change_settlement(
             for receiver in _settlement_change_receivers:
                 receiver(workspace_id=workspace.pk, before=current, after=to, acting=acting, now=now)
         return True
+
+
+def storage_for(settled_by: domain.Settlement) -> str:
+    """Where the data of a workspace settled so lives: in the buyer's SLS when an exclusive-edition
+    instance settles it, else with Guance. A new workspace takes it; an existing one must match it."""
+    if settled_by.method is domain.Method.ALIYUN and marketplace_queries.is_exclusive(settled_by.instance_id):
+        return Workspace.Storage.SLS
+    return Workspace.Storage.GUANCE
 
 
 # Other capabilities react to a workspace's settlement having changed (the lock countdown lifts when the
