@@ -135,6 +135,9 @@ class TestBadInput:
             # Identifiers and times are matched in full and in ASCII only (issue 10, item 3).
             (lambda: spi_query(create_params("abc\n")), "control characters"),
             (lambda: spi_query(create_params("１２３")), "not a valid identifier"),
+            # instanceId "0" is the protocol's "not opened": an order 0 would be opened and taken for a failure.
+            (lambda: spi_query(create_params("0")), "orderBizId 0 cannot be an instance id"),
+            (lambda: spi_query(create_params("000")), "orderBizId 0 cannot be an instance id"),
             (lambda: spi_query(create_params("1", expiredOn="２０２６-01-01 00:00:00")), "expiredOn must be"),
             # A time no real subscription has is refused, not stored (item 1).
             (lambda: spi_query(create_params("1", expiredOn="0001-01-01 00:00:00")), "between 2000 and 2100"),

@@ -174,6 +174,8 @@ def well_formed_create(call: dict[str, Any]) -> bool:
         return False
     if params["trial"] not in ("true", "false"):
         return False
+    if set(params["orderBizId"]) == {"0"}:
+        return False  # instanceId "0" is the protocol's "not opened": never an instance
     return not params.get("expiredOn") or plausible_time(params["expiredOn"]) is not None
 
 

@@ -151,6 +151,10 @@ def parse_action(request: SpiRequest) -> Action:
 def parse_create(request: SpiRequest) -> CreateCall:
     params = _require(request, Action.CREATE)
     known = {*REQUIRED[Action.CREATE], "expiredOn", "action", "token"}
+    if set(params["orderBizId"]) == {"0"}:
+        # The instance id is the orderBizId, and the answer instanceId "0" tells the marketplace the opening
+        # failed: an instance "0" would be opened here and taken for a failure there (retried, never used).
+        raise BadCall("orderBizId 0 cannot be an instance id")
     expired_on = params.get("expiredOn")
     return CreateCall(
         instance_id=params["orderBizId"],
